@@ -1,0 +1,327 @@
+//! The proofs a handler receives: [`Actor`] (someone is logged in) and [`SchoolScope`]
+//! (that someone is a member of the school in the URL, with these roles). Their fields are
+//! private and only this module makes them (ARCHITECTURE rule 1). The school always comes
+//! from the URL and is checked against the person's memberships (SECURITY.md 12); a school
+//! they are not in answers 404, the same as one that does not exist.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sqlx::PgConnection;
+
+use super::permissions::{Access, Action, Role, can};
+use super::session::{self, CurrentSession};
+use crate::AppState;
+use crate::error::AppError;
+use crate::ids::{AccountId, SchoolId, SessionId};
+
+/// Who is asking: a logged-in account.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    session: CurrentSession,
+}
+
+impl Actor {
+    pub fn id(&self) -> AccountId {
+        self.session.account_id
+    }
+    pub fn session_id(&self) -> SessionId {
+        self.session.session_id
+    }
+    pub fn is_operator(&self) -> bool {
+        self.session.is_operator
+    }
+    /// «Фамилия Имя Отчество».
+    pub fn full_name(&self) -> String {
+        crate::web::format::full_name(
+            &self.session.surname,
+            &self.session.given_name,
+            self.session.patronymic.as_deref(),
+        )
+    }
+    /// «Имя Отчество», for addressing the person.
+    pub fn address_name(&self) -> String {
+        match &self.session.patronymic {
+            Some(p) if !p.is_empty() => format!("{} {}", self.session.given_name, p),
+            _ => self.session.given_name.clone(),
+        }
+    }
+}
+
+/// Proof that the actor is a member of a school, with the roles they hold there.
+#[derive(Debug, Clone)]
+pub struct SchoolScope {
+    actor: Actor,
+    school_id: SchoolId,
+    school_name: String,
+    timezone: String,
+    roles: Vec<Role>,
+}
+
+impl SchoolScope {
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    pub fn school_id(&self) -> SchoolId {
+        self.school_id
+    }
+    pub fn school_name(&self) -> &str {
+        &self.school_name
+    }
+    pub fn timezone(&self) -> &str {
+        &self.timezone
+    }
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+    pub fn can(&self, action: Action) -> bool {
+        can(&self.roles, action)
+    }
+    /// 403 unless the permission table allows the action to one of the actor's roles.
+    pub fn require(&self, action: Action) -> Result<(), AppError> {
+        if self.can(action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// Loads the actor's roles in a school; `None` when they hold none there (or the
+    /// school does not exist).
+    async fn load(
+        conn: &mut PgConnection,
+        actor: Actor,
+        school_id: SchoolId,
+    ) -> sqlx::Result<Option<Self>> {
+        let row = sqlx::query!(
+            r#"select s.name, s.timezone,
+                 array(select m.role from memberships m
+                       where m.school_id = s.id and m.account_id = $2 and m.status = 'active'
+                       order by m.role) as "roles!: Vec<String>",
+                 exists(select 1 from memberships m
+                        where m.school_id = s.id and m.account_id = $2 and m.status = 'active'
+                          and m.is_it_deputy) as "it_deputy!",
+                 exists(select 1 from admin_grants g
+                        where g.school_id = s.id and g.account_id = $2
+                          and g.approved_at is not null and g.revoked_at is null
+                          and (g.expires_at is null or g.expires_at > now())) as "admin!",
+                 exists(select 1 from class_teacher_assignments c
+                        join memberships m on m.school_id = c.school_id and m.id = c.teacher_id
+                        where c.school_id = s.id and c.ended_at is null
+                          and m.account_id = $2 and m.status = 'active') as "class_teacher!"
+               from schools s where s.id = $1"#,
+            school_id as SchoolId,
+            actor.id() as AccountId,
+        )
+        .fetch_optional(conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut roles: Vec<Role> = row
+            .roles
+            .iter()
+            .filter_map(|r| Role::from_membership(r))
+            .collect();
+        if row.admin {
+            roles.push(Role::Admin);
+        }
+        if row.it_deputy {
+            roles.push(Role::ItDeputy);
+        }
+        if row.class_teacher {
+            roles.push(Role::ClassTeacher);
+        }
+        if roles.is_empty() {
+            return Ok(None);
+        }
+        roles.sort();
+        roles.dedup();
+        Ok(Some(SchoolScope {
+            actor,
+            school_id,
+            school_name: row.name,
+            timezone: row.timezone,
+            roles,
+        }))
+    }
+}
+
+/// Where the request came from, for the audit log and rate limits.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let forwarded = if state.config.trust_proxy {
+            header("x-forwarded-for")
+                .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
+                .filter(|s| !s.is_empty())
+        } else {
+            None
+        };
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0.ip().to_string());
+        Ok(RequestMeta {
+            request_id: header("x-request-id"),
+            ip: forwarded.or(peer),
+            user_agent: header("user-agent"),
+        })
+    }
+}
+
+fn login_required(parts: &Parts) -> AppError {
+    let next = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
+    AppError::LoginRequired { next }
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, AppError> {
+        match parts.extensions.get::<Option<CurrentSession>>() {
+            Some(Some(session)) => Ok(Actor {
+                session: session.clone(),
+            }),
+            _ => Err(login_required(parts)),
+        }
+    }
+}
+
+/// An optional actor, for public pages that look different to a logged-in person.
+pub struct MaybeActor(pub Option<Actor>);
+
+impl FromRequestParts<AppState> for MaybeActor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(MaybeActor(match parts.extensions.get::<Option<CurrentSession>>() {
+            Some(Some(session)) => Some(Actor {
+                session: session.clone(),
+            }),
+            _ => None,
+        }))
+    }
+}
+
+/// The deployment operator (SECURITY.md: deny by default; 403 for anyone else).
+pub struct Operator(pub Actor);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let actor = Actor::from_request_parts(parts, state).await?;
+        if actor.is_operator() {
+            Ok(Operator(actor))
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SchoolScope {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        // The guard may already have proved it for this request.
+        if let Some(scope) = parts.extensions.get::<SchoolScope>() {
+            return Ok(scope.clone());
+        }
+        let actor = Actor::from_request_parts(parts, state).await?;
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        let school_id: SchoolId = params
+            .get("school_id")
+            .and_then(|s| s.parse().ok())
+            .ok_or(AppError::NotFound)?;
+        let mut conn = state.db.acquire().await?;
+        let scope = SchoolScope::load(&mut conn, actor, school_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        parts.extensions.insert(scope.clone());
+        Ok(scope)
+    }
+}
+
+/// Finds the session behind the request's cookie, for every request that may need one.
+pub async fn load_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    // Probes and assets never need a session (and /healthz must work without a database).
+    let skip = path.starts_with("/static/") || path == "/healthz" || path == "/readyz";
+    let token = if skip {
+        None
+    } else {
+        session::token_from_headers(req.headers(), &state.config)
+    };
+    let current = match token {
+        None => None,
+        Some(token) => {
+            let found = async {
+                let mut conn = state.db.acquire().await?;
+                session::lookup(&mut conn, &state.config, &token).await
+            }
+            .await;
+            match found {
+                Ok(found) => found,
+                Err(e) => return AppError::Db(e).into_response(),
+            }
+        }
+    };
+    req.extensions_mut().insert(current);
+    next.run(req).await
+}
+
+/// The route guard: defence in depth on top of the extractors each handler takes. It
+/// checks the route's declared [`Access`] before the handler runs.
+pub async fn guard(
+    State((state, access)): State<(AppState, Access)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let checked: Result<(), AppError> = async {
+        match access {
+            Access::Public => Ok(()),
+            Access::LoggedIn => Actor::from_request_parts(&mut parts, &state).await.map(drop),
+            Access::Operator => Operator::from_request_parts(&mut parts, &state).await.map(drop),
+            Access::School(action) => {
+                let scope = SchoolScope::from_request_parts(&mut parts, &state).await?;
+                scope.require(action)
+            }
+        }
+    }
+    .await;
+    if let Err(e) = checked {
+        if matches!(e, AppError::Forbidden) {
+            crate::audit::denied(&state, &parts, access).await;
+        }
+        return e.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}

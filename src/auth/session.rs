@@ -1,0 +1,159 @@
+//! Server-side sessions in PostgreSQL (SECURITY.md 1–5). The cookie holds 32 random bytes;
+//! the table holds their SHA-256. A session dies on logout, after the idle or absolute
+//! timeout, or when the account's security stamp changes.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+
+use crate::config::WebConfig;
+use crate::ids::{AccountId, SessionId};
+
+/// A fresh random token (256 bits), base64url.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database keeps of a token.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// The logged-in person behind a request.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub session_id: SessionId,
+    pub account_id: AccountId,
+    pub is_operator: bool,
+    pub surname: String,
+    pub given_name: String,
+    pub patronymic: Option<String>,
+}
+
+/// Finds the live session for a cookie value and marks it seen.
+pub async fn lookup(
+    conn: &mut PgConnection,
+    config: &WebConfig,
+    token: &str,
+) -> sqlx::Result<Option<CurrentSession>> {
+    let idle_secs = config.session_idle().as_secs_f64();
+    let row = sqlx::query!(
+        r#"update sessions s set last_seen_at = now()
+           from accounts a
+           where s.token_hash = $1 and a.id = s.account_id
+             and s.expires_at > now()
+             and s.last_seen_at > now() - make_interval(secs => $2)
+             and s.security_stamp = a.security_stamp
+             and a.deactivated_at is null
+           returning s.id as "session_id: SessionId", a.id as "account_id: AccountId",
+                     a.is_operator, a.surname, a.given_name, a.patronymic"#,
+        token_hash(token),
+        idle_secs,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| CurrentSession {
+        session_id: r.session_id,
+        account_id: r.account_id,
+        is_operator: r.is_operator,
+        surname: r.surname,
+        given_name: r.given_name,
+        patronymic: r.patronymic,
+    }))
+}
+
+/// Starts a session for an account; returns the raw token for the cookie.
+pub async fn create(
+    conn: &mut PgConnection,
+    config: &WebConfig,
+    account: AccountId,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> sqlx::Result<String> {
+    let token = new_token();
+    let expires = OffsetDateTime::now_utc() + config.session_absolute();
+    let user_agent = user_agent.map(|ua| ua.chars().take(300).collect::<String>());
+    sqlx::query!(
+        r#"insert into sessions (id, token_hash, account_id, security_stamp, expires_at, ip, user_agent)
+           select $1, $2, a.id, a.security_stamp, $4, $5, $6 from accounts a where a.id = $3"#,
+        SessionId::new() as SessionId,
+        token_hash(&token),
+        account as AccountId,
+        expires,
+        ip,
+        user_agent,
+    )
+    .execute(conn)
+    .await?;
+    Ok(token)
+}
+
+/// Deletes the session a cookie names (logout, or the old session at a new login).
+pub async fn delete_by_token(conn: &mut PgConnection, token: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "delete from sessions where token_hash = $1",
+        token_hash(token)
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Ends every session of an account by changing its security stamp, and removes the rows.
+pub async fn end_all(conn: &mut PgConnection, account: AccountId) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update accounts set security_stamp = gen_random_uuid() where id = $1",
+        account as AccountId
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "delete from sessions where account_id = $1",
+        account as AccountId
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The session cookie's value from request headers.
+pub fn token_from_headers(headers: &HeaderMap, config: &WebConfig) -> Option<String> {
+    let name = config.cookie_name();
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+}
+
+/// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, Path=/, and Secure with the
+/// `__Host-` prefix over https (SECURITY.md 1). A session cookie, no Max-Age: the server
+/// decides when it ends.
+pub fn set_cookie(config: &WebConfig, token: &str) -> HeaderValue {
+    let secure = if config.secure_cookies { "; Secure" } else { "" };
+    let value = format!(
+        "{}={token}; HttpOnly; SameSite=Lax; Path=/{secure}",
+        config.cookie_name()
+    );
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn clear_cookie(config: &WebConfig) -> HeaderValue {
+    let secure = if config.secure_cookies { "; Secure" } else { "" };
+    let value = format!(
+        "{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{secure}",
+        config.cookie_name()
+    );
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+}

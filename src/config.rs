@@ -1,0 +1,124 @@
+//! Every setting of the portal, from command-line flags or environment variables (a `.env`
+//! file is read in development). `.env.example` documents each one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Settings shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// PostgreSQL connection URL. When unset, the portal runs its own private PostgreSQL
+    /// cluster under the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Where the embedded PostgreSQL cluster keeps its data (used when DATABASE_URL is unset).
+    #[arg(long, env = "PORTAL_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Maximum number of database connections of this process.
+    #[arg(long, env = "PORTAL_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+
+    /// How long a request waits for a free database connection before answering 503.
+    #[arg(long, env = "PORTAL_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3)]
+    pub db_acquire_timeout_secs: u64,
+
+    /// Upper bound on any one SQL statement.
+    #[arg(long, env = "PORTAL_DB_STATEMENT_TIMEOUT_SECS", default_value_t = 15)]
+    pub db_statement_timeout_secs: u64,
+}
+
+/// Settings of the web server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "PORTAL_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// The address people use to reach the portal (used in links the portal prints).
+    /// Defaults to http://PORTAL_ADDR.
+    #[arg(long, env = "PORTAL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    #[command(flatten)]
+    pub web: WebConfig,
+}
+
+/// Settings the web application itself reads (also built by tests).
+#[derive(Debug, Clone, Args)]
+pub struct WebConfig {
+    /// Mark the session cookie `Secure` and give it the `__Host-` prefix. Turn on whenever
+    /// the portal is served over https.
+    #[arg(long, env = "PORTAL_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// A session ends after this many minutes without a request.
+    #[arg(long, env = "PORTAL_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u64,
+
+    /// A session ends this many hours after login, however active.
+    #[arg(long, env = "PORTAL_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
+    pub session_absolute_hours: u64,
+
+    /// Requests taking longer than this are answered 503.
+    #[arg(long, env = "PORTAL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Largest accepted request body, in kilobytes.
+    #[arg(long, env = "PORTAL_BODY_LIMIT_KB", default_value_t = 2048)]
+    pub body_limit_kb: usize,
+
+    /// Login attempts allowed from one IP address per minute before 429.
+    #[arg(long, env = "PORTAL_LOGIN_PER_IP_PER_MINUTE", default_value_t = 30)]
+    pub login_per_ip_per_minute: i32,
+
+    /// Take the client's address from X-Forwarded-For (only behind a trusted proxy).
+    #[arg(long, env = "PORTAL_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+
+    /// Concurrent password hashes (each takes ~19 MiB and a core for a moment).
+    #[arg(long, env = "PORTAL_HASH_CONCURRENCY", default_value_t = 2)]
+    pub hash_concurrency: usize,
+
+    /// After SIGTERM, seconds during which /readyz answers 503 before the server stops
+    /// accepting connections (lets a load balancer move traffic away).
+    #[arg(long, env = "PORTAL_SHUTDOWN_GRACE_SECS", default_value_t = 0)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            request_timeout_secs: 30,
+            body_limit_kb: 2048,
+            login_per_ip_per_minute: 30,
+            trust_proxy: false,
+            hash_concurrency: 2,
+            shutdown_grace_secs: 0,
+        }
+    }
+}
+
+impl WebConfig {
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_minutes * 60)
+    }
+    pub fn session_absolute(&self) -> Duration {
+        Duration::from_secs(self.session_absolute_hours * 3600)
+    }
+    /// The session cookie's name: `__Host-` prefixed when served over https.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-portal_session"
+        } else {
+            "portal_session"
+        }
+    }
+}

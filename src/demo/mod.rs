@@ -1,0 +1,443 @@
+//! `school-portal demo`: the demo school «Школа № 1 (демо)» with realistic Russian names:
+//! classes 1–11 with two or three letters each, about 600 students, 900 parents linked to
+//! their children, 50 teachers (class teachers assigned), staff, a director and a deputy,
+//! and one login per role. Idempotent: a second run only resets the demo passwords.
+//! Everything is inserted in bulk in one transaction, and the password is hashed once.
+
+pub mod names;
+
+use std::fmt::Write;
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::password;
+use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+
+/// The demo school's fixed id, so that a second run finds it.
+pub const DEMO_SCHOOL: SchoolId = SchoolId(Uuid::from_u128(0x0190_0000_0000_7000_8000_00de_0000_0001));
+
+pub const LOGINS: &[(&str, &str)] = &[
+    ("operator@demo.local", "оператор развёртывания"),
+    ("admin@demo.local", "администратор платформы школы"),
+    ("director@demo.local", "директор"),
+    ("deputy@demo.local", "заместитель директора (по ИТ)"),
+    ("teacher@demo.local", "учитель, классный руководитель 5А"),
+    ("student@demo.local", "ученик 5А"),
+    ("parent@demo.local", "родитель ученика 5А"),
+];
+
+#[derive(Default)]
+struct Accounts {
+    id: Vec<Uuid>,
+    surname: Vec<String>,
+    given: Vec<String>,
+    patronymic: Vec<Option<String>>,
+    email: Vec<Option<String>>,
+    phone: Vec<Option<String>>,
+    hash: Vec<Option<String>>,
+    operator: Vec<bool>,
+}
+
+#[derive(Default)]
+struct Members {
+    id: Vec<Uuid>,
+    account: Vec<Uuid>,
+    role: Vec<String>,
+    class: Vec<Option<Uuid>>,
+    verification: Vec<Option<String>>,
+    it_deputy: Vec<bool>,
+}
+
+struct Gen {
+    rng: StdRng,
+    accounts: Accounts,
+    members: Members,
+    phone_seq: u64,
+}
+
+impl Gen {
+    /// A random person; `female` decides the name forms.
+    fn name(&mut self, female: bool, surname: Option<&str>) -> (String, String, String) {
+        let base = surname
+            .map(str::to_owned)
+            .unwrap_or_else(|| (*names::SURNAMES.choose(&mut self.rng).unwrap_or(&"Иванов")).to_owned());
+        let surname = if female { names::feminine(&base) } else { base };
+        let given = if female {
+            names::FEMALE.choose(&mut self.rng)
+        } else {
+            names::MALE.choose(&mut self.rng)
+        }
+        .unwrap_or(&"Иван");
+        let father = names::FATHERS.choose(&mut self.rng).unwrap_or(&"Иван");
+        (surname, (*given).to_owned(), names::patronymic(father, female))
+    }
+
+    fn account(
+        &mut self,
+        (surname, given, patronymic): (String, String, String),
+        email: Option<&str>,
+        hash: Option<&str>,
+        with_phone: bool,
+    ) -> AccountId {
+        let id = AccountId::new();
+        self.accounts.id.push(id.0);
+        self.accounts.surname.push(surname);
+        self.accounts.given.push(given);
+        self.accounts.patronymic.push(Some(patronymic));
+        self.accounts.email.push(email.map(str::to_owned));
+        self.phone_seq += 1;
+        self.accounts.phone.push(
+            with_phone.then(|| format!("+7999{:07}", self.phone_seq)),
+        );
+        self.accounts.hash.push(hash.map(str::to_owned));
+        self.accounts.operator.push(false);
+        id
+    }
+
+    fn member(
+        &mut self,
+        account: AccountId,
+        role: &str,
+        class: Option<ClassId>,
+        verification: Option<&str>,
+    ) -> MembershipId {
+        let id = MembershipId::new();
+        self.members.id.push(id.0);
+        self.members.account.push(account.0);
+        self.members.role.push(role.to_owned());
+        self.members.class.push(class.map(|c| c.0));
+        self.members.verification.push(verification.map(str::to_owned));
+        self.members.it_deputy.push(false);
+        id
+    }
+}
+
+/// Creates the demo school (or, if it exists, resets the demo passwords) and returns the
+/// text to print: the logins and the password.
+pub async fn create(pool: &PgPool, password: Option<String>) -> anyhow::Result<String> {
+    let password = match password {
+        Some(p) => p,
+        None => random_password(),
+    };
+    // Hashed once for every demo login: the demo takes seconds, not minutes.
+    let pw = password.clone();
+    let hash = tokio::task::spawn_blocking(move || password::hash_blocking(&pw)).await??;
+
+    let mut tx = pool.begin().await?;
+    let exists: bool = sqlx::query_scalar("select exists(select 1 from schools where id = $1)")
+        .bind(DEMO_SCHOOL)
+        .fetch_one(&mut *tx)
+        .await?;
+    if exists {
+        let emails: Vec<String> = LOGINS.iter().map(|(e, _)| (*e).to_owned()).collect();
+        sqlx::query(
+            "update accounts set password_hash = $2, security_stamp = gen_random_uuid() where email = any($1)",
+        )
+        .bind(&emails)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("delete from login_throttle where key like 'account:%' and substr(key, 9)::uuid in (select id from accounts where email = any($1))")
+            .bind(&emails)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        populate(&mut tx, &hash).await.context("creating the demo school")?;
+    }
+    tx.commit().await?;
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Демо-школа «Школа № 1 (демо)» {}.",
+        if exists { "уже была: пароли обновлены" } else { "создана" }
+    );
+    let _ = writeln!(out, "Логины (пароль у всех один):");
+    for (email, who) in LOGINS {
+        let _ = writeln!(out, "  {email:<22} {who}");
+    }
+    let _ = writeln!(out, "Пароль: {password}");
+    Ok(out)
+}
+
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()> {
+    let school = DEMO_SCHOOL;
+    crate::schools::create_school(&mut *tx, school, "Школа № 1 (демо)", Some("Школа № 1"), "Europe/Moscow")
+        .await?;
+    sqlx::query(
+        r#"update schools set name = 'Муниципальное бюджетное общеобразовательное учреждение «Средняя общеобразовательная школа № 1» (демо)',
+             short_name = 'Школа № 1 (демо)', address = 'г. Демо, ул. Школьная, д. 1',
+             phone = '+74950000001', email = 'school1@demo.local', director_name = 'Орлова Татьяна Викторовна',
+             inn = '7700000001'
+           where id = $1"#,
+    )
+    .bind(school)
+    .execute(&mut *tx)
+    .await?;
+    let year: Uuid = sqlx::query_scalar(
+        "select id from academic_years where school_id = $1 and is_current",
+    )
+    .bind(school)
+    .fetch_one(&mut *tx)
+    .await?;
+    let staffroom = crate::schools::staffroom(&mut *tx, school).await?;
+
+    // Classes: 1–11, three letters in the younger and middle grades, two in the senior.
+    let mut class_ids = Vec::new();
+    let (mut c_id, mut c_grade, mut c_letter, mut c_title) = (vec![], vec![], vec![], vec![]);
+    for grade in 1i16..=11 {
+        let letters: &[&str] = if grade <= 5 || grade == 7 { &["А", "Б", "В"] } else { &["А", "Б"] };
+        for letter in letters {
+            let id = ClassId::new();
+            class_ids.push((id, grade, *letter));
+            c_id.push(id.0);
+            c_grade.push(grade);
+            c_letter.push((*letter).to_owned());
+            c_title.push(format!("{grade}{letter}"));
+        }
+    }
+    sqlx::query(
+        r#"insert into classes (school_id, id, kind, academic_year_id, grade, letter, title)
+           select $1, id, 'class', $2, g, l, t from unnest($3::uuid[], $4::int2[], $5::text[], $6::text[]) as x(id, g, l, t)"#,
+    )
+    .bind(school)
+    .bind(year)
+    .bind(&c_id)
+    .bind(&c_grade)
+    .bind(&c_letter)
+    .bind(&c_title)
+    .execute(&mut *tx)
+    .await?;
+
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(2025),
+        accounts: Accounts::default(),
+        members: Members::default(),
+        phone_seq: 0,
+    };
+
+    // The operator.
+    let op = g.account(
+        ("Операторов".into(), "Олег".into(), "Петрович".into()),
+        Some("operator@demo.local"),
+        Some(hash),
+        false,
+    );
+    if let Some(last) = g.accounts.operator.last_mut() {
+        *last = true;
+    }
+
+    // Leadership and staff.
+    let director = g.account(
+        ("Орлова".into(), "Татьяна".into(), "Викторовна".into()),
+        Some("director@demo.local"),
+        Some(hash),
+        true,
+    );
+    g.member(director, "director", Some(staffroom), Some("verified"));
+    let deputy = g.account(
+        ("Соколов".into(), "Андрей".into(), "Игоревич".into()),
+        Some("deputy@demo.local"),
+        Some(hash),
+        true,
+    );
+    g.member(deputy, "deputy", Some(staffroom), Some("verified"));
+    if let Some(last) = g.members.it_deputy.last_mut() {
+        *last = true;
+    }
+    let name = g.name(true, None);
+    let deputy2 = g.account(name, None, None, true);
+    g.member(deputy2, "deputy", Some(staffroom), Some("verified"));
+    let admin = g.account(
+        ("Лебедева".into(), "Ирина".into(), "Сергеевна".into()),
+        Some("admin@demo.local"),
+        Some(hash),
+        true,
+    );
+    g.member(admin, "staff", Some(staffroom), Some("verified"));
+    for i in 0..8 {
+        let female = i % 3 != 0;
+        let name = g.name(female, None);
+        let person = g.account(name, None, None, true);
+        let verification = if i < 6 { "verified" } else { "unverified" };
+        g.member(person, "staff", Some(staffroom), Some(verification));
+    }
+
+    // Teachers: 50, the first one is teacher@demo.local; mostly verified.
+    let mut teachers = Vec::new();
+    let t0 = g.account(
+        ("Морозова".into(), "Елена".into(), "Александровна".into()),
+        Some("teacher@demo.local"),
+        Some(hash),
+        true,
+    );
+    teachers.push(g.member(t0, "teacher", Some(staffroom), Some("verified")));
+    for i in 1..50 {
+        let female = i % 5 != 0;
+        let name = g.name(female, None);
+        let person = g.account(name, None, None, true);
+        let verification = if i % 12 == 0 { "unverified" } else { "verified" };
+        teachers.push(g.member(person, "teacher", Some(staffroom), Some(verification)));
+    }
+
+    // Class teachers: 5А gets teacher@demo.local, the others verified teachers in turn.
+    let five_a = class_ids
+        .iter()
+        .find(|(_, grade, letter)| *grade == 5 && *letter == "А")
+        .map(|(id, _, _)| *id)
+        .context("class 5А")?;
+    let mut ct_class = vec![five_a.0];
+    let mut ct_teacher = vec![teachers[0].0];
+    let mut next_teacher = 1;
+    for (id, _, _) in &class_ids {
+        if *id == five_a {
+            continue;
+        }
+        while g.members.verification[g.members.id.iter().position(|m| *m == teachers[next_teacher].0).unwrap_or(0)]
+            .as_deref()
+            != Some("verified")
+        {
+            next_teacher += 1;
+        }
+        ct_class.push(id.0);
+        ct_teacher.push(teachers[next_teacher].0);
+        next_teacher += 1;
+    }
+    // Two classes are left without a class teacher, so the summary has something to show.
+    ct_class.truncate(ct_class.len() - 2);
+    ct_teacher.truncate(ct_teacher.len() - 2);
+
+    // Students: about 600; 5А's first is student@demo.local with parent@demo.local.
+    let (mut link_parent, mut link_child) = (Vec::new(), Vec::new());
+    let mut n = 0;
+    for (class, grade, _) in &class_ids {
+        let size = 20 + ((usize::from(grade.unsigned_abs()) * 7 + n) % 9);
+        for k in 0..size {
+            let female = g.rng.random_bool(0.5);
+            let family = (*names::SURNAMES.choose(&mut g.rng).unwrap_or(&"Иванов")).to_owned();
+            let demo_child = *class == five_a && k == 0;
+            let child_name = if demo_child {
+                ("Морозов".into(), "Артём".into(), "Дмитриевич".into())
+            } else {
+                g.name(female, Some(&family))
+            };
+            let child = g.account(
+                child_name,
+                demo_child.then_some("student@demo.local"),
+                demo_child.then_some(hash),
+                *grade >= 7,
+            );
+            let child_m = g.member(child, "student", Some(*class), None);
+            // Half the students have two parents, half one: 900 parents for 600 students.
+            let parents = if n % 2 == 0 { 2 } else { 1 };
+            for p in 0..parents {
+                let demo_parent = demo_child && p == 0;
+                let mother = p == 0;
+                let parent_name = if demo_parent {
+                    ("Морозова".into(), "Ольга".into(), "Николаевна".into())
+                } else {
+                    g.name(mother, Some(&family))
+                };
+                let parent = g.account(
+                    parent_name,
+                    demo_parent.then_some("parent@demo.local"),
+                    demo_parent.then_some(hash),
+                    true,
+                );
+                let parent_m = g.member(parent, "parent", None, None);
+                link_parent.push(parent_m.0);
+                link_child.push(child_m.0);
+            }
+            n += 1;
+            if n >= 600 {
+                break;
+            }
+        }
+    }
+
+    let a = &g.accounts;
+    sqlx::query(
+        r#"insert into accounts (id, surname, given_name, patronymic, email, phone, password_hash,
+                                 is_operator, security_stamp)
+           select id, s, gn, p, e, ph, h, op, gen_random_uuid()
+           from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::text[], $8::bool[]) as x(id, s, gn, p, e, ph, h, op)"#,
+    )
+    .bind(&a.id)
+    .bind(&a.surname)
+    .bind(&a.given)
+    .bind(&a.patronymic)
+    .bind(&a.email)
+    .bind(&a.phone)
+    .bind(&a.hash)
+    .bind(&a.operator)
+    .execute(&mut *tx)
+    .await?;
+    let m = &g.members;
+    sqlx::query(
+        r#"insert into memberships (school_id, id, account_id, role, class_id, verification, is_it_deputy,
+                                    joined_at)
+           select $1, id, acc, r, c, v, it, now() - interval '60 days'
+           from unnest($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], $7::bool[])
+             as x(id, acc, r, c, v, it)"#,
+    )
+    .bind(school)
+    .bind(&m.id)
+    .bind(&m.account)
+    .bind(&m.role)
+    .bind(&m.class)
+    .bind(&m.verification)
+    .bind(&m.it_deputy)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "insert into parent_links (school_id, parent_id, child_id) select $1, p, c from unnest($2::uuid[], $3::uuid[]) as x(p, c)",
+    )
+    .bind(school)
+    .bind(&link_parent)
+    .bind(&link_child)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        r#"insert into class_teacher_assignments (school_id, id, class_id, teacher_id, order_number, order_date)
+           select $1, gen_random_uuid(), c, t, '112-о', date '2025-08-29'
+           from unnest($2::uuid[], $3::uuid[]) as x(c, t)"#,
+    )
+    .bind(school)
+    .bind(&ct_class)
+    .bind(&ct_teacher)
+    .execute(&mut *tx)
+    .await?;
+    // The administrator, appointed by the director's order (R2.2).
+    crate::schools::grant_admin(
+        &mut *tx,
+        school,
+        admin,
+        op,
+        "15-о",
+        time::macros::date!(2025 - 09 - 01),
+    )
+    .await?;
+    sqlx::query(
+        "insert into audit_log (actor_id, school_id, action, target, details) values ($1, $2, 'demo.created', $3, 'demo data')",
+    )
+    .bind(op)
+    .bind(school)
+    .bind(format!("school:{school}"))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! The one error type of the web layer. Its response is an empty shell carrying an
+//! [`ErrorPage`] marker; the error-page middleware (which knows the request id) renders the
+//! Russian page. The cause goes to the log, never to the user.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    /// Not logged in: redirect to the login page, coming back to `next` afterwards.
+    #[error("login required")]
+    LoginRequired { next: String },
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("template: {0}")]
+    Render(#[from] askama::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Marker telling the error-page middleware to render a page for this status.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub message: &'static str,
+}
+
+impl ErrorPage {
+    /// The Russian explanation shown for a status when nothing more specific is known.
+    pub fn default_message(status: StatusCode) -> &'static str {
+        match status.as_u16() {
+            400 => "Запрос не удалось разобрать. Вернитесь назад и попробуйте ещё раз.",
+            403 => "У вас нет прав на это действие.",
+            404 => "Такой страницы нет, или у вас нет к ней доступа.",
+            405 => "Этот адрес так не открывается.",
+            408 | 504 => "Сервер не успел ответить. Попробуйте ещё раз.",
+            413 => "Слишком большой запрос или файл.",
+            422 => "Данные формы не удалось разобрать.",
+            429 => "Слишком много запросов. Подождите немного и попробуйте снова.",
+            503 => "Портал сейчас перегружен или обслуживается. Попробуйте через минуту.",
+            _ => "Что-то пошло не так. Мы уже знаем об ошибке.",
+        }
+    }
+}
+
+fn page(status: StatusCode, message: &'static str) -> Response {
+    let mut res = status.into_response();
+    res.extensions_mut().insert(ErrorPage { message });
+    res
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            AppError::NotFound => page(
+                StatusCode::NOT_FOUND,
+                ErrorPage::default_message(StatusCode::NOT_FOUND),
+            ),
+            AppError::Forbidden => page(
+                StatusCode::FORBIDDEN,
+                ErrorPage::default_message(StatusCode::FORBIDDEN),
+            ),
+            AppError::LoginRequired { next } => {
+                let target = format!("/login?next={}", urlencode(&next));
+                Redirect::to(&target).into_response()
+            }
+            AppError::BadRequest(message) => page(StatusCode::BAD_REQUEST, message),
+            AppError::TooManyRequests { retry_after_secs } => {
+                let mut res = page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorPage::default_message(StatusCode::TOO_MANY_REQUESTS),
+                );
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                res
+            }
+            AppError::Db(sqlx::Error::PoolTimedOut) => {
+                tracing::warn!("database pool exhausted");
+                let mut res = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorPage::default_message(StatusCode::SERVICE_UNAVAILABLE),
+                );
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                res
+            }
+            AppError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                internal()
+            }
+            AppError::Render(e) => {
+                tracing::error!(error = %e, "template error");
+                internal()
+            }
+            AppError::Other(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error");
+                internal()
+            }
+        }
+    }
+}
+
+fn internal() -> Response {
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorPage::default_message(StatusCode::INTERNAL_SERVER_ERROR),
+    )
+}
+
+/// Percent-encodes a value for a query string.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

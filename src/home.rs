@@ -1,0 +1,273 @@
+//! Start pages: where each person lands after login. The administrator and the director
+//! see the school summary; a class teacher their classes; a student their class; a parent
+//! their children's classes.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use sqlx::PgConnection;
+
+use crate::AppState;
+use crate::auth::extract::{Actor, SchoolScope};
+use crate::auth::permissions::{Access, Action, Role};
+use crate::error::AppResult;
+use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::web::format::count;
+use crate::web::layout::Layout;
+use crate::web::{Routes, render};
+
+pub fn routes(r: Routes) -> Routes {
+    r.get("/", Access::LoggedIn, start)
+        .get("/s/{school_id}", Access::School(Action::ViewSchoolHome), school_home)
+}
+
+struct SchoolLink {
+    id: SchoolId,
+    name: String,
+    roles: String,
+}
+
+#[derive(Template)]
+#[template(path = "home/choose_school.html")]
+struct ChooseSchoolPage {
+    layout: Layout,
+    schools: Vec<SchoolLink>,
+}
+
+/// The schools an account belongs to (memberships or admin rights), with its roles there.
+async fn my_schools(conn: &mut PgConnection, account: AccountId) -> sqlx::Result<Vec<SchoolLink>> {
+    let rows = sqlx::query!(
+        r#"select s.id as "id: SchoolId", s.name,
+                  array(select m.role from memberships m where m.school_id = s.id
+                        and m.account_id = $1 and m.status = 'active' order by m.role) as "roles!: Vec<String>",
+                  exists(select 1 from admin_grants g where g.school_id = s.id and g.account_id = $1
+                         and g.approved_at is not null and g.revoked_at is null
+                         and (g.expires_at is null or g.expires_at > now())) as "admin!"
+           from schools s
+           where exists(select 1 from memberships m where m.school_id = s.id
+                        and m.account_id = $1 and m.status = 'active')
+              or exists(select 1 from admin_grants g where g.school_id = s.id and g.account_id = $1
+                        and g.approved_at is not null and g.revoked_at is null
+                        and (g.expires_at is null or g.expires_at > now()))
+           order by s.name"#,
+        account as AccountId
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut roles: Vec<&str> = Vec::new();
+            if r.admin {
+                roles.push(Role::Admin.title());
+            }
+            roles.extend(
+                r.roles
+                    .iter()
+                    .filter_map(|x| Role::from_membership(x))
+                    .map(Role::title),
+            );
+            SchoolLink {
+                id: r.id,
+                name: r.name,
+                roles: roles.join(", "),
+            }
+        })
+        .collect())
+}
+
+async fn start(State(state): State<AppState>, actor: Actor) -> AppResult<Response> {
+    if actor.is_operator() {
+        return Ok(Redirect::to("/operator/schools").into_response());
+    }
+    let mut conn = state.db.acquire().await?;
+    let schools = my_schools(&mut conn, actor.id()).await?;
+    if let [only] = schools.as_slice() {
+        return Ok(Redirect::to(&format!("/s/{}", only.id)).into_response());
+    }
+    Ok(render(&ChooseSchoolPage {
+        layout: Layout::for_actor(&actor),
+        schools,
+    })?
+    .into_response())
+}
+
+/// The school summary for the administrator and the director.
+pub struct Summary {
+    pub classes: String,
+    pub students: String,
+    pub parents: String,
+    pub teachers: String,
+    pub staff: String,
+    pub unverified: i64,
+    pub unverified_text: String,
+    pub without_class_teacher: Vec<String>,
+}
+
+async fn summary(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<Summary> {
+    let school = scope.school_id();
+    let c = sqlx::query!(
+        r#"select
+             (select count(*) from classes c join academic_years y
+                on y.school_id = c.school_id and y.id = c.academic_year_id and y.is_current
+              where c.school_id = $1 and c.kind = 'class') as "classes!",
+             count(*) filter (where role = 'student') as "students!",
+             count(*) filter (where role = 'parent') as "parents!",
+             count(*) filter (where role in ('teacher')) as "teachers!",
+             count(*) filter (where role in ('staff', 'deputy', 'director')) as "staff!",
+             count(*) filter (where role in ('teacher', 'staff', 'deputy')
+                              and verification = 'unverified') as "unverified!"
+           from memberships where school_id = $1 and status = 'active'"#,
+        school as SchoolId
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let without = sqlx::query_scalar!(
+        r#"select c.title from classes c
+           join academic_years y on y.school_id = c.school_id and y.id = c.academic_year_id and y.is_current
+           where c.school_id = $1 and c.kind = 'class'
+             and not exists(select 1 from class_teacher_assignments a
+                            where a.school_id = c.school_id and a.class_id = c.id and a.ended_at is null)
+           order by c.grade, c.letter"#,
+        school as SchoolId
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Summary {
+        classes: count(c.classes, "класс", "класса", "классов"),
+        students: count(c.students, "ученик", "ученика", "учеников"),
+        parents: count(c.parents, "родитель", "родителя", "родителей"),
+        teachers: count(c.teachers, "учитель", "учителя", "учителей"),
+        staff: count(c.staff, "сотрудник", "сотрудника", "сотрудников"),
+        unverified: c.unverified,
+        unverified_text: count(c.unverified, "ожидает", "ожидают", "ожидают"),
+        without_class_teacher: without,
+    })
+}
+
+/// A class as the start page lists it.
+pub struct ClassCard {
+    pub id: ClassId,
+    pub title: String,
+    pub students: String,
+    pub class_teacher: Option<String>,
+    /// For a parent: which child is in this class.
+    pub child: Option<String>,
+}
+
+async fn led_classes(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<Vec<ClassCard>> {
+    let rows = sqlx::query!(
+        r#"select c.id as "id: ClassId", c.title,
+                  (select count(*) from memberships s where s.school_id = c.school_id
+                     and s.class_id = c.id and s.role = 'student' and s.status = 'active') as "students!"
+           from class_teacher_assignments a
+           join memberships t on t.school_id = a.school_id and t.id = a.teacher_id
+           join classes c on c.school_id = a.school_id and c.id = a.class_id
+           where a.school_id = $1 and a.ended_at is null and t.account_id = $2
+           order by c.grade, c.letter"#,
+        scope.school_id() as SchoolId,
+        scope.actor().id() as AccountId
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ClassCard {
+            id: r.id,
+            title: r.title,
+            students: count(r.students, "ученик", "ученика", "учеников"),
+            class_teacher: None,
+            child: None,
+        })
+        .collect())
+}
+
+/// The classes of the actor as a student, and of their children as a parent.
+async fn family_classes(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<Vec<ClassCard>> {
+    let rows = sqlx::query!(
+        r#"with mine as (
+             select m.class_id, null::text as child from memberships m
+             where m.school_id = $1 and m.account_id = $2 and m.role = 'student' and m.status = 'active'
+             union all
+             select k.class_id, ka.surname || ' ' || ka.given_name as child
+             from memberships p
+             join parent_links l on l.school_id = p.school_id and l.parent_id = p.id
+             join memberships k on k.school_id = l.school_id and k.id = l.child_id and k.status = 'active'
+             join accounts ka on ka.id = k.account_id
+             where p.school_id = $1 and p.account_id = $2 and p.role = 'parent' and p.status = 'active'
+           )
+           select c.id as "id: ClassId", c.title, mine.child,
+                  (select count(*) from memberships s where s.school_id = c.school_id
+                     and s.class_id = c.id and s.role = 'student' and s.status = 'active') as "students!",
+                  (select ta.surname || ' ' || ta.given_name || coalesce(' ' || ta.patronymic, '')
+                   from class_teacher_assignments a
+                   join memberships t on t.school_id = a.school_id and t.id = a.teacher_id
+                   join accounts ta on ta.id = t.account_id
+                   where a.school_id = c.school_id and a.class_id = c.id and a.ended_at is null) as class_teacher
+           from mine join classes c on c.school_id = $1 and c.id = mine.class_id
+           order by c.grade, c.letter, mine.child"#,
+        scope.school_id() as SchoolId,
+        scope.actor().id() as AccountId
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ClassCard {
+            id: r.id,
+            title: r.title,
+            students: count(r.students, "ученик", "ученика", "учеников"),
+            class_teacher: r.class_teacher,
+            child: r.child,
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "home/school.html")]
+struct SchoolHomePage {
+    layout: Layout,
+    greeting: String,
+    roles: String,
+    summary: Option<Summary>,
+    is_teacher: bool,
+    led: Vec<ClassCard>,
+    family: Vec<ClassCard>,
+}
+
+async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
+    scope.require(Action::ViewSchoolHome)?;
+    let mut conn = state.db.acquire().await?;
+    let summary = if scope.can(Action::ViewSchoolSummary) {
+        Some(summary(&mut conn, &scope).await?)
+    } else {
+        None
+    };
+    let is_teacher = scope.has(Role::Teacher) || scope.has(Role::ClassTeacher);
+    let led = if is_teacher {
+        led_classes(&mut conn, &scope).await?
+    } else {
+        Vec::new()
+    };
+    let family = if scope.has(Role::Student) || scope.has(Role::Parent) {
+        family_classes(&mut conn, &scope).await?
+    } else {
+        Vec::new()
+    };
+    let roles = scope
+        .roles()
+        .iter()
+        .map(|r| r.title())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(render(&SchoolHomePage {
+        layout: Layout::for_scope(&scope),
+        greeting: scope.actor().address_name(),
+        roles,
+        summary,
+        is_teacher,
+        led,
+        family,
+    })?
+    .into_response())
+}

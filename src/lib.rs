@@ -1,0 +1,192 @@
+//! school-portal: a Russian school runs its communication platform («Сферум» / МАХ) the way
+//! its regulation says. `app(state)` builds the whole web application; `main.rs` is only
+//! the command line.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod home;
+pub mod ids;
+pub mod profile;
+pub mod schools;
+pub mod web;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use sqlx::PgPool;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::csrf::CsrfLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::password::Hasher;
+use crate::auth::permissions::Access;
+use crate::config::WebConfig;
+use crate::web::{RouteRow, Routes};
+
+/// What every handler can reach. Nothing here holds state that matters beyond the
+/// process: sessions, counters and records live in PostgreSQL (ARCHITECTURE rule 8).
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub config: Arc<WebConfig>,
+    pub hasher: Hasher,
+    /// False once shutdown has begun: /readyz answers 503.
+    pub ready: Arc<AtomicBool>,
+    /// The address people use to reach the portal, for links it prints.
+    pub public_url: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(db: PgPool, config: WebConfig, public_url: &str) -> Self {
+        Self {
+            hasher: Hasher::new(config.hash_concurrency),
+            db,
+            config: Arc::new(config),
+            ready: Arc::new(AtomicBool::new(true)),
+            public_url: public_url.trim_end_matches('/').into(),
+        }
+    }
+}
+
+fn routes(state: &AppState) -> Routes {
+    let r = Routes::new(state.clone())
+        .get("/healthz", Access::Public, healthz)
+        .get("/readyz", Access::Public, readyz)
+        .get("/static/{*path}", Access::Public, web::assets::serve);
+    let r = auth::routes(r);
+    let r = home::routes(r);
+    let r = profile::routes(r);
+    schools::routes(r)
+}
+
+/// Every route with its access rule (for docs/permissions.md and the tests).
+pub fn route_table(state: &AppState) -> Vec<RouteRow> {
+    routes(state).finish().1
+}
+
+/// The whole web application: routes and the middleware stack.
+pub fn app(state: AppState) -> Router {
+    let (router, _) = routes(&state).finish();
+    let config = state.config.clone();
+    let router = router
+        .fallback(|| async { error::AppError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::extract::load_session,
+        ))
+        .with_state(state);
+    with_middleware(router, &config)
+}
+
+/// Wraps a router in the portal's middleware stack (public so tests can put a deliberately
+/// failing route behind the very same stack).
+pub fn with_middleware(router: Router, config: &WebConfig) -> Router {
+
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        // The route's pattern, never the raw path: paths can carry one-time tokens.
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_else(|| "-".to_owned());
+        let request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), route, request_id)
+    });
+
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(trace)
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(axum::middleware::from_fn(web::middleware::security_headers))
+            .layer(CompressionLayer::new())
+            .layer(axum::middleware::from_fn(web::middleware::error_pages))
+            .layer(CatchPanicLayer::custom(web::middleware::panic_response))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Duration::from_secs(config.request_timeout_secs),
+            ))
+            .layer(RequestBodyLimitLayer::new(config.body_limit_kb * 1024))
+            .layer(CsrfLayer::new()),
+    )
+}
+
+/// Liveness: answers without touching the database (SECURITY.md 32).
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: 503 while shutting down or while PostgreSQL does not answer.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if !state.ready.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    let ping = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.db),
+    )
+    .await;
+    match ping {
+        Ok(Ok(_)) => (StatusCode::OK, "ready"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+/// Serves until SIGTERM or Ctrl-C: then readiness turns 503, the grace period passes,
+/// the listener closes and requests in flight finish (SECURITY.md 30).
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
+    let ready = state.ready.clone();
+    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested: no longer ready");
+            ready.store(false, Ordering::SeqCst);
+            tokio::time::sleep(grace).await;
+        })
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,70 @@
+//! What every page's frame needs: who is logged in and the navigation for their roles.
+
+use crate::auth::extract::{Actor, SchoolScope};
+use crate::auth::permissions::Action;
+
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: String,
+    pub label: &'static str,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// «Фамилия Имя Отчество» of the logged-in person.
+    pub user: Option<String>,
+    /// The school being worked in.
+    pub school: Option<String>,
+    pub nav: Vec<NavItem>,
+}
+
+impl Layout {
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    pub fn for_actor(actor: &Actor) -> Self {
+        let mut nav = vec![NavItem {
+            href: "/".into(),
+            label: "Главная",
+        }];
+        if actor.is_operator() {
+            nav.push(NavItem {
+                href: "/operator/schools".into(),
+                label: "Школы",
+            });
+        }
+        nav.push(NavItem {
+            href: "/profile".into(),
+            label: "Мой профиль",
+        });
+        Self {
+            user: Some(actor.full_name()),
+            school: None,
+            nav,
+        }
+    }
+
+    pub fn for_scope(scope: &SchoolScope) -> Self {
+        let base = format!("/s/{}", scope.school_id());
+        let mut nav = vec![NavItem {
+            href: base.clone(),
+            label: "Главная",
+        }];
+        if scope.can(Action::ViewSchoolProfile) {
+            nav.push(NavItem {
+                href: format!("{base}/profile"),
+                label: "Школа",
+            });
+        }
+        nav.push(NavItem {
+            href: "/profile".into(),
+            label: "Мой профиль",
+        });
+        Self {
+            user: Some(scope.actor().full_name()),
+            school: Some(scope.school_name().to_owned()),
+            nav,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The integration tests: one binary, a fresh PostgreSQL database per test (copied from a
+//! migrated template), the real application on a real socket, and a real browser for the
+//! journeys a person clicks through.
+
+mod helpers;
+
+mod access;
+mod accounts;
+mod browser;
+mod demo;
+mod platform;
+mod schools;
