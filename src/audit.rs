@@ -21,7 +21,11 @@ pub struct Entry<'a> {
     pub details: Option<String>,
 }
 
-pub async fn record(conn: &mut PgConnection, meta: &RequestMeta, entry: Entry<'_>) -> sqlx::Result<()> {
+pub async fn record(
+    conn: &mut PgConnection,
+    meta: &RequestMeta,
+    entry: Entry<'_>,
+) -> sqlx::Result<()> {
     sqlx::query!(
         r#"insert into audit_log (actor_id, school_id, action, target, details, request_id, ip)
            values ($1, $2, $3, $4, $5, $6, $7)"#,

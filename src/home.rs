@@ -17,8 +17,11 @@ use crate::web::layout::Layout;
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
-    r.get("/", Access::LoggedIn, start)
-        .get("/s/{school_id}", Access::School(Action::ViewSchoolHome), school_home)
+    r.get("/", Access::LoggedIn, start).get(
+        "/s/{school_id}",
+        Access::School(Action::ViewSchoolHome),
+        school_home,
+    )
 }
 
 struct SchoolLink {
@@ -183,7 +186,10 @@ async fn led_classes(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Resu
 }
 
 /// The classes of the actor as a student, and of their children as a parent.
-async fn family_classes(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<Vec<ClassCard>> {
+async fn family_classes(
+    conn: &mut PgConnection,
+    scope: &SchoolScope,
+) -> sqlx::Result<Vec<ClassCard>> {
     let rows = sqlx::query!(
         r#"with mine as (
              select m.class_id, null::text as child from memberships m

@@ -95,7 +95,6 @@ pub fn app(state: AppState) -> Router {
 /// Wraps a router in the portal's middleware stack (public so tests can put a deliberately
 /// failing route behind the very same stack).
 pub fn with_middleware(router: Router, config: &WebConfig) -> Router {
-
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request| {
         // The route's pattern, never the raw path: paths can carry one-time tokens.
         let route = req

@@ -7,7 +7,11 @@ use school_portal::config::{Config, ServeConfig};
 use school_portal::{AppState, db};
 
 #[derive(Parser)]
-#[command(name = "school-portal", version, about = "Школьный портал: Сферум / МАХ по Положению")]
+#[command(
+    name = "school-portal",
+    version,
+    about = "Школьный портал: Сферум / МАХ по Положению"
+)]
 struct Cli {
     #[command(flatten)]
     config: Config,

@@ -8,7 +8,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{Actor, RequestMeta};
@@ -24,8 +23,16 @@ use crate::web::{Routes, render};
 pub fn routes(r: Routes) -> Routes {
     r.get("/profile", Access::LoggedIn, profile_page)
         .post("/profile/password", Access::LoggedIn, change_password)
-        .post("/profile/sessions/{session_id}/end", Access::LoggedIn, end_session)
-        .post("/profile/sessions/end-all", Access::LoggedIn, end_all_sessions)
+        .post(
+            "/profile/sessions/{session_id}/end",
+            Access::LoggedIn,
+            end_session,
+        )
+        .post(
+            "/profile/sessions/end-all",
+            Access::LoggedIn,
+            end_all_sessions,
+        )
 }
 
 struct SessionRow {
@@ -224,8 +231,10 @@ async fn change_password(
     .await?;
     tx.commit().await?;
     let mut res = Redirect::to("/profile?done=password").into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, session::set_cookie(&state.config, &token));
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(&state.config, &token),
+    );
     Ok(res)
 }
 
@@ -293,4 +302,3 @@ async fn end_all_sessions(
         .append(header::SET_COOKIE, session::clear_cookie(&state.config));
     Ok(res)
 }
-

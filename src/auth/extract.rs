@@ -163,7 +163,10 @@ pub struct RequestMeta {
 impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = |name: &str| {
             parts
                 .headers
@@ -218,13 +221,18 @@ pub struct MaybeActor(pub Option<Actor>);
 impl FromRequestParts<AppState> for MaybeActor {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(MaybeActor(match parts.extensions.get::<Option<CurrentSession>>() {
-            Some(Some(session)) => Some(Actor {
-                session: session.clone(),
-            }),
-            _ => None,
-        }))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(MaybeActor(
+            match parts.extensions.get::<Option<CurrentSession>>() {
+                Some(Some(session)) => Some(Actor {
+                    session: session.clone(),
+                }),
+                _ => None,
+            },
+        ))
     }
 }
 
@@ -308,8 +316,12 @@ pub async fn guard(
     let checked: Result<(), AppError> = async {
         match access {
             Access::Public => Ok(()),
-            Access::LoggedIn => Actor::from_request_parts(&mut parts, &state).await.map(drop),
-            Access::Operator => Operator::from_request_parts(&mut parts, &state).await.map(drop),
+            Access::LoggedIn => Actor::from_request_parts(&mut parts, &state)
+                .await
+                .map(drop),
+            Access::Operator => Operator::from_request_parts(&mut parts, &state)
+                .await
+                .map(drop),
             Access::School(action) => {
                 let scope = SchoolScope::from_request_parts(&mut parts, &state).await?;
                 scope.require(action)

@@ -11,10 +11,10 @@ pub mod throttle;
 use std::collections::HashMap;
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -67,8 +67,10 @@ fn safe_next(next: Option<&str>) -> String {
 /// A redirect that also sets the new session cookie.
 fn redirect_with_session(state: &AppState, to: &str, token: &str) -> Response {
     let mut res = Redirect::to(to).into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, session::set_cookie(&state.config, token));
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(&state.config, token),
+    );
     res
 }
 
@@ -86,7 +88,10 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn login_page(MaybeActor(actor): MaybeActor, Query(q): Query<NextQuery>) -> AppResult<Response> {
+async fn login_page(
+    MaybeActor(actor): MaybeActor,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Response> {
     if actor.is_some() {
         return Ok(Redirect::to(&safe_next(q.next.as_deref())).into_response());
     }
@@ -370,7 +375,10 @@ fn invalid_link() -> AppError {
     AppError::NotFound
 }
 
-async fn setup_page(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
+async fn setup_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
     let mut conn = state.db.acquire().await?;
     if live_token(&mut conn, &token, "setup").await?.is_none() {
         return Err(invalid_link());
@@ -412,7 +420,10 @@ async fn setup(
     }
     let email = normalize_email(&form.email);
     if email.is_none() {
-        errors.add("email", "Укажите адрес электронной почты, например ivanov@school.ru.");
+        errors.add(
+            "email",
+            "Укажите адрес электронной почты, например ivanov@school.ru.",
+        );
     }
     check_passwords(&form, true, &mut errors);
     {

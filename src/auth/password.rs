@@ -79,7 +79,11 @@ impl Hasher {
         tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
     }
 
-    pub async fn verify(&self, password: String, stored: Option<String>) -> anyhow::Result<Verified> {
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> anyhow::Result<Verified> {
         let _permit = self.permits.acquire().await.context("hasher closed")?;
         tokio::task::spawn_blocking(move || verify_blocking(&password, stored.as_deref())).await?
     }
@@ -88,12 +92,46 @@ impl Hasher {
 /// Common passwords refused whatever their length (a short list of the most used ones,
 /// Russian keyboard habits included).
 const COMMON: &[&str] = &[
-    "12345678", "123456789", "1234567890", "12345678910", "password", "password1",
-    "password123", "qwertyuiop", "qwerty123", "qwerty1234", "1q2w3e4r", "1q2w3e4r5t",
-    "1q2w3e4r5t6y", "11111111", "00000000", "87654321", "123123123", "iloveyou", "sunshine1",
-    "zaq12wsx", "1qaz2wsx", "qazwsxedc", "asdfghjkl", "abc12345", "admin123", "administrator",
-    "parol123", "пароль123", "йцукенгшщз", "привет123", "school123", "shkola123", "sferum123",
-    "12344321", "98765432", "999999999", "123qweasd", "qweasdzxc", "1234qwer", "q1w2e3r4",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "12345678910",
+    "password",
+    "password1",
+    "password123",
+    "qwertyuiop",
+    "qwerty123",
+    "qwerty1234",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "1q2w3e4r5t6y",
+    "11111111",
+    "00000000",
+    "87654321",
+    "123123123",
+    "iloveyou",
+    "sunshine1",
+    "zaq12wsx",
+    "1qaz2wsx",
+    "qazwsxedc",
+    "asdfghjkl",
+    "abc12345",
+    "admin123",
+    "administrator",
+    "parol123",
+    "пароль123",
+    "йцукенгшщз",
+    "привет123",
+    "school123",
+    "shkola123",
+    "sferum123",
+    "12344321",
+    "98765432",
+    "999999999",
+    "123qweasd",
+    "qweasdzxc",
+    "1234qwer",
+    "q1w2e3r4",
 ];
 
 /// Checks a new password against the rules; the Russian message says what is wrong.
@@ -111,8 +149,7 @@ pub fn check_new_password(password: &str, has_admin_rights: bool) -> Result<(), 
         return Err("Пароль должен быть не длиннее 128 символов.");
     }
     let lower = password.to_lowercase();
-    if COMMON.contains(&lower.as_str()) || lower.chars().all(|c| Some(c) == lower.chars().next())
-    {
+    if COMMON.contains(&lower.as_str()) || lower.chars().all(|c| lower.starts_with(c)) {
         return Err("Этот пароль слишком распространён. Придумайте другой.");
     }
     Ok(())
@@ -126,22 +163,38 @@ mod tests {
     fn dummy_hash_parses_with_current_parameters() {
         let parsed = PasswordHash::new(DUMMY_HASH).unwrap();
         let p = Params::try_from(&parsed).unwrap();
-        assert_eq!((p.m_cost(), p.t_cost(), p.p_cost()), (M_COST, T_COST, P_COST));
+        assert_eq!(
+            (p.m_cost(), p.t_cost(), p.p_cost()),
+            (M_COST, T_COST, P_COST)
+        );
     }
 
     #[test]
     fn right_password_verifies_and_wrong_does_not() {
         let h = hash_blocking("correct horse battery").unwrap();
-        assert_eq!(verify_blocking("correct horse battery", Some(&h)).unwrap(), Verified::Yes);
-        assert_eq!(verify_blocking("wrong horse battery", Some(&h)).unwrap(), Verified::No);
+        assert_eq!(
+            verify_blocking("correct horse battery", Some(&h)).unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            verify_blocking("wrong horse battery", Some(&h)).unwrap(),
+            Verified::No
+        );
         assert_eq!(verify_blocking("anything", None).unwrap(), Verified::No);
     }
 
     #[test]
     fn weak_parameters_are_rehashed_at_login() {
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap());
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        );
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        let h = weak.hash_password(b"old but right", &salt).unwrap().to_string();
+        let h = weak
+            .hash_password(b"old but right", &salt)
+            .unwrap()
+            .to_string();
         match verify_blocking("old but right", Some(&h)).unwrap() {
             Verified::YesRehash(new) => assert!(new.contains("m=19456,t=2,p=1")),
             other => panic!("expected a rehash, got {other:?}"),

@@ -119,7 +119,10 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::ViewSchoolHome, EVERY_MEMBER),
     (Action::ViewSchoolProfile, EVERY_MEMBER),
     (Action::EditSchoolProfile, &[Admin]),
-    (Action::ViewSchoolSummary, &[Admin, Director, Deputy, ItDeputy]),
+    (
+        Action::ViewSchoolSummary,
+        &[Admin, Director, Deputy, ItDeputy],
+    ),
 ];
 
 /// The roles allowed an action.

@@ -140,7 +140,11 @@ pub fn token_from_headers(headers: &HeaderMap, config: &WebConfig) -> Option<Str
 /// `__Host-` prefix over https (SECURITY.md 1). A session cookie, no Max-Age: the server
 /// decides when it ends.
 pub fn set_cookie(config: &WebConfig, token: &str) -> HeaderValue {
-    let secure = if config.secure_cookies { "; Secure" } else { "" };
+    let secure = if config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let value = format!(
         "{}={token}; HttpOnly; SameSite=Lax; Path=/{secure}",
         config.cookie_name()
@@ -150,7 +154,11 @@ pub fn set_cookie(config: &WebConfig, token: &str) -> HeaderValue {
 
 /// `Set-Cookie` that removes the session cookie.
 pub fn clear_cookie(config: &WebConfig) -> HeaderValue {
-    let secure = if config.secure_cookies { "; Secure" } else { "" };
+    let secure = if config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let value = format!(
         "{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{secure}",
         config.cookie_name()

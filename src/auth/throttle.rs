@@ -59,7 +59,11 @@ pub async fn clear(conn: &mut PgConnection, key: &str) -> sqlx::Result<()> {
 }
 
 /// Counts a hit in a fixed one-minute window; `Some(retry_after_secs)` once over `limit`.
-pub async fn hit_window(conn: &mut PgConnection, key: &str, limit: i32) -> sqlx::Result<Option<u64>> {
+pub async fn hit_window(
+    conn: &mut PgConnection,
+    key: &str,
+    limit: i32,
+) -> sqlx::Result<Option<u64>> {
     let row = sqlx::query!(
         r#"insert into rate_limits (key, window_start, hits) values ($1, now(), 1)
            on conflict (key) do update set

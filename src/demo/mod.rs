@@ -19,7 +19,8 @@ use crate::auth::password;
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 
 /// The demo school's fixed id, so that a second run finds it.
-pub const DEMO_SCHOOL: SchoolId = SchoolId(Uuid::from_u128(0x0190_0000_0000_7000_8000_00de_0000_0001));
+pub const DEMO_SCHOOL: SchoolId =
+    SchoolId(Uuid::from_u128(0x0190_0000_0000_7000_8000_00de_0000_0001));
 
 pub const LOGINS: &[(&str, &str)] = &[
     ("operator@demo.local", "оператор развёртывания"),
@@ -63,9 +64,9 @@ struct Gen {
 impl Gen {
     /// A random person; `female` decides the name forms.
     fn name(&mut self, female: bool, surname: Option<&str>) -> (String, String, String) {
-        let base = surname
-            .map(str::to_owned)
-            .unwrap_or_else(|| (*names::SURNAMES.choose(&mut self.rng).unwrap_or(&"Иванов")).to_owned());
+        let base = surname.map(str::to_owned).unwrap_or_else(|| {
+            (*names::SURNAMES.choose(&mut self.rng).unwrap_or(&"Иванов")).to_owned()
+        });
         let surname = if female { names::feminine(&base) } else { base };
         let given = if female {
             names::FEMALE.choose(&mut self.rng)
@@ -74,7 +75,11 @@ impl Gen {
         }
         .unwrap_or(&"Иван");
         let father = names::FATHERS.choose(&mut self.rng).unwrap_or(&"Иван");
-        (surname, (*given).to_owned(), names::patronymic(father, female))
+        (
+            surname,
+            (*given).to_owned(),
+            names::patronymic(father, female),
+        )
     }
 
     fn account(
@@ -91,9 +96,9 @@ impl Gen {
         self.accounts.patronymic.push(Some(patronymic));
         self.accounts.email.push(email.map(str::to_owned));
         self.phone_seq += 1;
-        self.accounts.phone.push(
-            with_phone.then(|| format!("+7999{:07}", self.phone_seq)),
-        );
+        self.accounts
+            .phone
+            .push(with_phone.then(|| format!("+7999{:07}", self.phone_seq)));
         self.accounts.hash.push(hash.map(str::to_owned));
         self.accounts.operator.push(false);
         id
@@ -111,7 +116,9 @@ impl Gen {
         self.members.account.push(account.0);
         self.members.role.push(role.to_owned());
         self.members.class.push(class.map(|c| c.0));
-        self.members.verification.push(verification.map(str::to_owned));
+        self.members
+            .verification
+            .push(verification.map(str::to_owned));
         self.members.it_deputy.push(false);
         id
     }
@@ -147,7 +154,9 @@ pub async fn create(pool: &PgPool, password: Option<String>) -> anyhow::Result<S
             .execute(&mut *tx)
             .await?;
     } else {
-        populate(&mut tx, &hash).await.context("creating the demo school")?;
+        populate(&mut tx, &hash)
+            .await
+            .context("creating the demo school")?;
     }
     tx.commit().await?;
 
@@ -155,7 +164,11 @@ pub async fn create(pool: &PgPool, password: Option<String>) -> anyhow::Result<S
     let _ = writeln!(
         out,
         "Демо-школа «Школа № 1 (демо)» {}.",
-        if exists { "уже была: пароли обновлены" } else { "создана" }
+        if exists {
+            "уже была: пароли обновлены"
+        } else {
+            "создана"
+        }
     );
     let _ = writeln!(out, "Логины (пароль у всех один):");
     for (email, who) in LOGINS {
@@ -175,8 +188,14 @@ fn random_password() -> String {
 
 async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()> {
     let school = DEMO_SCHOOL;
-    crate::schools::create_school(&mut *tx, school, "Школа № 1 (демо)", Some("Школа № 1"), "Europe/Moscow")
-        .await?;
+    crate::schools::create_school(
+        &mut *tx,
+        school,
+        "Школа № 1 (демо)",
+        Some("Школа № 1"),
+        "Europe/Moscow",
+    )
+    .await?;
     sqlx::query(
         r#"update schools set name = 'Муниципальное бюджетное общеобразовательное учреждение «Средняя общеобразовательная школа № 1» (демо)',
              short_name = 'Школа № 1 (демо)', address = 'г. Демо, ул. Школьная, д. 1',
@@ -187,19 +206,22 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     .bind(school)
     .execute(&mut *tx)
     .await?;
-    let year: Uuid = sqlx::query_scalar(
-        "select id from academic_years where school_id = $1 and is_current",
-    )
-    .bind(school)
-    .fetch_one(&mut *tx)
-    .await?;
+    let year: Uuid =
+        sqlx::query_scalar("select id from academic_years where school_id = $1 and is_current")
+            .bind(school)
+            .fetch_one(&mut *tx)
+            .await?;
     let staffroom = crate::schools::staffroom(&mut *tx, school).await?;
 
     // Classes: 1–11, three letters in the younger and middle grades, two in the senior.
     let mut class_ids = Vec::new();
     let (mut c_id, mut c_grade, mut c_letter, mut c_title) = (vec![], vec![], vec![], vec![]);
     for grade in 1i16..=11 {
-        let letters: &[&str] = if grade <= 5 || grade == 7 { &["А", "Б", "В"] } else { &["А", "Б"] };
+        let letters: &[&str] = if grade <= 5 || grade == 7 {
+            &["А", "Б", "В"]
+        } else {
+            &["А", "Б"]
+        };
         for letter in letters {
             let id = ClassId::new();
             class_ids.push((id, grade, *letter));
@@ -289,7 +311,11 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
         let female = i % 5 != 0;
         let name = g.name(female, None);
         let person = g.account(name, None, None, true);
-        let verification = if i % 12 == 0 { "unverified" } else { "verified" };
+        let verification = if i % 12 == 0 {
+            "unverified"
+        } else {
+            "verified"
+        };
         teachers.push(g.member(person, "teacher", Some(staffroom), Some(verification)));
     }
 
@@ -306,8 +332,13 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
         if *id == five_a {
             continue;
         }
-        while g.members.verification[g.members.id.iter().position(|m| *m == teachers[next_teacher].0).unwrap_or(0)]
-            .as_deref()
+        while g.members.verification[g
+            .members
+            .id
+            .iter()
+            .position(|m| *m == teachers[next_teacher].0)
+            .unwrap_or(0)]
+        .as_deref()
             != Some("verified")
         {
             next_teacher += 1;
@@ -322,9 +353,18 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
 
     // Students: about 600; 5А's first is student@demo.local with parent@demo.local.
     let (mut link_parent, mut link_child) = (Vec::new(), Vec::new());
-    let mut n = 0;
-    for (class, grade, _) in &class_ids {
-        let size = 20 + ((usize::from(grade.unsigned_abs()) * 7 + n) % 9);
+    // 600 students spread over the classes, sizes varying a little around the mean.
+    let total = 600;
+    let (base, extra) = (total / class_ids.len(), total % class_ids.len());
+    let mut n = 0usize;
+    for (i, (class, grade, _)) in class_ids.iter().enumerate() {
+        // Neighbouring classes trade two students: sizes vary, the total stays 600.
+        let mut size = base + usize::from(i < extra);
+        if i % 2 == 0 && i + 1 < class_ids.len() {
+            size += 2;
+        } else if i % 2 == 1 {
+            size -= 2;
+        }
         for k in 0..size {
             let female = g.rng.random_bool(0.5);
             let family = (*names::SURNAMES.choose(&mut g.rng).unwrap_or(&"Иванов")).to_owned();
@@ -362,9 +402,6 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
                 link_child.push(child_m.0);
             }
             n += 1;
-            if n >= 600 {
-                break;
-            }
         }
     }
 

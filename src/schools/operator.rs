@@ -24,7 +24,11 @@ pub fn routes(r: Routes) -> Routes {
         .get("/operator/schools/new", Access::Operator, new_page)
         .post("/operator/schools", Access::Operator, create)
         .get("/operator/schools/{school_id}", Access::Operator, show)
-        .post("/operator/schools/{school_id}/admins", Access::Operator, appoint)
+        .post(
+            "/operator/schools/{school_id}/admins",
+            Access::Operator,
+            appoint,
+        )
 }
 
 const PAGE_SIZE: i64 = 50;
@@ -60,7 +64,12 @@ async fn list(
 ) -> AppResult<Response> {
     let q = query.q.unwrap_or_default().trim().to_owned();
     let page = query.page.unwrap_or(1).max(1);
-    let pattern = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern = format!(
+        "%{}%",
+        q.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
     let mut conn = state.db.acquire().await?;
     let total = sqlx::query_scalar!(
         r#"select count(*) as "n!" from schools where name ilike $1 or short_name ilike $1"#,
@@ -332,7 +341,10 @@ async fn appoint(
     }
     let email = normalize_email(&form.email);
     if email.is_none() {
-        errors.add("email", "Укажите адрес электронной почты, например ivanov@school.ru.");
+        errors.add(
+            "email",
+            "Укажите адрес электронной почты, например ivanov@school.ru.",
+        );
     }
     let phone = if form.phone.trim().is_empty() {
         None
@@ -424,13 +436,18 @@ async fn appoint(
         return show_page(&state, &actor, id, form, errors, None, None).await;
     }
     super::ensure_staff_membership(&mut tx, id, account, &form.position).await?;
-    let grant = super::grant_admin(&mut tx, id, account, actor.id(), &order_number, order_date).await?;
+    let grant =
+        super::grant_admin(&mut tx, id, account, actor.id(), &order_number, order_date).await?;
     let link = if has_password {
         None
     } else {
-        let token =
-            issue_one_time_token(&mut tx, "set_password", Some(account), time::Duration::days(7))
-                .await?;
+        let token = issue_one_time_token(
+            &mut tx,
+            "set_password",
+            Some(account),
+            time::Duration::days(7),
+        )
+        .await?;
         Some(format!("{}/password/{token}", state.public_url))
     };
     audit::record(

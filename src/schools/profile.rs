@@ -200,7 +200,8 @@ fn validate(form: &ProfileForm) -> Result<ProfileForm, FormErrors> {
             errors.add(field, "Не длиннее 300 символов.");
         }
     }
-    if !out.inn.is_empty() && !(out.inn.len() == 10 && out.inn.chars().all(|c| c.is_ascii_digit())) {
+    let inn_ok = out.inn.len() == 10 && out.inn.chars().all(|c| c.is_ascii_digit());
+    if !out.inn.is_empty() && !inn_ok {
         errors.add("inn", "ИНН школы — 10 цифр.");
     }
     if !out.phone.is_empty() {
@@ -215,15 +216,18 @@ fn validate(form: &ProfileForm) -> Result<ProfileForm, FormErrors> {
             None => errors.add("email", "Адрес электронной почты, например school@mail.ru."),
         }
     }
-    if !out.website.is_empty()
-        && !(out.website.starts_with("https://") || out.website.starts_with("http://"))
-    {
+    let web_ok = out.website.starts_with("https://") || out.website.starts_with("http://");
+    if !out.website.is_empty() && !web_ok {
         errors.add("website", "Адрес сайта начинается с https://");
     }
     if !TIMEZONES.iter().any(|(tz, _, _)| *tz == out.timezone) {
         errors.add("timezone", "Выберите часовой пояс из списка.");
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 fn opt(s: &str) -> Option<&str> {

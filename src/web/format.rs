@@ -85,8 +85,18 @@ pub fn date(d: time::Date) -> String {
 }
 
 const MONTHS_GENITIVE: [&str; 12] = [
-    "января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
-    "октября", "ноября", "декабря",
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
 ];
 
 /// «25 ноября 2026 г.», for prose.
@@ -145,10 +155,8 @@ pub fn academic_year_of(d: time::Date) -> (time::Date, time::Date, String) {
     } else {
         d.year() - 1
     };
-    let starts = time::Date::from_calendar_date(start_year, time::Month::September, 1)
-        .unwrap_or(d);
-    let ends = time::Date::from_calendar_date(start_year + 1, time::Month::August, 31)
-        .unwrap_or(d);
+    let starts = time::Date::from_calendar_date(start_year, time::Month::September, 1).unwrap_or(d);
+    let ends = time::Date::from_calendar_date(start_year + 1, time::Month::August, 31).unwrap_or(d);
     (starts, ends, format!("{}/{}", start_year, start_year + 1))
 }
 
@@ -184,16 +192,28 @@ mod tests {
         assert_eq!(datetime(at, "Europe/Moscow"), "26.11.2026 00:30");
         assert_eq!(datetime(at, "Europe/Kaliningrad"), "25.11.2026 23:30");
         assert_eq!(date_prose(date!(2026 - 11 - 25)), "25 ноября 2026 г.");
-        assert_eq!(order("12-о", date!(2025 - 09 - 01)), "приказ № 12-о от 01.09.2025");
+        assert_eq!(
+            order("12-о", date!(2025 - 09 - 01)),
+            "приказ № 12-о от 01.09.2025"
+        );
     }
 
     #[test]
     fn phones_and_emails() {
-        assert_eq!(normalize_phone("8 (912) 345-67-89").as_deref(), Some("+79123456789"));
-        assert_eq!(normalize_phone("+7 912 345 67 89").as_deref(), Some("+79123456789"));
+        assert_eq!(
+            normalize_phone("8 (912) 345-67-89").as_deref(),
+            Some("+79123456789")
+        );
+        assert_eq!(
+            normalize_phone("+7 912 345 67 89").as_deref(),
+            Some("+79123456789")
+        );
         assert_eq!(normalize_phone("12345"), None);
         assert_eq!(phone("+79123456789"), "+7 (912) 345-67-89");
-        assert_eq!(normalize_email(" Admin@School.RU ").as_deref(), Some("admin@school.ru"));
+        assert_eq!(
+            normalize_email(" Admin@School.RU ").as_deref(),
+            Some("admin@school.ru")
+        );
         assert_eq!(normalize_email("nope"), None);
     }
 
@@ -201,6 +221,9 @@ mod tests {
     fn academic_year_runs_september_to_august() {
         assert_eq!(academic_year_of(date!(2026 - 11 - 25)).2, "2026/2027");
         assert_eq!(academic_year_of(date!(2026 - 05 - 25)).2, "2025/2026");
-        assert_eq!(academic_year_of(date!(2026 - 09 - 01)).0, date!(2026 - 09 - 01));
+        assert_eq!(
+            academic_year_of(date!(2026 - 09 - 01)).0,
+            date!(2026 - 09 - 01)
+        );
     }
 }

@@ -112,7 +112,11 @@ pub fn permissions_markdown(rows: &[RouteRow]) -> String {
     for (action, roles) in MATRIX {
         out.push_str(&format!("| `{action:?}`: {} |", action.describe()));
         for role in Role::ALL {
-            out.push_str(if roles.contains(&role) { " ✓ |" } else { " |" });
+            out.push_str(if roles.contains(&role) {
+                " ✓ |"
+            } else {
+                " |"
+            });
         }
         out.push('\n');
     }

@@ -21,7 +21,10 @@ async fn permissions_doc_matches_the_code() {
     );
     // Every action has a row in the matrix, and every route has an access rule.
     for action in Action::ALL {
-        assert!(MATRIX.iter().any(|(a, _)| *a == action), "{action:?} has no row");
+        assert!(
+            MATRIX.iter().any(|(a, _)| *a == action),
+            "{action:?} has no row"
+        );
     }
     for row in &rows {
         assert!(actual.contains(&format!("| {} | `{}` |", row.method, row.path)));
@@ -42,11 +45,18 @@ async fn world() -> World {
     let other = app.school("Школа № 2").await;
     let five_a = app.class(school, 5, "А").await;
     app.admin(school, "admin@test.local").await;
-    app.person(school, "director@test.local", "director", None).await;
-    let (_, teacher) = app.person(school, "teacher@test.local", "teacher", None).await;
+    app.person(school, "director@test.local", "director", None)
+        .await;
+    let (_, teacher) = app
+        .person(school, "teacher@test.local", "teacher", None)
+        .await;
     app.class_teacher(school, five_a, teacher).await;
-    let (_, student) = app.person(school, "student@test.local", "student", Some(five_a)).await;
-    let (_, parent) = app.person(school, "parent@test.local", "parent", None).await;
+    let (_, student) = app
+        .person(school, "student@test.local", "student", Some(five_a))
+        .await;
+    let (_, parent) = app
+        .person(school, "parent@test.local", "parent", None)
+        .await;
     sqlx::query("insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)")
         .bind(school)
         .bind(parent)
@@ -76,7 +86,11 @@ async fn anonymous_visitors_are_sent_to_login_everywhere_but_public_pages() {
     ] {
         assert_login_redirect(&w.app.get(&c, &path).await);
     }
-    for path in ["/logout".to_owned(), format!("/s/{s}/profile"), "/operator/schools".to_owned()] {
+    for path in [
+        "/logout".to_owned(),
+        format!("/s/{s}/profile"),
+        "/operator/schools".to_owned(),
+    ] {
         assert_login_redirect(&w.app.post(&c, &path, &[]).await);
     }
     assert_eq!(w.app.get(&c, "/login").await.status(), 200);
@@ -91,7 +105,10 @@ async fn school_start_page_shows_each_role_its_own_part() {
 
     let admin = w.app.logged_in("admin@test.local").await;
     let body = w.app.get(&admin, &home).await.text().await.unwrap();
-    assert!(body.contains("Классы без классного руководителя") || body.contains("У всех классов есть классный руководитель"));
+    assert!(
+        body.contains("Классы без классного руководителя")
+            || body.contains("У всех классов есть классный руководитель")
+    );
     assert!(body.contains("1 ученик"), "summary counts the student");
 
     let teacher = w.app.logged_in("teacher@test.local").await;
@@ -100,7 +117,10 @@ async fn school_start_page_shows_each_role_its_own_part() {
     let body = res.text().await.unwrap();
     assert!(body.contains("Мои классы"));
     assert!(body.contains("5А"));
-    assert!(!body.contains("Классы без классного руководителя"), "no school summary for a teacher");
+    assert!(
+        !body.contains("Классы без классного руководителя"),
+        "no school summary for a teacher"
+    );
 
     let student = w.app.logged_in("student@test.local").await;
     let body = w.app.get(&student, &home).await.text().await.unwrap();
@@ -109,7 +129,10 @@ async fn school_start_page_shows_each_role_its_own_part() {
     let parent = w.app.logged_in("parent@test.local").await;
     let body = w.app.get(&parent, &home).await.text().await.unwrap();
     assert!(body.contains("5А"));
-    assert!(body.contains("Петров Пётр"), "the child's name on the parent's page");
+    assert!(
+        body.contains("Петров Пётр"),
+        "the child's name on the parent's page"
+    );
 }
 
 #[tokio::test]
@@ -117,12 +140,20 @@ async fn another_schools_pages_are_not_found_r2_1_c() {
     let w = world().await;
     let s = w.school;
     let other_admin = w.app.logged_in("other-admin@test.local").await;
-    for path in [format!("/s/{s}"), format!("/s/{s}/profile"), format!("/s/{s}/profile/edit")] {
+    for path in [
+        format!("/s/{s}"),
+        format!("/s/{s}/profile"),
+        format!("/s/{s}/profile/edit"),
+    ] {
         assert_eq!(w.app.get(&other_admin, &path).await.status(), 404, "{path}");
     }
     let res = w
         .app
-        .post(&other_admin, &format!("/s/{s}/profile"), &[("name", "Захвачено"), ("timezone", "Europe/Moscow")])
+        .post(
+            &other_admin,
+            &format!("/s/{s}/profile"),
+            &[("name", "Захвачено"), ("timezone", "Europe/Moscow")],
+        )
         .await;
     assert_eq!(res.status(), 404);
     let name: String = sqlx::query_scalar("select name from schools where id = $1")
@@ -133,8 +164,20 @@ async fn another_schools_pages_are_not_found_r2_1_c() {
     assert_eq!(name, "Школа № 1");
     // A school that does not exist looks the same as someone else's.
     let missing = uuid::Uuid::now_v7();
-    assert_eq!(w.app.get(&other_admin, &format!("/s/{missing}")).await.status(), 404);
-    assert_eq!(w.app.get(&other_admin, "/s/not-a-uuid/profile").await.status(), 404);
+    assert_eq!(
+        w.app
+            .get(&other_admin, &format!("/s/{missing}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        w.app
+            .get(&other_admin, "/s/not-a-uuid/profile")
+            .await
+            .status(),
+        404
+    );
     // The operator runs the deployment but is no member of a school.
     let op = w.app.logged_in("operator@test.local").await;
     assert_eq!(w.app.get(&op, &format!("/s/{s}")).await.status(), 404);
@@ -145,20 +188,49 @@ async fn another_schools_pages_are_not_found_r2_1_c() {
 async fn only_the_administrator_edits_the_school_profile_r2_1_c() {
     let w = world().await;
     let s = w.school;
-    for login in ["director@test.local", "teacher@test.local", "student@test.local", "parent@test.local"] {
+    for login in [
+        "director@test.local",
+        "teacher@test.local",
+        "student@test.local",
+        "parent@test.local",
+    ] {
         let c = w.app.logged_in(login).await;
-        assert_eq!(w.app.get(&c, &format!("/s/{s}/profile")).await.status(), 200, "{login} reads");
-        assert_eq!(w.app.get(&c, &format!("/s/{s}/profile/edit")).await.status(), 403, "{login}");
+        assert_eq!(
+            w.app.get(&c, &format!("/s/{s}/profile")).await.status(),
+            200,
+            "{login} reads"
+        );
+        assert_eq!(
+            w.app
+                .get(&c, &format!("/s/{s}/profile/edit"))
+                .await
+                .status(),
+            403,
+            "{login}"
+        );
         let res = w
             .app
-            .post(&c, &format!("/s/{s}/profile"), &[("name", "Чужая правка"), ("timezone", "Europe/Moscow")])
+            .post(
+                &c,
+                &format!("/s/{s}/profile"),
+                &[("name", "Чужая правка"), ("timezone", "Europe/Moscow")],
+            )
             .await;
         assert_eq!(res.status(), 403, "{login} may not edit");
     }
     let actions = w.app.audit_actions().await;
-    assert!(actions.iter().filter(|a| *a == "access.denied").count() >= 8, "denials are audited");
+    assert!(
+        actions.iter().filter(|a| *a == "access.denied").count() >= 8,
+        "denials are audited"
+    );
     let admin = w.app.logged_in("admin@test.local").await;
-    assert_eq!(w.app.get(&admin, &format!("/s/{s}/profile/edit")).await.status(), 200);
+    assert_eq!(
+        w.app
+            .get(&admin, &format!("/s/{s}/profile/edit"))
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -166,26 +238,41 @@ async fn only_the_operator_reaches_the_operator_pages_r2_2() {
     let w = world().await;
     let s = w.school;
     let admin = w.app.logged_in("admin@test.local").await;
-    for path in ["/operator/schools".to_owned(), "/operator/schools/new".to_owned(), format!("/operator/schools/{s}")] {
+    for path in [
+        "/operator/schools".to_owned(),
+        "/operator/schools/new".to_owned(),
+        format!("/operator/schools/{s}"),
+    ] {
         assert_eq!(w.app.get(&admin, &path).await.status(), 403, "{path}");
     }
     let res = w
         .app
-        .post(&admin, &format!("/operator/schools/{s}/admins"), &[("surname", "Х")])
+        .post(
+            &admin,
+            &format!("/operator/schools/{s}/admins"),
+            &[("surname", "Х")],
+        )
         .await;
     assert_eq!(res.status(), 403);
     let op = w.app.logged_in("operator@test.local").await;
-    let body = w.app.get(&op, "/operator/schools").await.text().await.unwrap();
+    let body = w
+        .app
+        .get(&op, "/operator/schools")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(body.contains("Школа № 1") && body.contains("Школа № 2"));
 }
 
 #[tokio::test]
 async fn a_member_of_two_schools_chooses_between_them_r1_4() {
     let w = world().await;
-    let account: school_portal::ids::AccountId = sqlx::query_scalar("select id from accounts where email = 'teacher@test.local'")
-        .fetch_one(&w.app.db)
-        .await
-        .unwrap();
+    let account: school_portal::ids::AccountId =
+        sqlx::query_scalar("select id from accounts where email = 'teacher@test.local'")
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
     w.app.member(w.other, account, "teacher", None).await;
     let c = w.app.logged_in("teacher@test.local").await;
     let res = w.app.get(&c, "/").await;

@@ -8,7 +8,9 @@ use school_portal::config::WebConfig;
 async fn login_by_email_or_phone_opens_a_session_r2_1_b() {
     let app = TestApp::spawn().await;
     let school = app.school("Школа № 5").await;
-    let (account, _) = app.person(school, "teacher@test.local", "teacher", None).await;
+    let (account, _) = app
+        .person(school, "teacher@test.local", "teacher", None)
+        .await;
     sqlx::query("update accounts set phone = '+79120000001' where id = $1")
         .bind(account)
         .execute(&app.db)
@@ -50,7 +52,9 @@ async fn session_cookie_has_its_flags() {
     })
     .await;
     secure.account("a@test.local", "Антонов", "Антон").await;
-    let res = secure.login(&secure.client(), "a@test.local", PASSWORD).await;
+    let res = secure
+        .login(&secure.client(), "a@test.local", PASSWORD)
+        .await;
     let cookies = set_cookies(res.headers());
     let cookie = cookies
         .iter()
@@ -63,7 +67,10 @@ async fn session_cookie_has_its_flags() {
 fn session_token(res: &reqwest::Response) -> String {
     set_cookies(res.headers())
         .iter()
-        .find_map(|c| c.strip_prefix("portal_session=").map(|v| v.split(';').next().unwrap_or("").to_owned()))
+        .find_map(|c| {
+            c.strip_prefix("portal_session=")
+                .map(|v| v.split(';').next().unwrap_or("").to_owned())
+        })
         .expect("a session cookie")
 }
 
@@ -157,10 +164,12 @@ async fn idle_and_absolute_timeouts_end_a_session() {
     )
     .await;
     let c = relaxed.logged_in("a@test.local").await;
-    sqlx::query("update sessions set last_seen_at = now() - interval '31 minutes' where expires_at > now()")
-        .execute(&relaxed.db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update sessions set last_seen_at = now() - interval '31 minutes' where expires_at > now()",
+    )
+    .execute(&relaxed.db)
+    .await
+    .unwrap();
     assert_eq!(relaxed.get(&c, "/profile").await.status(), 200);
 }
 
@@ -168,8 +177,12 @@ async fn idle_and_absolute_timeouts_end_a_session() {
 async fn unknown_login_and_wrong_password_answer_alike() {
     let app = TestApp::spawn().await;
     app.account("a@test.local", "Антонов", "Антон").await;
-    let wrong = app.login(&app.client(), "a@test.local", "not the password").await;
-    let unknown = app.login(&app.client(), "nobody@test.local", "not the password").await;
+    let wrong = app
+        .login(&app.client(), "a@test.local", "not the password")
+        .await;
+    let unknown = app
+        .login(&app.client(), "nobody@test.local", "not the password")
+        .await;
     assert_eq!(wrong.status(), 200);
     assert_eq!(unknown.status(), 200);
     let a = select_texts(&wrong.text().await.unwrap(), "[role=alert]");
@@ -191,25 +204,44 @@ async fn five_wrong_passwords_lock_the_account_and_survive_a_restart() {
         assert!(body.contains("Неверный логин или пароль."));
     }
     let res = app.login(&c, "a@test.local", "wrong password").await;
-    assert!(res.text().await.unwrap().contains("Слишком много неудачных попыток"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Слишком много неудачных попыток")
+    );
     // Now even the right password is refused for a while.
     let res = app.login(&c, "a@test.local", PASSWORD).await;
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("Слишком много неудачных попыток"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Слишком много неудачных попыток")
+    );
 
     // A restarted process (same database) still refuses: the counter is in PostgreSQL.
     let restarted = TestApp::spawn_on(&app.db_url, WebConfig::default()).await;
     drop(app);
-    let res = restarted.login(&restarted.client(), "a@test.local", PASSWORD).await;
+    let res = restarted
+        .login(&restarted.client(), "a@test.local", PASSWORD)
+        .await;
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("Слишком много неудачных попыток"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Слишком много неудачных попыток")
+    );
 
     // When the lock has passed, the right password works and the counter is cleared.
     sqlx::query("update login_throttle set locked_until = now() - interval '1 second'")
         .execute(&restarted.db)
         .await
         .unwrap();
-    let res = restarted.login(&restarted.client(), "a@test.local", PASSWORD).await;
+    let res = restarted
+        .login(&restarted.client(), "a@test.local", PASSWORD)
+        .await;
     assert_eq!(res.status(), 303);
     let left: i64 = sqlx::query_scalar("select count(*) from login_throttle")
         .fetch_one(&restarted.db)
@@ -226,7 +258,12 @@ async fn unknown_logins_are_locked_the_same_way() {
         app.login(&c, "ghost@test.local", "x").await;
     }
     let res = app.login(&c, "ghost@test.local", "x").await;
-    assert!(res.text().await.unwrap().contains("Слишком много неудачных попыток"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Слишком много неудачных попыток")
+    );
 }
 
 #[tokio::test]
@@ -242,7 +279,11 @@ async fn too_many_logins_from_one_address_get_429_with_retry_after() {
     }
     let res = app.login(&c, "x@test.local", "x").await;
     assert_eq!(res.status(), 429);
-    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry));
 }
 
@@ -255,26 +296,64 @@ async fn password_change_ends_every_other_session_r2_6_d() {
 
     // Too short, and the fields keep nothing secret but say what is wrong.
     let res = app
-        .post(&laptop, "/profile/password", &[("current", PASSWORD), ("password", "short"), ("password2", "short")])
+        .post(
+            &laptop,
+            "/profile/password",
+            &[
+                ("current", PASSWORD),
+                ("password", "short"),
+                ("password2", "short"),
+            ],
+        )
         .await;
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("Пароль должен быть не короче 8 символов."));
 
     let res = app
-        .post(&laptop, "/profile/password", &[("current", "wrong"), ("password", "a new long password"), ("password2", "a new long password")])
+        .post(
+            &laptop,
+            "/profile/password",
+            &[
+                ("current", "wrong"),
+                ("password", "a new long password"),
+                ("password2", "a new long password"),
+            ],
+        )
         .await;
-    assert!(res.text().await.unwrap().contains("Текущий пароль указан неверно."));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Текущий пароль указан неверно.")
+    );
 
     let res = app
-        .post(&laptop, "/profile/password", &[("current", PASSWORD), ("password", "a new long password"), ("password2", "a new long password")])
+        .post(
+            &laptop,
+            "/profile/password",
+            &[
+                ("current", PASSWORD),
+                ("password", "a new long password"),
+                ("password2", "a new long password"),
+            ],
+        )
         .await;
     assert_eq!(res.status(), 303);
     // The laptop got a new session and stays in; the phone's session is over.
     assert_eq!(app.get(&laptop, "/profile").await.status(), 200);
     assert_login_redirect(&app.get(&phone, "/profile").await);
-    assert_eq!(app.login(&app.client(), "a@test.local", "a new long password").await.status(), 303);
-    assert!(app.audit_actions().await.contains(&"password.changed".to_owned()));
+    assert_eq!(
+        app.login(&app.client(), "a@test.local", "a new long password")
+            .await
+            .status(),
+        303
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"password.changed".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -297,16 +376,16 @@ async fn a_person_sees_their_sessions_and_ends_one_or_all_r2_7_c() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let res = app.post(&laptop, &format!("/profile/sessions/{theirs}/end"), &[]).await;
+    let res = app
+        .post(&laptop, &format!("/profile/sessions/{theirs}/end"), &[])
+        .await;
     assert_eq!(res.status(), 404);
     assert_eq!(app.get(&stranger, "/profile").await.status(), 200);
 
     // End the phone's session from the laptop.
     let phone_form = forms
         .iter()
-        .find(|f| {
-            !select_attr(&body, ".current-session form", "action").contains(f)
-        })
+        .find(|f| !select_attr(&body, ".current-session form", "action").contains(f))
         .unwrap()
         .clone();
     let res = app.post(&laptop, &phone_form, &[]).await;
@@ -331,11 +410,27 @@ async fn login_returns_to_the_page_asked_for_but_never_off_site() {
     let res = app.get(&c, "/profile").await;
     assert_eq!(location(&res), "/login?next=/profile");
     let res = app
-        .post(&c, "/login", &[("login", "a@test.local"), ("password", PASSWORD), ("next", "/profile")])
+        .post(
+            &c,
+            "/login",
+            &[
+                ("login", "a@test.local"),
+                ("password", PASSWORD),
+                ("next", "/profile"),
+            ],
+        )
         .await;
     assert_eq!(location(&res), "/profile");
     let res = app
-        .post(&app.client(), "/login", &[("login", "a@test.local"), ("password", PASSWORD), ("next", "//evil.example/")])
+        .post(
+            &app.client(),
+            "/login",
+            &[
+                ("login", "a@test.local"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
         .await;
     assert_eq!(location(&res), "/");
 }
@@ -354,14 +449,35 @@ async fn first_run_link_creates_the_operator_once_r2_2() {
 
     // Errors are shown next to the fields, in Russian, and what was typed is kept.
     let res = app
-        .post(&c, &path, &[("surname", "Операторов"), ("given_name", ""), ("patronymic", ""), ("email", "op@region.local"), ("password", "short"), ("password2", "short")])
+        .post(
+            &c,
+            &path,
+            &[
+                ("surname", "Операторов"),
+                ("given_name", ""),
+                ("patronymic", ""),
+                ("email", "op@region.local"),
+                ("password", "short"),
+                ("password2", "short"),
+            ],
+        )
         .await;
     let body = res.text().await.unwrap();
     assert!(body.contains("Укажите имя."));
     assert!(body.contains("Пароль администратора должен быть не короче 15 символов."));
-    assert_eq!(select_attr(&body, "input[name=surname]", "value"), vec!["Операторов"]);
+    assert_eq!(
+        select_attr(&body, "input[name=surname]", "value"),
+        vec!["Операторов"]
+    );
 
-    let form = [("surname", "Операторов"), ("given_name", "Олег"), ("patronymic", ""), ("email", "op@region.local"), ("password", "a long operator password"), ("password2", "a long operator password")];
+    let form = [
+        ("surname", "Операторов"),
+        ("given_name", "Олег"),
+        ("patronymic", ""),
+        ("email", "op@region.local"),
+        ("password", "a long operator password"),
+        ("password2", "a long operator password"),
+    ];
     let res = app.post(&c, &path, &form).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/operator/schools");
@@ -370,7 +486,12 @@ async fn first_run_link_creates_the_operator_once_r2_2() {
     // Used once; and with an operator present no new link is made.
     assert_eq!(app.get(&app.client(), &path).await.status(), 404);
     assert_eq!(app.post(&app.client(), &path, &form).await.status(), 404);
-    assert!(school_portal::auth::first_run_link(&app.db, &app.base).await.unwrap().is_none());
+    assert!(
+        school_portal::auth::first_run_link(&app.db, &app.base)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Only the hash of the token is stored.
     let token = path.rsplit('/').next().unwrap();
     let raw: i64 = sqlx::query_scalar("select count(*) from one_time_tokens where encode(token_hash, 'escape') like '%' || $1 || '%'")

@@ -28,17 +28,39 @@ impl Browser {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("chromedriver is missing under CI: .ci/run must install chromium-driver");
             }
-            eprintln!("skipping browser journey: chromedriver not installed (apt-get install chromium chromium-driver)");
+            eprintln!(
+                "skipping browser journey: chromedriver not installed (apt-get install chromium chromium-driver)"
+            );
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = tokio::process::Command::new(driver_path)
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut driver = tokio::process::Command::new(driver_path)
             .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("start chromedriver");
+        // chromedriver says when it listens; wait for that line, not for a fixed time.
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+            driver.stdout.take().expect("stdout"),
+        ));
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+                .await
+                .expect("chromedriver did not start in 30 s")
+                .expect("chromedriver output")
+                .expect("chromedriver exited");
+            if line.contains("started successfully") {
+                break;
+            }
+        }
+        // Keep draining its output so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let profile = tempfile::tempdir().unwrap();
         let caps = json!({
             "goog:chromeOptions": {
@@ -56,32 +78,16 @@ impl Browser {
             _ => unreachable!(),
         };
         let url = format!("http://127.0.0.1:{port}");
-        let mut last_err = None;
-        for _ in 0..100 {
-            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => {
-                    return Some(Browser {
-                        client,
-                        driver,
-                        _profile: profile,
-                    });
-                }
-                Err(e) => {
-                    last_err = Some(e);
-                    // chromedriver is still starting; wait for its port, not a fixed time.
-                    let _ = tokio::time::timeout(
-                        Duration::from_millis(100),
-                        tokio::net::TcpStream::connect(("127.0.0.1", port)),
-                    )
-                    .await;
-                }
-            }
-        }
-        panic!("chromedriver did not accept a session: {last_err:?}");
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .expect("chromedriver did not open a Chromium session");
+        Some(Browser {
+            client,
+            driver,
+            _profile: profile,
+        })
     }
 
     pub async fn close(mut self) {
@@ -90,7 +96,12 @@ impl Browser {
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
-        let el = self.client.wait().for_element(Locator::Css(css)).await.expect(css);
+        let el = self
+            .client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .expect(css);
         el.clear().await.expect("clear");
         el.send_keys(value).await.expect("type");
     }
@@ -137,15 +148,21 @@ async fn administrator_logs_in_sees_the_school_summary_and_logs_out() {
     let school = app.school("МБОУ СОШ № 12").await;
     app.class(school, 5, "А").await;
     app.admin(school, "admin@school12.ru").await;
-    let Some(browser) = Browser::start().await else { return };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
 
     browser.client.goto(&app.url("/")).await.unwrap();
     browser.wait_for_url(&app.url("/login?next=/")).await;
     browser.fill("input[name=login]", "admin@school12.ru").await;
     browser.fill("input[name=password]", PASSWORD).await;
-    browser.click("form[action='/login'] button[type=submit]").await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
 
-    browser.wait_for_url(&app.url(&format!("/s/{school}"))).await;
+    browser
+        .wait_for_url(&app.url(&format!("/s/{school}")))
+        .await;
     let main = browser.text("main").await;
     assert!(main.contains("1 класс"), "summary: {main}");
     assert!(main.contains("5А"), "5А has no class teacher yet: {main}");
@@ -154,7 +171,13 @@ async fn administrator_logs_in_sees_the_school_summary_and_logs_out() {
 
     browser.click("form[action='/logout'] button").await;
     browser.wait_for_url(&app.url("/login")).await;
-    browser.client.goto(&app.url(&format!("/s/{school}"))).await.unwrap();
-    browser.wait_for_url(&app.url(&format!("/login?next=/s/{school}"))).await;
+    browser
+        .client
+        .goto(&app.url(&format!("/s/{school}")))
+        .await
+        .unwrap();
+    browser
+        .wait_for_url(&app.url(&format!("/login?next=/s/{school}")))
+        .await;
     browser.close().await;
 }

@@ -7,7 +7,9 @@ use school_portal::demo::DEMO_SCHOOL;
 #[tokio::test]
 async fn demo_school_has_its_people_and_every_login_sees_its_start_page() {
     let app = TestApp::spawn().await;
-    let report = school_portal::demo::create(&app.db, Some("demo password 123".into())).await.unwrap();
+    let report = school_portal::demo::create(&app.db, Some("demo password 123".into()))
+        .await
+        .unwrap();
     assert!(report.contains("admin@demo.local") && report.contains("demo password 123"));
 
     let counts: Vec<(String, i64)> = sqlx::query_as(
@@ -17,7 +19,13 @@ async fn demo_school_has_its_people_and_every_login_sees_its_start_page() {
     .fetch_all(&app.db)
     .await
     .unwrap();
-    let get = |r: &str| counts.iter().find(|(role, _)| role == r).map(|(_, n)| *n).unwrap_or(0);
+    let get = |r: &str| {
+        counts
+            .iter()
+            .find(|(role, _)| role == r)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
     assert_eq!(get("student"), 600);
     assert_eq!(get("parent"), 900);
     assert_eq!(get("teacher"), 50);
@@ -73,15 +81,26 @@ async fn demo_school_has_its_people_and_every_login_sees_its_start_page() {
     let c = app.client();
     app.login(&c, "admin@demo.local", "demo password 123").await;
     assert_eq!(app.get(&c, &format!("/s/{other}")).await.status(), 404);
-    assert_eq!(app.get(&c, &format!("/s/{other}/profile")).await.status(), 404);
+    assert_eq!(
+        app.get(&c, &format!("/s/{other}/profile")).await.status(),
+        404
+    );
 
     // Idempotent: a second run changes the password and creates nothing.
-    let report = school_portal::demo::create(&app.db, Some("another password 456".into())).await.unwrap();
-    assert!(report.contains("пароли обновлены"));
-    let students: i64 = sqlx::query_scalar("select count(*) from memberships where role = 'student'")
-        .fetch_one(&app.db)
+    let report = school_portal::demo::create(&app.db, Some("another password 456".into()))
         .await
         .unwrap();
+    assert!(report.contains("пароли обновлены"));
+    let students: i64 =
+        sqlx::query_scalar("select count(*) from memberships where role = 'student'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(students, 600);
-    assert_eq!(app.login(&app.client(), "admin@demo.local", "another password 456").await.status(), 303);
+    assert_eq!(
+        app.login(&app.client(), "admin@demo.local", "another password 456")
+            .await
+            .status(),
+        303
+    );
 }

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! The integration tests: one binary, a fresh PostgreSQL database per test (copied from a
 //! migrated template), the real application on a real socket, and a real browser for the
 //! journeys a person clicks through.

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use axum::routing::get;
 use crate::helpers::*;
+use axum::routing::get;
 use school_portal::config::WebConfig;
 
 fn assert_security_headers(res: &reqwest::Response) {
@@ -28,7 +28,13 @@ async fn every_response_carries_the_security_headers() {
     app.account("a@test.local", "Антонов", "Антон").await;
     let anon = app.client();
     let c = app.logged_in("a@test.local").await;
-    for (client, path) in [(&anon, "/login"), (&anon, "/nowhere"), (&c, "/profile"), (&anon, "/static/css/portal.css"), (&anon, "/healthz")] {
+    for (client, path) in [
+        (&anon, "/login"),
+        (&anon, "/nowhere"),
+        (&c, "/profile"),
+        (&anon, "/static/css/portal.css"),
+        (&anon, "/healthz"),
+    ] {
         let res = app.get(client, path).await;
         assert_security_headers(&res);
     }
@@ -52,7 +58,11 @@ async fn a_cross_site_post_is_refused() {
     assert_eq!(res.status(), 403);
     assert_security_headers(&res);
     assert!(res.text().await.unwrap().contains("Доступ запрещён"));
-    assert_eq!(app.get(&c, "/profile").await.status(), 200, "still logged in");
+    assert_eq!(
+        app.get(&c, "/profile").await.status(),
+        200,
+        "still logged in"
+    );
     let res = c
         .post(app.url("/login"))
         .header("origin", "http://evil.example")
@@ -115,7 +125,13 @@ async fn oversized_bodies_are_refused_with_413() {
     })
     .await;
     let big = "x".repeat(10 * 1024);
-    let res = app.post(&app.client(), "/login", &[("login", &big), ("password", "x")]).await;
+    let res = app
+        .post(
+            &app.client(),
+            "/login",
+            &[("login", &big), ("password", "x")],
+        )
+        .await;
     assert_eq!(res.status(), 413);
     assert!(res.text().await.unwrap().contains("Слишком большой запрос"));
 }
@@ -158,11 +174,7 @@ async fn a_session_started_on_one_process_continues_on_another() {
     one.account("a@test.local", "Антонов", "Антон").await;
     let two = TestApp::spawn_on(&one.db_url, WebConfig::default()).await;
     let c = one.logged_in("a@test.local").await;
-    let token = c
-        .get(one.url("/profile"))
-        .send()
-        .await
-        .unwrap();
+    let token = c.get(one.url("/profile")).send().await.unwrap();
     assert_eq!(token.status(), 200);
     // Same cookie jar, the other process's address: cookies are per host, so copy it.
     let cookie = sqlx::query_scalar::<_, i64>("select count(*) from sessions")
@@ -170,11 +182,22 @@ async fn a_session_started_on_one_process_continues_on_another() {
         .await
         .unwrap();
     assert_eq!(cookie, 1);
-    let c2 = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let c2 = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let res = one.login(&c2, "a@test.local", PASSWORD).await;
-    let set = set_cookies(res.headers()).into_iter().find(|c| c.starts_with("portal_session=")).unwrap();
+    let set = set_cookies(res.headers())
+        .into_iter()
+        .find(|c| c.starts_with("portal_session="))
+        .unwrap();
     let pair = set.split(';').next().unwrap().to_owned();
-    let res = c2.get(two.url("/profile")).header("cookie", &pair).send().await.unwrap();
+    let res = c2
+        .get(two.url("/profile"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("Антонов Антон"));
 }
@@ -192,8 +215,22 @@ async fn healthz_needs_no_database_and_readyz_follows_it() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let c = reqwest::Client::new();
-    assert_eq!(c.get(format!("http://{addr}/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(c.get(format!("http://{addr}/readyz")).send().await.unwrap().status(), 503);
+    assert_eq!(
+        c.get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("http://{addr}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
 }
 
 /// The embedded default database (what `cargo run` uses with no DATABASE_URL): initdb on
@@ -201,9 +238,16 @@ async fn healthz_needs_no_database_and_readyz_follows_it() {
 /// PostgreSQL is down and 200 again when it is back, without a restart (SECURITY.md 32).
 #[tokio::test]
 async fn embedded_database_starts_is_reused_and_readiness_follows_it() {
-    let dir = tempfile::Builder::new().prefix("sp-embedded-").tempdir_in("/tmp").unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("sp-embedded-")
+        .tempdir_in("/tmp")
+        .unwrap();
     // As root, the cluster runs as `postgres`, who must be able to enter the directory.
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let data = dir.path().join("data");
     let config = school_portal::config::Config {
         database_url: None,
@@ -214,12 +258,20 @@ async fn embedded_database_starts_is_reused_and_readiness_follows_it() {
     };
     let database = school_portal::db::locate(&config).await.unwrap();
     let cluster = database.cluster.expect("an embedded cluster");
-    let pool = school_portal::db::connect(&config, &database.url).await.unwrap();
-    school_portal::db::migrate(&pool).await.unwrap();
-    let mut conn = pool.acquire().await.unwrap();
-    school_portal::schools::create_school(&mut conn, school_portal::ids::SchoolId::new(), "Школа", None, "Europe/Moscow")
+    let pool = school_portal::db::connect(&config, &database.url)
         .await
         .unwrap();
+    school_portal::db::migrate(&pool).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    school_portal::schools::create_school(
+        &mut conn,
+        school_portal::ids::SchoolId::new(),
+        "Школа",
+        None,
+        "Europe/Moscow",
+    )
+    .await
+    .unwrap();
     drop(conn);
 
     let state = school_portal::AppState::new(pool.clone(), WebConfig::default(), "http://test");
@@ -228,7 +280,13 @@ async fn embedded_database_starts_is_reused_and_readiness_follows_it() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let c = reqwest::Client::new();
-    let ready = || async { c.get(format!("http://{addr}/readyz")).send().await.unwrap().status() };
+    let ready = || async {
+        c.get(format!("http://{addr}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
     assert_eq!(ready().await, 200);
 
     let cluster = tokio::task::spawn_blocking(move || {
@@ -238,7 +296,14 @@ async fn embedded_database_starts_is_reused_and_readiness_follows_it() {
     .await
     .unwrap();
     assert_eq!(ready().await, 503);
-    assert_eq!(c.get(format!("http://{addr}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let cluster = tokio::task::spawn_blocking(move || {
         cluster.start_server().unwrap();
         cluster
@@ -256,16 +321,26 @@ async fn embedded_database_starts_is_reused_and_readiness_follows_it() {
     }
     assert_eq!(status, 200);
     pool.close().await;
-    tokio::task::spawn_blocking(move || cluster.stop_server().unwrap()).await.unwrap();
+    tokio::task::spawn_blocking(move || cluster.stop_server().unwrap())
+        .await
+        .unwrap();
 
     // A second start reuses the same data.
     let database = school_portal::db::locate(&config).await.unwrap();
     let cluster = database.cluster.unwrap();
-    let pool = school_portal::db::connect(&config, &database.url).await.unwrap();
-    let schools: i64 = sqlx::query_scalar("select count(*) from schools").fetch_one(&pool).await.unwrap();
+    let pool = school_portal::db::connect(&config, &database.url)
+        .await
+        .unwrap();
+    let schools: i64 = sqlx::query_scalar("select count(*) from schools")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(schools, 1);
     pool.close().await;
-    tokio::task::spawn_blocking(move || cluster.stop()).await.unwrap().unwrap();
+    tokio::task::spawn_blocking(move || cluster.stop())
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 /// The real binary: prints the setup link on an empty database, serves, and on SIGTERM
@@ -288,7 +363,11 @@ async fn the_binary_serves_prints_the_setup_link_and_stops_cleanly_on_sigterm() 
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut setup_link = None;
-    while let Some(line) = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap() {
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+    {
         if line.contains("/setup/") {
             setup_link = Some(line.trim().to_owned());
         }
@@ -301,10 +380,20 @@ async fn the_binary_serves_prints_the_setup_link_and_stops_cleanly_on_sigterm() 
     let c = reqwest::Client::new();
     let res = c.get(&link).send().await.unwrap();
     assert_eq!(res.status(), 200, "the printed link opens the setup form");
-    assert_eq!(c.get(format!("http://127.0.0.1:{port}/readyz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "exit status {status:?}");
 }

@@ -62,19 +62,26 @@ async fn ensure_template(admin_url: &str) -> String {
     let digest = hasher.finalize();
     let name = format!(
         "sp_tmpl_{}",
-        digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>()
+        digest
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
-    let mut conn = PgConnection::connect(admin_url).await.expect("connect to test server");
+    let mut conn = PgConnection::connect(admin_url)
+        .await
+        .expect("connect to test server");
     sqlx::query("select pg_advisory_lock(7243001)")
         .execute(&mut conn)
         .await
         .expect("lock");
     drop_stale_databases(&mut conn).await;
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut conn)
-        .await
-        .expect("query");
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query");
     if !exists {
         let building = format!("{name}_building");
         sqlx::query(&format!("drop database if exists {building} with (force)"))
@@ -89,7 +96,9 @@ async fn ensure_template(admin_url: &str) -> String {
             let pool = sqlx::PgPool::connect(&with_database(admin_url, &building))
                 .await
                 .expect("connect template");
-            school_portal::db::migrate(&pool).await.expect("migrate template");
+            school_portal::db::migrate(&pool)
+                .await
+                .expect("migrate template");
             pool.close().await;
         }
         sqlx::query(&format!("alter database {building} rename to {name}"))

@@ -66,12 +66,14 @@ impl TestApp {
         let pool = school_portal::db::connect(&db_config(url), url)
             .await
             .expect("connect test database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
         let state = AppState::new(pool.clone(), config, &base);
-        let app = school_portal::app(state.clone())
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app =
+            school_portal::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -117,9 +119,18 @@ impl TestApp {
     }
 
     /// Logs in; returns the login response (a 303 on success).
-    pub async fn login(&self, client: &reqwest::Client, login: &str, password: &str) -> reqwest::Response {
-        self.post(client, "/login", &[("login", login), ("password", password), ("next", "/")])
-            .await
+    pub async fn login(
+        &self,
+        client: &reqwest::Client,
+        login: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.post(
+            client,
+            "/login",
+            &[("login", login), ("password", password), ("next", "/")],
+        )
+        .await
     }
 
     /// A client logged in as `login` with the fixture password.
@@ -215,7 +226,13 @@ impl TestApp {
     }
 
     /// A person with an account and a role, in one step.
-    pub async fn person(&self, school: SchoolId, email: &str, role: &str, class: Option<ClassId>) -> (AccountId, MembershipId) {
+    pub async fn person(
+        &self,
+        school: SchoolId,
+        email: &str,
+        role: &str,
+        class: Option<ClassId>,
+    ) -> (AccountId, MembershipId) {
         let account = self.account(email, "Петров", "Пётр").await;
         let m = self.member(school, account, role, class).await;
         (account, m)
@@ -224,7 +241,9 @@ impl TestApp {
     /// A platform administrator of the school (staff member with an approved grant).
     pub async fn admin(&self, school: SchoolId, email: &str) -> AccountId {
         let (account, _) = self.person(school, email, "staff", None).await;
-        let op = self.operator(&format!("op-{}@test.local", Uuid::new_v4())).await;
+        let op = self
+            .operator(&format!("op-{}@test.local", Uuid::new_v4()))
+            .await;
         let mut conn = self.db.acquire().await.expect("conn");
         school_portal::schools::grant_admin(
             &mut conn,
@@ -272,7 +291,11 @@ pub fn location(res: &reqwest::Response) -> String {
 
 pub fn assert_login_redirect(res: &reqwest::Response) {
     assert_eq!(res.status(), 303, "expected a redirect to login");
-    assert!(location(res).starts_with("/login"), "redirected to {}", location(res));
+    assert!(
+        location(res).starts_with("/login"),
+        "redirected to {}",
+        location(res)
+    );
 }
 
 /// Texts of the elements a CSS selector finds.
@@ -280,7 +303,13 @@ pub fn select_texts(html: &str, selector: &str) -> Vec<String> {
     let doc = Html::parse_document(html);
     let sel = Selector::parse(selector).expect("selector");
     doc.select(&sel)
-        .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|e| {
+            e.text()
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect()
 }
 
