@@ -237,6 +237,8 @@ struct SchoolHomePage {
     roles: String,
     summary: Option<Summary>,
     is_teacher: bool,
+    is_student: bool,
+    is_parent: bool,
     led: Vec<ClassCard>,
     family: Vec<ClassCard>,
 }
@@ -272,6 +274,8 @@ async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppRe
         roles,
         summary,
         is_teacher,
+        is_student: scope.has(Role::Student),
+        is_parent: scope.has(Role::Parent),
         led,
         family,
     })?

@@ -37,12 +37,14 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let _ = dotenvy::dotenv();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
-        )
-        .init();
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into());
+    // The CSRF layer traces request paths, and paths can hold one-time tokens: never let
+    // it log below debug, whatever RUST_LOG says (SECURITY.md 27).
+    if let Ok(cap) = "tower_http::csrf=debug".parse() {
+        filter = filter.add_directive(cap);
+    }
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

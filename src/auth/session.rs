@@ -43,16 +43,26 @@ pub async fn lookup(
     token: &str,
 ) -> sqlx::Result<Option<CurrentSession>> {
     let idle_secs = config.session_idle().as_secs_f64();
+    // One round trip: read the session, and mark it seen only when the mark is over a
+    // minute old, so an active person does not write a row on every request.
     let row = sqlx::query!(
-        r#"update sessions s set last_seen_at = now()
-           from accounts a
-           where s.token_hash = $1 and a.id = s.account_id
-             and s.expires_at > now()
-             and s.last_seen_at > now() - make_interval(secs => $2)
-             and s.security_stamp = a.security_stamp
-             and a.deactivated_at is null
-           returning s.id as "session_id: SessionId", a.id as "account_id: AccountId",
-                     a.is_operator, a.surname, a.given_name, a.patronymic"#,
+        r#"with found as (
+             select s.id, a.id as account_id, a.is_operator, a.surname, a.given_name, a.patronymic,
+                    s.last_seen_at
+             from sessions s join accounts a on a.id = s.account_id
+             where s.token_hash = $1
+               and s.expires_at > now()
+               and s.last_seen_at > now() - make_interval(secs => $2)
+               and s.security_stamp = a.security_stamp
+               and a.deactivated_at is null
+           ), touched as (
+             update sessions set last_seen_at = now()
+             where id = (select id from found) and last_seen_at < now() - interval '1 minute'
+           )
+           select id as "session_id!: SessionId", account_id as "account_id!: AccountId",
+                  is_operator as "is_operator!", surname as "surname!", given_name as "given_name!",
+                  patronymic
+           from found"#,
         token_hash(token),
         idle_secs,
     )

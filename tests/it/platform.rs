@@ -343,8 +343,9 @@ async fn embedded_database_starts_is_reused_and_readiness_follows_it() {
         .unwrap();
 }
 
-/// The real binary: prints the setup link on an empty database, serves, and on SIGTERM
-/// finishes and exits 0 (SECURITY.md 30).
+/// The real binary: prints the setup link on an empty database, serves, keeps passwords and
+/// tokens out of its logs (SECURITY.md 27), and on SIGTERM finishes and exits 0
+/// (SECURITY.md 30).
 #[tokio::test]
 async fn the_binary_serves_prints_the_setup_link_and_stops_cleanly_on_sigterm() {
     use tokio::io::{AsyncBufReadExt, BufReader};
@@ -356,30 +357,81 @@ async fn the_binary_serves_prints_the_setup_link_and_stops_cleanly_on_sigterm() 
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_school-portal"))
         .env("DATABASE_URL", &url)
         .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
+        // Everything the portal and its libraries log, at the most talkative level.
+        .env("RUST_LOG", "trace")
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut setup_link = None;
-    while let Some(line) = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+    let mut seen = Vec::new();
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(60), stdout.next_line())
         .await
         .unwrap()
         .unwrap()
     {
         if line.contains("/setup/") {
             setup_link = Some(line.trim().to_owned());
+        } else {
+            seen.push(line.clone());
         }
         if line.contains("serving on") {
             break;
         }
     }
+    let rest = tokio::spawn(async move {
+        let mut out = Vec::new();
+        while let Ok(Some(line)) = stdout.next_line().await {
+            out.push(line);
+        }
+        out
+    });
+    let errs = tokio::spawn(async move {
+        let mut lines = stderr.lines();
+        let mut out = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            out.push(line);
+        }
+        out
+    });
+
     let link = setup_link.expect("a setup link on first run");
     assert!(link.starts_with(&format!("http://127.0.0.1:{port}/setup/")));
-    let c = reqwest::Client::new();
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let res = c.get(&link).send().await.unwrap();
     assert_eq!(res.status(), 200, "the printed link opens the setup form");
+    let secret = "operator secret passphrase 42";
+    let res = c
+        .post(&link)
+        .form(&[
+            ("surname", "Операторов"),
+            ("given_name", "Олег"),
+            ("patronymic", ""),
+            ("email", "op@region.local"),
+            ("password", secret),
+            ("password2", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "redirected to the operator's page");
+    let res = c
+        .post(format!("http://127.0.0.1:{port}/login"))
+        .form(&[
+            ("login", "op@region.local"),
+            ("password", "a wrong password attempt"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     assert_eq!(
         c.get(format!("http://127.0.0.1:{port}/readyz"))
             .send()
@@ -396,4 +448,31 @@ async fn the_binary_serves_prints_the_setup_link_and_stops_cleanly_on_sigterm() 
         .unwrap()
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
+
+    seen.extend(rest.await.unwrap());
+    seen.extend(errs.await.unwrap());
+    assert!(seen.len() > 10, "the portal logged its work");
+    let cookie_values: Vec<String> =
+        sqlx::query_scalar::<_, Vec<u8>>("select token_hash from sessions")
+            .fetch_all(&sqlx::PgPool::connect(&url).await.unwrap())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.iter().map(|b| format!("{b:02x}")).collect())
+            .collect();
+    for line in &seen {
+        assert!(!line.contains(&token), "a token in the log: {line}");
+        assert!(!line.contains(secret), "a password in the log: {line}");
+        assert!(
+            !line.contains("a wrong password attempt"),
+            "a password in the log: {line}"
+        );
+        assert!(
+            !line.contains("portal_session="),
+            "a session cookie in the log: {line}"
+        );
+        for hash in &cookie_values {
+            assert!(!line.contains(hash.as_str()));
+        }
+    }
 }
