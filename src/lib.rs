@@ -10,6 +10,9 @@ pub mod demo;
 pub mod error;
 pub mod home;
 pub mod ids;
+pub mod imports;
+pub mod movements;
+pub mod people;
 pub mod profile;
 pub mod schools;
 pub mod web;
@@ -70,6 +73,9 @@ fn routes(state: &AppState) -> Routes {
     let r = auth::routes(r);
     let r = home::routes(r);
     let r = profile::routes(r);
+    let r = imports::routes(r);
+    let r = movements::routes(r);
+    let r = people::routes(r);
     schools::routes(r)
 }
 

@@ -79,14 +79,74 @@ pub enum Action {
     EditSchoolProfile,
     /// See the school summary: counts, classes without a class teacher, pending work.
     ViewSchoolSummary,
+    /// The list of classes and a class's page (R2.1.e).
+    ViewClasses,
+    /// Create, edit and delete classes (R2.1.e).
+    ManageClasses,
+    /// The school's subjects and activities, and who teaches what (R1.5).
+    ViewSubjects,
+    /// Add and archive subjects; assign teachers to subjects in classes (R1.5).
+    ManageSubjects,
+    /// The people of the school, search, a person's card (R2.1.k, R2.1.o).
+    ViewPeople,
+    /// Add staff and edit people's details (R2.1.k).
+    ManagePeople,
+    /// Confirm or reject a teacher's, deputy's or staff member's status (R2.1.j).
+    VerifyStatus,
+    /// See who leads which class, under which order (R2.1.h).
+    ViewClassTeachers,
+    /// Record the distribution order and assign class teachers (R2.1.h).
+    AssignClassTeachers,
+    /// The movements register (R2.1.k).
+    ViewMovements,
+    /// Enrol, transfer, record leaving (R2.1.k).
+    RecordMovements,
+    /// Year-end rollover (R2.1.k).
+    Rollover,
+    /// Import and export lists of students, parents and staff (R2.1.k).
+    ImportPeople,
+    /// The list of admin rights and their trail (R2.1.g).
+    ViewAdminRights,
+    /// Propose granting admin rights to a verified staff member (R2.1.g).
+    ProposeAdminRights,
+    /// Approve or reject a proposed grant: the director or the IT deputy (R2.1.g, R2.1.q).
+    ApproveAdminRights,
+    /// Revoke admin rights (R2.1.g).
+    RevokeAdminRights,
+    /// The audit log (SECURITY.md 26).
+    ViewAuditLog,
+    /// Read the regulation in force and its editions (R1.3).
+    ViewRegulation,
+    /// Record a new edition of the regulation (R1.3, R4.2).
+    ManageRegulation,
 }
 
 impl Action {
-    pub const ALL: [Action; 4] = [
+    pub const ALL: [Action; 24] = [
         Action::ViewSchoolHome,
         Action::ViewSchoolProfile,
         Action::EditSchoolProfile,
         Action::ViewSchoolSummary,
+        Action::ViewClasses,
+        Action::ManageClasses,
+        Action::ViewSubjects,
+        Action::ManageSubjects,
+        Action::ViewPeople,
+        Action::ManagePeople,
+        Action::VerifyStatus,
+        Action::ViewClassTeachers,
+        Action::AssignClassTeachers,
+        Action::ViewMovements,
+        Action::RecordMovements,
+        Action::Rollover,
+        Action::ImportPeople,
+        Action::ViewAdminRights,
+        Action::ProposeAdminRights,
+        Action::ApproveAdminRights,
+        Action::RevokeAdminRights,
+        Action::ViewAuditLog,
+        Action::ViewRegulation,
+        Action::ManageRegulation,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -95,6 +155,26 @@ impl Action {
             Action::ViewSchoolProfile => "read the school profile (R2.1.c)",
             Action::EditSchoolProfile => "edit the school profile (R2.1.c)",
             Action::ViewSchoolSummary => "school summary on the start page",
+            Action::ViewClasses => "classes and a class's page (R2.1.e)",
+            Action::ManageClasses => "create, edit, delete classes (R2.1.e)",
+            Action::ViewSubjects => "subjects, activities, who teaches what (R1.5)",
+            Action::ManageSubjects => "manage subjects and teaching assignments (R1.5)",
+            Action::ViewPeople => "people, search, a person's card (R2.1.k, R2.1.o)",
+            Action::ManagePeople => "add staff, edit people (R2.1.k)",
+            Action::VerifyStatus => "confirm or reject status (R2.1.j)",
+            Action::ViewClassTeachers => "class leadership and its orders (R2.1.h)",
+            Action::AssignClassTeachers => "assign class teachers under an order (R2.1.h)",
+            Action::ViewMovements => "the movements register (R2.1.k)",
+            Action::RecordMovements => "enrol, transfer, leaving (R2.1.k)",
+            Action::Rollover => "year-end rollover (R2.1.k)",
+            Action::ImportPeople => "import and export people (R2.1.k)",
+            Action::ViewAdminRights => "admin rights and their trail (R2.1.g)",
+            Action::ProposeAdminRights => "propose admin rights (R2.1.g)",
+            Action::ApproveAdminRights => "approve or reject admin rights (R2.1.g, R2.1.q)",
+            Action::RevokeAdminRights => "revoke admin rights (R2.1.g)",
+            Action::ViewAuditLog => "the audit log (SECURITY.md 26)",
+            Action::ViewRegulation => "the regulation in force (R1.3)",
+            Action::ManageRegulation => "record a regulation edition (R1.3, R4.2)",
         }
     }
 }
@@ -113,16 +193,44 @@ const EVERY_MEMBER: &[Role] = &[
     Parent,
 ];
 
+const LEADERSHIP: &[Role] = &[Admin, Director, Deputy, ItDeputy];
+const ALL_STAFF: &[Role] = &[
+    Admin,
+    Director,
+    Deputy,
+    ItDeputy,
+    ClassTeacher,
+    Teacher,
+    Staff,
+];
+
 /// Which roles may do each action. Deny by default: an action missing here is allowed to
 /// nobody (and a test fails).
 pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::ViewSchoolHome, EVERY_MEMBER),
     (Action::ViewSchoolProfile, EVERY_MEMBER),
     (Action::EditSchoolProfile, &[Admin]),
-    (
-        Action::ViewSchoolSummary,
-        &[Admin, Director, Deputy, ItDeputy],
-    ),
+    (Action::ViewSchoolSummary, LEADERSHIP),
+    (Action::ViewClasses, ALL_STAFF),
+    (Action::ManageClasses, &[Admin]),
+    (Action::ViewSubjects, ALL_STAFF),
+    (Action::ManageSubjects, &[Admin]),
+    (Action::ViewPeople, LEADERSHIP),
+    (Action::ManagePeople, &[Admin]),
+    (Action::VerifyStatus, &[Admin]),
+    (Action::ViewClassTeachers, LEADERSHIP),
+    (Action::AssignClassTeachers, &[Admin]),
+    (Action::ViewMovements, LEADERSHIP),
+    (Action::RecordMovements, &[Admin]),
+    (Action::Rollover, &[Admin]),
+    (Action::ImportPeople, &[Admin]),
+    (Action::ViewAdminRights, LEADERSHIP),
+    (Action::ProposeAdminRights, &[Admin]),
+    (Action::ApproveAdminRights, &[Director, ItDeputy]),
+    (Action::RevokeAdminRights, &[Admin, Director, ItDeputy]),
+    (Action::ViewAuditLog, &[Admin, Director]),
+    (Action::ViewRegulation, EVERY_MEMBER),
+    (Action::ManageRegulation, &[Admin]),
 ];
 
 /// The roles allowed an action.

@@ -312,16 +312,6 @@ async fn show(
     show_page(&state, &actor, id, form, FormErrors::default(), None, None).await
 }
 
-/// Parses «2025-09-01» (the date input's format) or «01.09.2025».
-pub fn parse_date(s: &str) -> Option<time::Date> {
-    let s = s.trim();
-    let iso = time::macros::format_description!("[year]-[month]-[day]");
-    let ru = time::macros::format_description!("[day].[month].[year]");
-    time::Date::parse(s, iso)
-        .or_else(|_| time::Date::parse(s, ru))
-        .ok()
-}
-
 async fn appoint(
     State(state): State<AppState>,
     Operator(actor): Operator,
@@ -362,7 +352,7 @@ async fn appoint(
     if order_number.is_empty() {
         errors.add("order_number", "Укажите номер приказа о назначении.");
     }
-    let order_date = parse_date(&form.order_date);
+    let order_date = format::parse_date(&form.order_date);
     match order_date {
         None => errors.add("order_date", "Укажите дату приказа, например 01.09.2025."),
         Some(d) if d > time::OffsetDateTime::now_utc().date() => {

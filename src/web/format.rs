@@ -114,6 +114,16 @@ pub fn order(number: &str, date_: time::Date) -> String {
     format!("приказ № {number} от {}", date(date_))
 }
 
+/// Parses «2025-09-01» (the date input's format) or «01.09.2025».
+pub fn parse_date(s: &str) -> Option<time::Date> {
+    let s = s.trim();
+    let iso = time::macros::format_description!("[year]-[month]-[day]");
+    let ru = time::macros::format_description!("[day].[month].[year]");
+    time::Date::parse(s, iso)
+        .or_else(|_| time::Date::parse(s, ru))
+        .ok()
+}
+
 /// Normalises a Russian phone number to +7XXXXXXXXXX; `None` if it is not one.
 pub fn normalize_phone(input: &str) -> Option<String> {
     let digits: String = input.chars().filter(|c| c.is_ascii_digit()).collect();

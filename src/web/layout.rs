@@ -51,11 +51,23 @@ impl Layout {
             href: base.clone(),
             label: "Главная",
         }];
-        if scope.can(Action::ViewSchoolProfile) {
-            nav.push(NavItem {
-                href: format!("{base}/profile"),
-                label: "Школа",
-            });
+        let items: [(Action, &str, &'static str); 8] = [
+            (Action::ViewClasses, "/classes", "Классы"),
+            (Action::ViewPeople, "/people", "Люди"),
+            (Action::VerifyStatus, "/verification", "Подтверждение"),
+            (Action::ViewMovements, "/movements", "Движение"),
+            (Action::ImportPeople, "/import", "Импорт"),
+            (Action::ViewAuditLog, "/audit", "Журнал действий"),
+            (Action::ViewSchoolProfile, "/profile", "Школа"),
+            (Action::ViewRegulation, "/regulation", "Положение"),
+        ];
+        for (action, path, label) in items {
+            if scope.can(action) {
+                nav.push(NavItem {
+                    href: format!("{base}{path}"),
+                    label,
+                });
+            }
         }
         nav.push(NavItem {
             href: "/profile".into(),

@@ -10,5 +10,7 @@ mod access;
 mod accounts;
 mod browser;
 mod demo;
+mod imports;
+mod movements;
 mod platform;
 mod schools;
