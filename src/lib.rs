@@ -2,8 +2,11 @@
 //! its regulation says. `app(state)` builds the whole web application; `main.rs` is only
 //! the command line.
 
+pub mod admin_rights;
 pub mod audit;
+pub mod audit_page;
 pub mod auth;
+pub mod classes;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -76,6 +79,9 @@ fn routes(state: &AppState) -> Routes {
     let r = imports::routes(r);
     let r = movements::routes(r);
     let r = people::routes(r);
+    let r = classes::routes(r);
+    let r = admin_rights::routes(r);
+    let r = audit_page::routes(r);
     schools::routes(r)
 }
 

@@ -2,13 +2,16 @@
 //! The functions here are the one way other areas (imports, movements, invites) create
 //! people, so the rules live in one place.
 
+pub mod pages;
+pub mod verification;
+
 use sqlx::PgConnection;
 
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::Routes;
 
 pub fn routes(r: Routes) -> Routes {
-    r
+    verification::routes(pages::routes(r))
 }
 
 /// A person to create. Names are stored as typed (trimmed); e-mail and phone normalised.
