@@ -17,6 +17,7 @@ pub mod imports;
 pub mod movements;
 pub mod people;
 pub mod profile;
+pub mod regulation;
 pub mod schools;
 pub mod web;
 
@@ -82,6 +83,7 @@ fn routes(state: &AppState) -> Routes {
     let r = classes::routes(r);
     let r = admin_rights::routes(r);
     let r = audit_page::routes(r);
+    let r = regulation::routes(r);
     schools::routes(r)
 }
 

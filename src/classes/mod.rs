@@ -3,6 +3,8 @@
 //! teacher, who teaches what), creating, editing and deleting classes of the current
 //! academic year. The staff room is always there and cannot be deleted.
 
+pub mod leadership;
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
