@@ -19,6 +19,7 @@ pub mod people;
 pub mod profile;
 pub mod regulation;
 pub mod schools;
+pub mod subjects;
 pub mod web;
 
 use std::sync::Arc;
@@ -84,6 +85,7 @@ fn routes(state: &AppState) -> Routes {
     let r = admin_rights::routes(r);
     let r = audit_page::routes(r);
     let r = regulation::routes(r);
+    let r = subjects::routes(r);
     schools::routes(r)
 }
 

@@ -71,10 +71,7 @@ struct ShowPage {
     can_manage: bool,
 }
 
-async fn editions(
-    state: &AppState,
-    school: SchoolId,
-) -> AppResult<Vec<Edition>> {
+async fn editions(state: &AppState, school: SchoolId) -> AppResult<Vec<Edition>> {
     let mut conn = state.db.acquire().await?;
     let today = OffsetDateTime::now_utc().date();
     let rows = sqlx::query!(
@@ -85,7 +82,10 @@ async fn editions(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let in_force = rows.iter().find(|r| r.effective_from <= today).map(|r| r.id);
+    let in_force = rows
+        .iter()
+        .find(|r| r.effective_from <= today)
+        .map(|r| r.id);
     Ok(rows
         .into_iter()
         .map(|r| Edition {
@@ -108,7 +108,11 @@ async fn show_edition(
 ) -> AppResult<Response> {
     let mut all = editions(state, scope.school_id()).await?;
     let index = match pick {
-        Some(id) => Some(all.iter().position(|e| e.id == id).ok_or(AppError::NotFound)?),
+        Some(id) => Some(
+            all.iter()
+                .position(|e| e.id == id)
+                .ok_or(AppError::NotFound)?,
+        ),
         None => all.iter().position(|e| e.in_force),
     };
     let shown = index.map(|i| all.remove(i));
@@ -154,7 +158,10 @@ async fn pdf(
     let bytes = row.pdf.ok_or(AppError::NotFound)?;
     let mut res = bytes.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("inline; filename=\"polozhenie.pdf\""),
@@ -255,13 +262,17 @@ async fn create(
     if let (Some(o), Some(e)) = (order_date, effective)
         && e < o
     {
-        errors.add("effective_from", "Положение не вступает в силу раньше приказа.");
+        errors.add(
+            "effective_from",
+            "Положение не вступает в силу раньше приказа.",
+        );
     }
     let body = Some(form.body.trim().to_owned()).filter(|b| !b.is_empty());
     if body.is_none() && pdf.is_none() && errors.get("pdf").is_none() {
         errors.add("body", "Вставьте текст Положения или приложите PDF.");
     }
-    let (Some(order_date), Some(effective), true) = (order_date, effective, errors.is_empty()) else {
+    let (Some(order_date), Some(effective), true) = (order_date, effective, errors.is_empty())
+    else {
         return Ok(render(&NewPage {
             layout: Layout::for_scope(&scope),
             school_id: scope.school_id(),

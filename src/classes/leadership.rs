@@ -224,7 +224,14 @@ async fn render_page(
 
 async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::ViewClassTeachers)?;
-    render_page(&state, &scope, OrderForm::default(), FormErrors::default(), None).await
+    render_page(
+        &state,
+        &scope,
+        OrderForm::default(),
+        FormErrors::default(),
+        None,
+    )
+    .await
 }
 
 async fn add_order(
@@ -291,15 +298,17 @@ async fn assign(
     let mut tx = state.db.begin().await?;
     let (year_id, _) = current_year(&mut tx, school).await?;
     let order = match order {
-        Some(o) => sqlx::query!(
-            r#"select id, order_number, order_date from class_leadership_orders
+        Some(o) => {
+            sqlx::query!(
+                r#"select id, order_number, order_date from class_leadership_orders
                where school_id = $1 and id = $2 and academic_year_id = $3"#,
-            school as SchoolId,
-            o,
-            year_id as AcademicYearId
-        )
-        .fetch_optional(&mut *tx)
-        .await?,
+                school as SchoolId,
+                o,
+                year_id as AcademicYearId
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+        }
         None => None,
     };
     let Some(order) = order else {
@@ -422,9 +431,7 @@ async fn assign(
         &scope,
         OrderForm::default(),
         FormErrors::default(),
-        Some(format!(
-            "Записано изменений: {changes}."
-        )),
+        Some(format!("Записано изменений: {changes}.")),
     )
     .await
 }

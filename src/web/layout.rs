@@ -51,12 +51,23 @@ impl Layout {
             href: base.clone(),
             label: "Главная",
         }];
-        let items: [(Action, &str, &'static str); 8] = [
+        let items: [(Action, &str, &'static str); 11] = [
             (Action::ViewClasses, "/classes", "Классы"),
+            (
+                Action::ViewClassTeachers,
+                "/class-teachers",
+                "Классное руководство",
+            ),
+            (Action::ViewSubjects, "/subjects", "Предметы"),
             (Action::ViewPeople, "/people", "Люди"),
             (Action::VerifyStatus, "/verification", "Подтверждение"),
             (Action::ViewMovements, "/movements", "Движение"),
             (Action::ImportPeople, "/import", "Импорт"),
+            (
+                Action::ViewAdminRights,
+                "/admin-rights",
+                "Права администратора",
+            ),
             (Action::ViewAuditLog, "/audit", "Журнал действий"),
             (Action::ViewSchoolProfile, "/profile", "Школа"),
             (Action::ViewRegulation, "/regulation", "Положение"),
