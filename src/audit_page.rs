@@ -159,7 +159,9 @@ async fn page(
     .fetch_all(&mut *conn)
     .await?;
     let more = rows.len() as i64 > PAGE_SIZE;
-    let last_id = rows.iter().take(PAGE_SIZE as usize).last().map(|r| r.id);
+    let last_id = rows
+        .get((PAGE_SIZE as usize).min(rows.len()).saturating_sub(1))
+        .map(|r| r.id);
     let filter_query = format!(
         "person={}&action={}&target={}&from={}&to={}",
         crate::error::urlencode(f.person.trim()),

@@ -24,6 +24,7 @@ use crate::web::layout::Layout;
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
+    let r = leadership::routes(r);
     r.get(
         "/s/{school_id}/classes",
         Access::School(Action::ViewClasses),

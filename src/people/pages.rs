@@ -214,6 +214,18 @@ struct RelativeRow {
     contact: String,
 }
 
+/// A relative as the queries return it: id, surname, given name, patronymic, class,
+/// e-mail, phone.
+type Relative = (
+    AccountId,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 struct HistoryRow {
     at: String,
     action: String,
@@ -287,15 +299,7 @@ async fn card(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let relatives = |rows: Vec<(
-        AccountId,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )>| {
+    let relatives = |rows: Vec<Relative>| {
         rows.into_iter()
             .map(|(id, s, g, p, class, email, phone)| RelativeRow {
                 id,

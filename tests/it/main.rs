@@ -12,5 +12,7 @@ mod browser;
 mod demo;
 mod imports;
 mod movements;
+mod people;
 mod platform;
 mod schools;
+mod structure;
