@@ -178,6 +178,164 @@ pub async fn create(pool: &PgPool, password: Option<String>) -> anyhow::Result<S
     Ok(out)
 }
 
+/// The rest of a lived-in school: subjects and who teaches them, the regulation in force,
+/// last year's rollover and a few movements with their orders.
+#[allow(clippy::too_many_arguments)]
+async fn history(
+    tx: &mut sqlx::PgConnection,
+    year: Uuid,
+    year_start: time::Date,
+    classes: &[(ClassId, i16, &str)],
+    teachers: &[MembershipId],
+    members: &Members,
+    operator: AccountId,
+    admin: AccountId,
+) -> anyhow::Result<()> {
+    let school = DEMO_SCHOOL;
+    let subjects = [
+        ("subject", "Русский язык"),
+        ("subject", "Литература"),
+        ("subject", "Математика"),
+        ("subject", "Алгебра"),
+        ("subject", "Геометрия"),
+        ("subject", "История"),
+        ("subject", "Обществознание"),
+        ("subject", "География"),
+        ("subject", "Биология"),
+        ("subject", "Физика"),
+        ("subject", "Химия"),
+        ("subject", "Информатика"),
+        ("subject", "Английский язык"),
+        ("subject", "Физическая культура"),
+        ("subject", "Музыка"),
+        ("subject", "Изобразительное искусство"),
+        ("subject", "Труд (технология)"),
+        ("subject", "Окружающий мир"),
+        ("activity", "Разговоры о важном"),
+        ("activity", "Шахматы"),
+        ("activity", "Робототехника"),
+        ("activity", "Школьный театр"),
+    ];
+    let (kinds, names): (Vec<&str>, Vec<&str>) = subjects.iter().copied().unzip();
+    let subject_ids: Vec<Uuid> = sqlx::query_scalar(
+        r#"insert into subjects (school_id, id, kind, name)
+           select $1, gen_random_uuid(), k, n from unnest($2::text[], $3::text[]) with ordinality as x(k, n, o)
+           order by o returning id"#,
+    )
+    .bind(school)
+    .bind(&kinds)
+    .bind(&names)
+    .fetch_all(&mut *tx)
+    .await?;
+    // Math, Russian and English in every 5th–9th class, taught by teachers in turn.
+    let (mut t_subject, mut t_class, mut t_teacher) = (vec![], vec![], vec![]);
+    let mut next = 0usize;
+    for (class, grade, _) in classes {
+        if !(5..=9).contains(grade) {
+            continue;
+        }
+        for subject in [0usize, 2, 12] {
+            if let (Some(s), Some(t)) = (
+                subject_ids.get(subject),
+                teachers.get(next % teachers.len().max(1)),
+            ) {
+                t_subject.push(*s);
+                t_class.push(class.0);
+                t_teacher.push(t.0);
+            }
+            next += 1;
+        }
+    }
+    sqlx::query(
+        r#"insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
+           select $1, gen_random_uuid(), s, c, t from unnest($2::uuid[], $3::uuid[], $4::uuid[]) as x(s, c, t)"#,
+    )
+    .bind(school)
+    .bind(&t_subject)
+    .bind(&t_class)
+    .bind(&t_teacher)
+    .execute(&mut *tx)
+    .await?;
+
+    // The regulation in force (R1.3).
+    sqlx::query(
+        r#"insert into regulation_editions (school_id, id, edition, order_number, order_date, effective_from, body, created_by)
+           values ($1, gen_random_uuid(), 'редакция № 1', '98-о', $2, $2, $3, $4)"#,
+    )
+    .bind(school)
+    .bind(year_start - time::Duration::days(10))
+    .bind(include_str!("../../docs/regulation.ru.txt"))
+    .bind(admin)
+    .execute(&mut *tx)
+    .await?;
+
+    // Last year, and its rollover into this one.
+    let last_year: Uuid = sqlx::query_scalar(
+        r#"insert into academic_years (school_id, id, starts_on, ends_on, is_current)
+           values ($1, gen_random_uuid(), $2, $3, false) returning id"#,
+    )
+    .bind(school)
+    .bind(year_start.replace_year(year_start.year() - 1)?)
+    .bind(year_start - time::Duration::days(1))
+    .fetch_one(&mut *tx)
+    .await?;
+    let rollover: Uuid = sqlx::query_scalar(
+        r#"insert into rollovers (school_id, id, from_year_id, to_year_id, order_number, order_date,
+                                  performed_by, performed_at, summary)
+           values ($1, gen_random_uuid(), $2, $3, '90-о', $4, $5, $4::timestamptz,
+                   'классы 1–10 переведены в следующий класс; 11-е классы выпущены') returning id"#,
+    )
+    .bind(school)
+    .bind(last_year)
+    .bind(year)
+    .bind(year_start - time::Duration::days(2))
+    .bind(admin)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    // A few movements of this year, each with its order (R2.1.k): enrolments and a
+    // transfer. The students are the first ones of some classes.
+    let students: Vec<(usize, Uuid, Uuid)> = members
+        .role
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.as_str() == "student")
+        .filter_map(|(i, _)| Some((i, members.id[i], members.class[i]?)))
+        .step_by(97)
+        .collect();
+    for (n, (_, membership, class)) in students.iter().enumerate() {
+        let kind = if n == 0 { "transfer" } else { "enrolment" };
+        let from = classes
+            .iter()
+            .find(|(c, _, _)| c.0 != *class && n == 0)
+            .map(|(c, _, _)| c.0);
+        sqlx::query(
+            r#"insert into movements (school_id, id, kind, membership_id, from_class_id, to_class_id,
+                                      order_number, order_date, happened_on, recorded_by, recorded_at)
+               values ($1, gen_random_uuid(), $2, $3, $4, $5, $6, $7, $7, $8, $7::timestamptz)"#,
+        )
+        .bind(school)
+        .bind(kind)
+        .bind(membership)
+        .bind(from)
+        .bind(class)
+        .bind(format!("{}-у", 120 + n))
+        .bind(year_start + time::Duration::days(14 + 7 * n as i64))
+        .bind(admin)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "insert into audit_log (actor_id, school_id, action, target, details) values ($1, $2, 'rollover.applied', $3, 'demo history')",
+    )
+    .bind(operator)
+    .bind(school)
+    .bind(format!("rollover:{rollover}"))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 fn random_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
@@ -448,15 +606,35 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     .bind(&link_child)
     .execute(&mut *tx)
     .await?;
+    // The director's distribution of class leadership for this year (R2.1.h).
+    let (year_start, _, _) =
+        crate::web::format::academic_year_of(time::OffsetDateTime::now_utc().date());
+    let order_date = year_start - time::Duration::days(3);
+    let order: Uuid = sqlx::query_scalar(
+        r#"insert into class_leadership_orders (school_id, id, academic_year_id, order_number, order_date)
+           values ($1, gen_random_uuid(), $2, '112-о', $3) returning id"#,
+    )
+    .bind(school)
+    .bind(year)
+    .bind(order_date)
+    .fetch_one(&mut *tx)
+    .await?;
     sqlx::query(
-        r#"insert into class_teacher_assignments (school_id, id, class_id, teacher_id, order_number, order_date)
-           select $1, gen_random_uuid(), c, t, '112-о', date '2025-08-29'
+        r#"insert into class_teacher_assignments (school_id, id, class_id, teacher_id, order_id, order_number, order_date,
+                                                  assigned_at)
+           select $1, gen_random_uuid(), c, t, $4, '112-о', $5, $5::timestamptz
            from unnest($2::uuid[], $3::uuid[]) as x(c, t)"#,
     )
     .bind(school)
     .bind(&ct_class)
     .bind(&ct_teacher)
+    .bind(order)
+    .bind(order_date)
     .execute(&mut *tx)
+    .await?;
+    history(
+        &mut *tx, year, year_start, &class_ids, &teachers, &g.members, op, admin,
+    )
     .await?;
     // The administrator, appointed by the director's order (R2.2).
     crate::schools::grant_admin(

@@ -47,6 +47,35 @@ async fn demo_school_has_its_people_and_every_login_sees_its_start_page() {
     assert_eq!(letters.len(), 11);
     assert!(letters.iter().all(|(_, n)| (2..=3).contains(n)));
 
+    // The structure's history: the distribution order, pending confirmations, movements,
+    // last year's rollover, subjects, the regulation in force.
+    let (orders, pending, moves, rollovers, subjects, editions): (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from class_leadership_orders where school_id = $1),
+                (select count(*) from memberships where school_id = $1 and verification = 'unverified'),
+                (select count(*) from movements where school_id = $1),
+                (select count(*) from rollovers where school_id = $1),
+                (select count(*) from subjects where school_id = $1),
+                (select count(*) from regulation_editions where school_id = $1)",
+    )
+    .bind(DEMO_SCHOOL)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(orders, 1);
+    assert!(pending >= 3, "some pending confirmations: {pending}");
+    assert!(moves >= 3, "a few movements: {moves}");
+    assert_eq!(rollovers, 1);
+    assert!(subjects >= 10);
+    assert_eq!(editions, 1);
+    let unassigned: i64 = sqlx::query_scalar(
+        "select count(*) from class_teacher_assignments where school_id = $1 and order_id is null",
+    )
+    .bind(DEMO_SCHOOL)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(unassigned, 0, "every assignment is under the order");
+
     let login = |email: &'static str| {
         let app = &app;
         async move {
