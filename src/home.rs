@@ -233,6 +233,9 @@ async fn family_classes(
 #[template(path = "home/school.html")]
 struct SchoolHomePage {
     layout: Layout,
+    /// `/s/{school_id}`, for links.
+    base: String,
+    can_verify: bool,
     greeting: String,
     roles: String,
     summary: Option<Summary>,
@@ -270,6 +273,8 @@ async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppRe
         .join(", ");
     Ok(render(&SchoolHomePage {
         layout: Layout::for_scope(&scope),
+        base: format!("/s/{}", scope.school_id()),
+        can_verify: scope.can(Action::VerifyStatus),
         greeting: scope.actor().address_name(),
         roles,
         summary,
