@@ -12,7 +12,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::AppState;
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::auth::{FormErrors, session};
@@ -300,16 +300,13 @@ async fn propose(
     )
     .execute(&mut *tx)
     .await?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "admin_rights.proposed",
-            target: Some(format!("account:{account}")),
-            details: Some(format::order(&number, date)),
-        },
+        &scope,
+        "admin_rights.proposed",
+        Some(format!("account:{account}")),
+        Some(format::order(&number, date)),
     )
     .await?;
     tx.commit().await?;
@@ -370,16 +367,13 @@ async fn approve(
     .await?;
     // New rights, new session (SECURITY.md 2).
     session::end_all(&mut tx, account).await?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "admin_rights.approved",
-            target: Some(format!("account:{account}")),
-            details: Some(format!("grant {grant}")),
-        },
+        &scope,
+        "admin_rights.approved",
+        Some(format!("account:{account}")),
+        Some(format!("grant {grant}")),
     )
     .await?;
     tx.commit().await?;
@@ -425,16 +419,13 @@ async fn reject(
     )
     .execute(&mut *tx)
     .await?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "admin_rights.rejected",
-            target: Some(format!("account:{account}")),
-            details: Some(reason),
-        },
+        &scope,
+        "admin_rights.rejected",
+        Some(format!("account:{account}")),
+        Some(reason),
     )
     .await?;
     tx.commit().await?;
@@ -500,16 +491,13 @@ async fn revoke(
     .execute(&mut *tx)
     .await?;
     session::end_all(&mut tx, account).await?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "admin_rights.revoked",
-            target: Some(format!("account:{account}")),
-            details: Some(format!("grant {grant}")),
-        },
+        &scope,
+        "admin_rights.revoked",
+        Some(format!("account:{account}")),
+        Some(format!("grant {grant}")),
     )
     .await?;
     tx.commit().await?;

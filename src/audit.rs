@@ -86,3 +86,26 @@ pub async fn denied(state: &AppState, parts: &Parts, access: Access) {
         tracing::error!(error = %e, "could not record a denial in the audit log");
     }
 }
+
+/// Records something the actor of `scope` did in their school.
+pub async fn in_school(
+    conn: &mut PgConnection,
+    meta: &RequestMeta,
+    scope: &crate::auth::extract::SchoolScope,
+    action: &str,
+    target: Option<String>,
+    details: Option<String>,
+) -> sqlx::Result<()> {
+    record(
+        conn,
+        meta,
+        Entry {
+            actor: Some(scope.actor().id()),
+            school: Some(scope.school_id()),
+            action,
+            target,
+            details,
+        },
+    )
+    .await
+}

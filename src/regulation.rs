@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use time::OffsetDateTime;
 
 use crate::AppState;
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
@@ -304,21 +304,18 @@ async fn create(
     )
     .execute(&mut *tx)
     .await?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "regulation.edition_added",
-            target: Some(format!("regulation:{id}")),
-            details: Some(format!(
-                "{}; {}; в силе с {}",
-                form.edition.trim(),
-                format::order(form.order_number.trim(), order_date),
-                format::date(effective)
-            )),
-        },
+        &scope,
+        "regulation.edition_added",
+        Some(format!("regulation:{id}")),
+        Some(format!(
+            "{}; {}; в силе с {}",
+            form.edition.trim(),
+            format::order(form.order_number.trim(), order_date),
+            format::date(effective)
+        )),
     )
     .await?;
     tx.commit().await?;

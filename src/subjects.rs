@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
@@ -231,16 +231,13 @@ async fn create(
         return page(&state, &scope, form, errors, None).await;
     }
     inserted?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "subject.created",
-            target: Some(format!("subject:{id}")),
-            details: Some(name),
-        },
+        &scope,
+        "subject.created",
+        Some(format!("subject:{id}")),
+        Some(name),
     )
     .await?;
     tx.commit().await?;
@@ -280,16 +277,13 @@ async fn archive(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(AppError::NotFound)?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "subject.archived",
-            target: Some(format!("subject:{subject}")),
-            details: Some(name),
-        },
+        &scope,
+        "subject.archived",
+        Some(format!("subject:{subject}")),
+        Some(name),
     )
     .await?;
     tx.commit().await?;
@@ -354,16 +348,13 @@ async fn assign(
     )
     .execute(&mut *tx)
     .await?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(school),
-            action: "teaching.assigned",
-            target: Some(format!("subject:{subject}")),
-            details: Some(format!("class:{class} teacher:{teacher}")),
-        },
+        &scope,
+        "teaching.assigned",
+        Some(format!("subject:{subject}")),
+        Some(format!("class:{class} teacher:{teacher}")),
     )
     .await?;
     tx.commit().await?;
@@ -388,16 +379,13 @@ async fn unassign(
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "teaching.removed",
-            target: Some(format!("teaching:{assignment}")),
-            details: None,
-        },
+        &scope,
+        "teaching.removed",
+        Some(format!("teaching:{assignment}")),
+        None,
     )
     .await?;
     tx.commit().await?;

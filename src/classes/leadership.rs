@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::current_year;
 use crate::AppState;
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
@@ -267,16 +267,13 @@ async fn add_order(
     )
     .execute(&mut *tx)
     .await?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "class_teacher.order",
-            target: None,
-            details: Some(format::order(&number, date)),
-        },
+        &scope,
+        "class_teacher.order",
+        None,
+        Some(format::order(&number, date)),
     )
     .await?;
     tx.commit().await?;
@@ -405,23 +402,20 @@ async fn assign(
         let who = wanted
             .and_then(|t| verified.get(&t).cloned())
             .unwrap_or_else(|| "не назначен".to_owned());
-        audit::record(
+        audit::in_school(
             &mut tx,
             &meta,
-            Entry {
-                actor: Some(scope.actor().id()),
-                school: Some(school),
-                action: if wanted.is_some() {
-                    "class_teacher.assigned"
-                } else {
-                    "class_teacher.removed"
-                },
-                target: Some(format!("class:{class}")),
-                details: Some(format!(
-                    "{title}: {who}; {}",
-                    format::order(&order.order_number, order.order_date)
-                )),
+            &scope,
+            if wanted.is_some() {
+                "class_teacher.assigned"
+            } else {
+                "class_teacher.removed"
             },
+            Some(format!("class:{class}")),
+            Some(format!(
+                "{title}: {who}; {}",
+                format::order(&order.order_number, order.order_date)
+            )),
         )
         .await?;
     }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 
 use crate::AppState;
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
@@ -310,16 +310,13 @@ async fn create(
         return form_page(&scope, None, String::new(), form, errors, year);
     }
     inserted?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "class.created",
-            target: Some(format!("class:{id}")),
-            details: Some(title),
-        },
+        &scope,
+        "class.created",
+        Some(format!("class:{id}")),
+        Some(title),
     )
     .await?;
     tx.commit().await?;
@@ -596,20 +593,17 @@ async fn update(
         return form_page(&scope, Some(class_id), class.title, form, errors, year);
     }
     updated?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "class.updated",
-            target: Some(format!("class:{class_id}")),
-            details: Some(if class.title == title {
-                title
-            } else {
-                format!("{} → {title}", class.title)
-            }),
-        },
+        &scope,
+        "class.updated",
+        Some(format!("class:{class_id}")),
+        Some(if class.title == title {
+            title
+        } else {
+            format!("{} → {title}", class.title)
+        }),
     )
     .await?;
     tx.commit().await?;
@@ -711,16 +705,13 @@ async fn delete(
     )
     .execute(&mut *tx)
     .await?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "class.deleted",
-            target: Some(format!("class:{class_id}")),
-            details: Some(class.title),
-        },
+        &scope,
+        "class.deleted",
+        Some(format!("class:{class_id}")),
+        Some(class.title),
     )
     .await?;
     tx.commit().await?;

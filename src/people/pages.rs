@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
@@ -603,16 +603,13 @@ async fn new_staff(
     )
     .execute(&mut *tx)
     .await?;
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "person.staff_added",
-            target: Some(format!("account:{account}")),
-            details: Some(role_title(&form.role).to_owned()),
-        },
+        &scope,
+        "person.staff_added",
+        Some(format!("account:{account}")),
+        Some(role_title(&form.role).to_owned()),
     )
     .await?;
     tx.commit().await?;

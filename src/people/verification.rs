@@ -10,7 +10,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::AppState;
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::classes::role_title;
@@ -158,16 +158,13 @@ async fn decide(
     let Some(row) = row else {
         return Err(AppError::NotFound);
     };
-    audit::record(
+    audit::in_school(
         &mut tx,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action,
-            target: Some(format!("account:{}", row.account)),
-            details: Some(reason).filter(|r| !r.is_empty()),
-        },
+        &scope,
+        action,
+        Some(format!("account:{}", row.account)),
+        Some(reason).filter(|r| !r.is_empty()),
     )
     .await?;
     tx.commit().await?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 
 use crate::AppState;
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
@@ -283,16 +283,13 @@ async fn update(
         )
         .execute(&mut *tx)
         .await?;
-        audit::record(
+        audit::in_school(
             &mut tx,
             &meta,
-            Entry {
-                actor: Some(scope.actor().id()),
-                school: Some(scope.school_id()),
-                action: "school.profile_updated",
-                target: Some(format!("school:{}", scope.school_id())),
-                details: Some(changes.join("; ")),
-            },
+            &scope,
+            "school.profile_updated",
+            Some(format!("school:{}", scope.school_id())),
+            Some(changes.join("; ")),
         )
         .await?;
     }
