@@ -153,7 +153,10 @@ pub enum Handover {
     /// A proposal of admin rights still waiting for the director's decision.
     AdminProposal,
     /// «уроки: математика в 5А, 6Б».
-    Lessons { subject: String, classes: Vec<String> },
+    Lessons {
+        subject: String,
+        classes: Vec<String>,
+    },
 }
 
 impl Handover {
@@ -162,8 +165,7 @@ impl Handover {
             Handover::ClassLeadership { class } => format!("классное руководство {class}"),
             Handover::AdminRights => "права администратора платформы".to_owned(),
             Handover::AdminProposal => {
-                "предложение о правах администратора платформы (ждёт решения директора)"
-                    .to_owned()
+                "предложение о правах администратора платформы (ждёт решения директора)".to_owned()
             }
             Handover::Lessons { subject, classes } => {
                 format!("уроки: {subject} в {}", classes.join(", "))
@@ -887,7 +889,7 @@ pub async fn rollover_plan(conn: &mut PgConnection, school: SchoolId) -> sqlx::R
            from classes c
            where c.school_id = $1 and c.academic_year_id = $2 and c.kind = 'class'
              and c.archived_at is null
-           order by c.grade desc, c.letter"#,
+           order by c.grade, c.letter"#,
         school as SchoolId,
         from_year as AcademicYearId
     )
@@ -1013,12 +1015,13 @@ pub enum RolloverError {
     /// The rollover cannot be applied now (the reasons, in Russian).
     #[error("refused")]
     Refused(Vec<String>),
-    /// The current year started less than six months ago and that was not confirmed.
-    #[error("early in the year")]
-    NotConfirmedEarly,
-    /// Marks that do not fit (per student, in Russian).
-    #[error("invalid marks")]
-    Marks(HashMap<MembershipId, &'static str>),
+    /// The current year started less than six months ago and that was not confirmed,
+    /// and/or marks that do not fit (per student, in Russian).
+    #[error("invalid input")]
+    Invalid {
+        unconfirmed_early: bool,
+        marks: MarkErrors,
+    },
 }
 
 /// What an applied rollover did.
@@ -1028,11 +1031,14 @@ pub struct RolloverDone {
     pub summary: String,
 }
 
+/// Per student, what is wrong with their marks (Russian).
+pub type MarkErrors = HashMap<MembershipId, &'static str>;
+
 /// Checks the marks against the plan: the repeaters' classes (picked or automatic).
 fn resolve_marks(
     plan: &Plan,
     input: &RolloverInput,
-) -> Result<HashMap<MembershipId, (ClassId, String)>, HashMap<MembershipId, &'static str>> {
+) -> Result<HashMap<MembershipId, (ClassId, String)>, MarkErrors> {
     let mut errors = HashMap::new();
     let mut where_is: HashMap<MembershipId, &PlanClass> = HashMap::new();
     for c in &plan.classes {
@@ -1119,10 +1125,22 @@ pub async fn rollover_apply(
     if !plan.blockers.is_empty() {
         return Err(RolloverError::Refused(plan.blockers));
     }
-    if plan.early && !input.early_confirmed {
-        return Err(RolloverError::NotConfirmedEarly);
-    }
-    let repeaters = resolve_marks(&plan, input).map_err(RolloverError::Marks)?;
+    let unconfirmed_early = plan.early && !input.early_confirmed;
+    let repeaters = match resolve_marks(&plan, input) {
+        Ok(r) if !unconfirmed_early => r,
+        Ok(_) => {
+            return Err(RolloverError::Invalid {
+                unconfirmed_early,
+                marks: HashMap::new(),
+            });
+        }
+        Err(marks) => {
+            return Err(RolloverError::Invalid {
+                unconfirmed_early,
+                marks,
+            });
+        }
+    };
     let on = input.order.as_ref().map_or(plan.today, |o| o.date);
     let order_number = input.order.as_ref().map(|o| o.number.clone());
     let order_date = input.order.as_ref().map(|o| o.date);
@@ -1401,7 +1419,9 @@ mod tests {
     #[test]
     fn handover_message_lists_everything() {
         let m = handover_message(&[
-            Handover::ClassLeadership { class: "5А".into() },
+            Handover::ClassLeadership {
+                class: "5А".into()
+            },
             Handover::AdminRights,
             Handover::Lessons {
                 subject: "математика".into(),

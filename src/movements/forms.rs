@@ -176,12 +176,7 @@ pub(super) async fn enrol(
         errors.add("class", "Выберите класс из списка.");
     }
     let order = required_order(&form.order_number, &form.order_date, &mut errors);
-    let on = required_date(
-        &form.date,
-        "date",
-        "Укажите дату зачисления.",
-        &mut errors,
-    );
+    let on = required_date(&form.date, "date", "Укажите дату зачисления.", &mut errors);
     let person = NewPerson {
         surname: form.surname.trim().to_owned(),
         given_name: form.given_name.trim().to_owned(),
@@ -189,17 +184,18 @@ pub(super) async fn enrol(
         birth_date,
         ..Default::default()
     };
-    let page = |form: EnrolForm, errors: FormErrors, duplicates: Vec<String>| -> AppResult<Response> {
-        Ok(render(&EnrolPage {
-            layout: Layout::for_scope(&scope),
-            school_id: school,
-            form,
-            errors,
-            classes: classes.clone(),
-            duplicates,
-        })?
-        .into_response())
-    };
+    let page =
+        |form: EnrolForm, errors: FormErrors, duplicates: Vec<String>| -> AppResult<Response> {
+            Ok(render(&EnrolPage {
+                layout: Layout::for_scope(&scope),
+                school_id: school,
+                form,
+                errors,
+                classes: classes.clone(),
+                duplicates,
+            })?
+            .into_response())
+        };
     let (Some(class), Some(order), Some(on), true) = (class, order, on, errors.is_empty()) else {
         return page(form, errors, Vec::new());
     };
@@ -352,8 +348,9 @@ async fn picker(
                left join classes c on c.school_id = m.school_id and c.id = m.class_id
                where m.school_id = $1 and m.role = 'student' and m.status <> 'left'
                  and ($2::text is null
-                      or (a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, ''))
-                         ilike $2)
+                      or translate(lower(a.surname || ' ' || a.given_name || ' '
+                                         || coalesce(a.patronymic, '')), 'ё', 'е')
+                         like translate(lower($2), 'ё', 'е'))
                  and ($3::uuid is null or m.class_id = $3)
                order by a.surname collate "ru-RU-x-icu", a.given_name collate "ru-RU-x-icu",
                         m.id
@@ -438,7 +435,10 @@ pub(super) async fn transfer_page(
     let (picker, student) = if q.student.trim().is_empty() {
         (Some(picker(&mut conn, school, &q.q, &q.class).await?), None)
     } else {
-        (None, Some(require_student(&mut conn, school, &q.student).await?))
+        (
+            None,
+            Some(require_student(&mut conn, school, &q.student).await?),
+        )
     };
     let classes = current_classes(&mut conn, school).await?;
     let today = domain::school_today(&mut conn, school).await?;
@@ -448,7 +448,10 @@ pub(super) async fn transfer_page(
         action: "transfer",
         form: TransferForm {
             key: MovementId::new().to_string(),
-            student: student.as_ref().map(|s| s.id.to_string()).unwrap_or_default(),
+            student: student
+                .as_ref()
+                .map(|s| s.id.to_string())
+                .unwrap_or_default(),
             date: iso(today),
             ..Default::default()
         },
@@ -489,19 +492,20 @@ pub(super) async fn transfer(
     }
     let order = required_order(&form.order_number, &form.order_date, &mut errors);
     let on = required_date(&form.date, "date", "Укажите дату перевода.", &mut errors);
-    let page = |form: TransferForm, student: StudentCard, errors: FormErrors| -> AppResult<Response> {
-        Ok(render(&TransferPage {
-            layout: Layout::for_scope(&scope),
-            school_id: school,
-            action: "transfer",
-            picker: None,
-            student: Some(student),
-            form,
-            errors,
-            classes: classes.clone(),
-        })?
-        .into_response())
-    };
+    let page =
+        |form: TransferForm, student: StudentCard, errors: FormErrors| -> AppResult<Response> {
+            Ok(render(&TransferPage {
+                layout: Layout::for_scope(&scope),
+                school_id: school,
+                action: "transfer",
+                picker: None,
+                student: Some(student),
+                form,
+                errors,
+                classes: classes.clone(),
+            })?
+            .into_response())
+        };
     let (Some(to), Some(order), Some(on), true) = (to, order, on, errors.is_empty()) else {
         return page(form, student, errors);
     };
@@ -581,7 +585,10 @@ pub(super) async fn leave_page(
     let (picker, student) = if q.student.trim().is_empty() {
         (Some(picker(&mut conn, school, &q.q, &q.class).await?), None)
     } else {
-        (None, Some(require_student(&mut conn, school, &q.student).await?))
+        (
+            None,
+            Some(require_student(&mut conn, school, &q.student).await?),
+        )
     };
     let parents = match &student {
         Some(s) if s.active => domain::parents_left_alone(&mut conn, school, s.id).await?,
@@ -594,7 +601,10 @@ pub(super) async fn leave_page(
         action: "leave",
         form: LeaveForm {
             key: MovementId::new().to_string(),
-            student: student.as_ref().map(|s| s.id.to_string()).unwrap_or_default(),
+            student: student
+                .as_ref()
+                .map(|s| s.id.to_string())
+                .unwrap_or_default(),
             date: iso(today),
             ..Default::default()
         },
@@ -839,7 +849,10 @@ pub(super) async fn staff_leave_page(
         school_id: school,
         form: StaffLeaveForm {
             key: MovementId::new().to_string(),
-            member: member.as_ref().map(|m| m.id.to_string()).unwrap_or_default(),
+            member: member
+                .as_ref()
+                .map(|m| m.id.to_string())
+                .unwrap_or_default(),
             date: iso(today),
             ..Default::default()
         },
@@ -871,12 +884,7 @@ pub(super) async fn staff_leave(
         errors.add("member", "Этот сотрудник уже выбыл из школы.");
     }
     let order = required_order(&form.order_number, &form.order_date, &mut errors);
-    let on = required_date(
-        &form.date,
-        "date",
-        "Укажите дату выбытия.",
-        &mut errors,
-    );
+    let on = required_date(&form.date, "date", "Укажите дату выбытия.", &mut errors);
     let why = reason(&form.reason, &mut errors);
     if form.confirm.is_none() {
         errors.add("confirm", "Подтвердите выбытие: отметьте «Подтверждаю».");

@@ -142,12 +142,7 @@ fn required_order(number: &str, date: &str, errors: &mut FormErrors) -> Option<O
     } else if number.chars().count() > 50 {
         errors.add("order_number", "Номер приказа не длиннее 50 символов.");
     }
-    let date = required_date(
-        date,
-        "order_date",
-        "Укажите дату приказа.",
-        &mut *errors,
-    );
+    let date = required_date(date, "order_date", "Укажите дату приказа.", &mut *errors);
     let ok = !number.is_empty() && number.chars().count() <= 50;
     match (ok, date) {
         (true, Some(date)) => Some(Order {

@@ -488,11 +488,7 @@ pub(super) async fn csv(
             school: Some(school),
             action: "export.movements",
             target: Some(format!("school:{school}")),
-            details: Some(format!(
-                "{}; строк: {}",
-                f.describe(&classes),
-                rows.len()
-            )),
+            details: Some(format!("{}; строк: {}", f.describe(&classes), rows.len())),
         },
     )
     .await?;

@@ -182,16 +182,14 @@ pub(super) async fn preview(
     let school = scope.school_id();
     let mut conn = state.db.acquire().await?;
     let done = match q.done.parse::<RolloverId>() {
-        Ok(id) => {
-            sqlx::query_scalar!(
-                "select summary from rollovers where school_id = $1 and id = $2",
-                school as SchoolId,
-                id as RolloverId
-            )
-            .fetch_optional(&mut *conn)
-            .await?
-            .flatten()
-        }
+        Ok(id) => sqlx::query_scalar!(
+            "select summary from rollovers where school_id = $1 and id = $2",
+            school as SchoolId,
+            id as RolloverId
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+        .flatten(),
         Err(_) => None,
     };
     let plan = domain::rollover_plan(&mut conn, school).await?;
@@ -303,12 +301,19 @@ pub(super) async fn apply(
             let mut errors = FormErrors::default();
             let mut student_errors = HashMap::new();
             match e {
-                RolloverError::NotConfirmedEarly => errors.add(
-                    "early_confirm",
-                    "Учебный год начался меньше полугода назад: подтвердите, что переводите \
-                     именно сейчас.",
-                ),
-                RolloverError::Marks(m) => student_errors = m,
+                RolloverError::Invalid {
+                    unconfirmed_early,
+                    marks,
+                } => {
+                    if unconfirmed_early {
+                        errors.add(
+                            "early_confirm",
+                            "Учебный год начался меньше полугода назад: подтвердите, что \
+                             переводите именно сейчас.",
+                        );
+                    }
+                    student_errors = marks;
+                }
                 // The reasons are on the page (the plan lists them).
                 RolloverError::Refused(_) | RolloverError::Db(_) => {}
             }

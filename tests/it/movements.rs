@@ -44,20 +44,27 @@ impl World {
             .await
     }
 
-    async fn parent_of(&self, surname: &str, given: &str, children: &[MembershipId]) -> MembershipId {
+    async fn parent_of(
+        &self,
+        surname: &str,
+        given: &str,
+        children: &[MembershipId],
+    ) -> MembershipId {
         let account = self
             .app
             .account(&format!("{}@test.local", Uuid::new_v4()), surname, given)
             .await;
         let parent = self.app.member(self.school, account, "parent", None).await;
         for child in children {
-            sqlx::query("insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)")
-                .bind(self.school)
-                .bind(parent)
-                .bind(child)
-                .execute(&self.app.db)
-                .await
-                .unwrap();
+            sqlx::query(
+                "insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)",
+            )
+            .bind(self.school)
+            .bind(parent)
+            .bind(child)
+            .execute(&self.app.db)
+            .await
+            .unwrap();
         }
         parent
     }
@@ -148,10 +155,16 @@ async fn enrolment_puts_the_student_in_the_class_under_the_order_r2_1_k() {
         ("order_date", "2026-08-30"),
         ("date", "2026-09-01"),
     ];
-    let first = w.app.post(&w.admin, &w.path("/movements/enrol"), &form).await;
+    let first = w
+        .app
+        .post(&w.admin, &w.path("/movements/enrol"), &form)
+        .await;
     assert_eq!(first.status(), 303);
     // Sent twice: one student, one movement.
-    let second = w.app.post(&w.admin, &w.path("/movements/enrol"), &form).await;
+    let second = w
+        .app
+        .post(&w.admin, &w.path("/movements/enrol"), &form)
+        .await;
     assert_eq!(second.status(), 303);
     assert_eq!(location(&first), location(&second));
 
@@ -168,22 +181,20 @@ async fn enrolment_puts_the_student_in_the_class_under_the_order_r2_1_k() {
     assert_eq!(count(&w.app, "select count(*) from movements").await, 1);
 
     let body = w.page(&location(&first)).await;
-    assert!(body.contains("Записано: зачисление — Соколова Анна Игоревна, 5А, приказ № 12-о от 30.08.2026."));
-    assert_eq!(
-        select_texts(&body, "td.movement-kind"),
-        vec!["зачисление"]
-    );
+    assert!(body.contains(
+        "Записано: зачисление — Соколова Анна Игоревна, 5А, приказ № 12-о от 30.08.2026."
+    ));
+    assert_eq!(select_texts(&body, "td.movement-kind"), vec!["зачисление"]);
     assert_eq!(
         select_texts(&body, "td.movement-order"),
         vec!["приказ № 12-о от 30.08.2026"]
     );
     assert_eq!(select_texts(&body, "td.movement-to"), vec!["5А"]);
-    let audit: (String, String) = sqlx::query_as(
-        "select target, details from audit_log where action = 'movement.enrolment'",
-    )
-    .fetch_one(&w.app.db)
-    .await
-    .unwrap();
+    let audit: (String, String) =
+        sqlx::query_as("select target, details from audit_log where action = 'movement.enrolment'")
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
     assert!(audit.0.starts_with("account:"));
     assert!(audit.1.contains("приказ № 12-о от 30.08.2026"));
 
@@ -201,7 +212,10 @@ async fn enrolment_puts_the_student_in_the_class_under_the_order_r2_1_k() {
     assert!(body.contains("В школе уже есть ученик с такими ФИО"));
     assert!(body.contains("Соколова Анна Игоревна (5А)"));
     again.push(("not_duplicate", "1"));
-    let res = w.app.post(&w.admin, &w.path("/movements/enrol"), &again).await;
+    let res = w
+        .app
+        .post(&w.admin, &w.path("/movements/enrol"), &again)
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(count(&w.app, "select count(*) from movements").await, 2);
 
@@ -236,6 +250,14 @@ async fn enrolment_puts_the_student_in_the_class_under_the_order_r2_1_k() {
 async fn transfer_moves_the_student_and_records_the_order_r2_1_k() {
     let w = world().await;
     let s = w.student("Кузнецов", "Иван", w.five_a).await;
+
+    let semyonov = w.student("Семёнов", "Артём", w.five_b).await;
+    // «е» finds «ё».
+    let body = w.page(&w.path("/movements/transfer?q=семенов+артем")).await;
+    assert_eq!(
+        select_attr(&body, ".student-results a", "href"),
+        vec![w.path(&format!("/movements/transfer?student={semyonov}"))]
+    );
 
     // Found by name, then picked.
     let body = w.page(&w.path("/movements/transfer?q=кузн")).await;
@@ -272,16 +294,17 @@ async fn transfer_moves_the_student_and_records_the_order_r2_1_k() {
     assert_eq!(w.class_of(s).await, w.five_b);
 
     let body = w.page(&location(&res)).await;
-    assert!(body.contains("Записано: перевод — Кузнецов Иван Иванович, 5А → 5Б, приказ № 45-о от 01.10.2026."));
+    assert!(body.contains(
+        "Записано: перевод — Кузнецов Иван Иванович, 5А → 5Б, приказ № 45-о от 01.10.2026."
+    ));
     assert_eq!(select_texts(&body, "td.movement-kind"), vec!["перевод"]);
     assert_eq!(select_texts(&body, "td.movement-from"), vec!["5А"]);
     assert_eq!(select_texts(&body, "td.movement-to"), vec!["5Б"]);
-    let (target, details): (String, String) = sqlx::query_as(
-        "select target, details from audit_log where action = 'movement.transfer'",
-    )
-    .fetch_one(&w.app.db)
-    .await
-    .unwrap();
+    let (target, details): (String, String) =
+        sqlx::query_as("select target, details from audit_log where action = 'movement.transfer'")
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
     let account: Uuid = sqlx::query_scalar("select account_id from memberships where id = $1")
         .bind(s)
         .fetch_one(&w.app.db)
@@ -354,17 +377,31 @@ async fn leaving_marks_the_student_and_a_parent_with_no_other_child_as_left_r2_1
     ];
 
     // Not confirmed: nothing happens.
-    let res = w.app.post(&w.admin, &w.path("/movements/leave"), &form).await;
+    let res = w
+        .app
+        .post(&w.admin, &w.path("/movements/leave"), &form)
+        .await;
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("Подтвердите выбытие"));
     assert_eq!(w.status_of(leaver).await, "active");
 
     form.push(("confirm", "1"));
-    let res = w.app.post(&w.admin, &w.path("/movements/leave"), &form).await;
+    let res = w
+        .app
+        .post(&w.admin, &w.path("/movements/leave"), &form)
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(w.status_of(leaver).await, "left");
-    assert_eq!(w.status_of(father).await, "left", "no other child in the school");
-    assert_eq!(w.status_of(mother).await, "active", "her daughter still studies here");
+    assert_eq!(
+        w.status_of(father).await,
+        "left",
+        "no other child in the school"
+    );
+    assert_eq!(
+        w.status_of(mother).await,
+        "active",
+        "her daughter still studies here"
+    );
     assert_eq!(w.status_of(sibling).await, "active");
     // The links stay as history.
     assert_eq!(count(&w.app, "select count(*) from parent_links").await, 3);
@@ -377,12 +414,13 @@ async fn leaving_marks_the_student_and_a_parent_with_no_other_child_as_left_r2_1
     assert!(left_at.is_some());
 
     let body = w.page(&location(&res)).await;
-    assert!(body.contains("Записано: выбытие — Орлов Пётр Иванович, из 5А, приказ № 50-о от 20.11.2026."));
-    assert!(body.contains("они тоже отмечены выбывшими: Сидоров Павел Иванович."));
-    assert_eq!(
-        select_texts(&body, "td.movement-kind"),
-        vec!["выбытие"]
+    assert!(
+        body.contains(
+            "Записано: выбытие — Орлов Пётр Иванович, из 5А, приказ № 50-о от 20.11.2026."
+        )
     );
+    assert!(body.contains("они тоже отмечены выбывшими: Сидоров Павел Иванович."));
+    assert_eq!(select_texts(&body, "td.movement-kind"), vec!["выбытие"]);
     assert!(body.contains("смена места жительства"));
     let actions = w.app.audit_actions().await;
     assert!(actions.contains(&"movement.leaving".to_owned()));
@@ -416,7 +454,10 @@ async fn staff_leaving_is_refused_while_they_lead_a_class_then_allowed_r2_1_k() 
         .await;
     assert!(body.contains("Сначала передайте: классное руководство 5А."));
     let key = select_attr(&body, "input[name=key]", "value");
-    assert!(key.is_empty(), "no form while something must be handed over");
+    assert!(
+        key.is_empty(),
+        "no form while something must be handed over"
+    );
 
     let key = Uuid::now_v7().to_string();
     let form = [
@@ -428,7 +469,10 @@ async fn staff_leaving_is_refused_while_they_lead_a_class_then_allowed_r2_1_k() 
         ("reason", "по собственному желанию"),
         ("confirm", "1"),
     ];
-    let res = w.app.post(&w.admin, &w.path("/movements/staff-leave"), &form).await;
+    let res = w
+        .app
+        .post(&w.admin, &w.path("/movements/staff-leave"), &form)
+        .await;
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("Сначала передайте: классное руководство 5А."));
@@ -441,7 +485,10 @@ async fn staff_leaving_is_refused_while_they_lead_a_class_then_allowed_r2_1_k() 
         .await
         .unwrap();
     w.app.class_teacher(w.school, w.five_a, successor).await;
-    let res = w.app.post(&w.admin, &w.path("/movements/staff-leave"), &form).await;
+    let res = w
+        .app
+        .post(&w.admin, &w.path("/movements/staff-leave"), &form)
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(w.status_of(teacher).await, "left");
     let body = w.page(&location(&res)).await;
@@ -450,7 +497,12 @@ async fn staff_leaving_is_refused_while_they_lead_a_class_then_allowed_r2_1_k() 
         vec!["выбытие сотрудника"]
     );
     assert!(body.contains("приказ № 60-к от 20.11.2026"));
-    assert!(w.app.audit_actions().await.contains(&"movement.staff_leaving".to_owned()));
+    assert!(
+        w.app
+            .audit_actions()
+            .await
+            .contains(&"movement.staff_leaving".to_owned())
+    );
     // The leaver no longer opens the school.
     let gone = w.app.logged_in("teacher@test.local").await;
     assert_eq!(
@@ -466,12 +518,14 @@ async fn staff_leaving_is_refused_while_they_lead_a_class_then_allowed_r2_1_k() 
     .await
     .unwrap();
     let subject = Uuid::now_v7();
-    sqlx::query("insert into subjects (school_id, id, kind, name) values ($1, $2, 'subject', 'математика')")
-        .bind(w.school)
-        .bind(subject)
-        .execute(&w.app.db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "insert into subjects (school_id, id, kind, name) values ($1, $2, 'subject', 'математика')",
+    )
+    .bind(w.school)
+    .bind(subject)
+    .execute(&w.app.db)
+    .await
+    .unwrap();
     for class in [w.five_a, w.five_b] {
         sqlx::query("insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id) values ($1, gen_random_uuid(), $2, $3, $4)")
             .bind(w.school)
@@ -552,7 +606,9 @@ async fn register_filters_by_kind_class_and_date_and_exports_csv_r2_1_k() {
     let body = w.page(&w.path("/movements?from=вчера")).await;
     assert!(body.contains("Дата в формате ДД.ММ.ГГГГ."));
     assert_eq!(select_texts(&body, "td.movement-kind").len(), 3);
-    let body = w.page(&w.path("/movements?kind=transfer&class=&from=&to=")).await;
+    let body = w
+        .page(&w.path("/movements?kind=transfer&class=&from=&to="))
+        .await;
     assert_eq!(
         select_attr(&body, "select[name=kind] option[selected]", "value"),
         vec!["transfer"]
@@ -582,13 +638,14 @@ async fn register_filters_by_kind_class_and_date_and_exports_csv_r2_1_k() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3);
     assert!(lines[0].starts_with("Дата;Движение;ФИО;Из класса;В класс;Приказ;"));
-    assert!(lines[1].starts_with("02.09.2026;зачисление;Борисова Бэлла Иванович;—;5Б;приказ № 2-о от 02.09.2026;"));
-    let details: String = sqlx::query_scalar(
-        "select details from audit_log where action = 'export.movements'",
-    )
-    .fetch_one(&w.app.db)
-    .await
-    .unwrap();
+    assert!(lines[1].starts_with(
+        "02.09.2026;зачисление;Борисова Бэлла Иванович;—;5Б;приказ № 2-о от 02.09.2026;"
+    ));
+    let details: String =
+        sqlx::query_scalar("select details from audit_log where action = 'export.movements'")
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
     assert_eq!(details, "вид: зачисление; строк: 2");
 }
 
@@ -597,14 +654,25 @@ async fn register_shows_a_second_page_after_fifty_r2_1_k() {
     let w = world().await;
     let s = w.student("Петров", "Пётр", w.five_a).await;
     for i in 0..55 {
-        movement(&w, "transfer", s, Some(w.five_b), "2026-10-01", &format!("{i}-о")).await;
+        movement(
+            &w,
+            "transfer",
+            s,
+            Some(w.five_b),
+            "2026-10-01",
+            &format!("{i}-о"),
+        )
+        .await;
     }
     let body = w.page(&w.path("/movements?kind=transfer")).await;
     assert_eq!(select_texts(&body, "td.movement-kind").len(), 50);
     let next = select_attr(&body, "a[rel=next]", "href");
     assert_eq!(next.len(), 1);
     assert!(next[0].contains("kind=transfer") && next[0].contains("after="));
-    assert_eq!(select_texts(&body, "a[rel=next]"), vec!["Следующая страница →"]);
+    assert_eq!(
+        select_texts(&body, "a[rel=next]"),
+        vec!["Следующая страница →"]
+    );
     let first: Vec<String> = select_texts(&body, "td.movement-order");
 
     let body = w.page(&next[0]).await;
@@ -682,7 +750,12 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
     let classes = count(&app, "select count(*) from classes where kind = 'class'").await;
     assert_eq!(summaries.len() as i64, classes);
     let five_a = demo_class(&app, "5А").await;
-    assert!(summaries.iter().any(|s| s.starts_with("5А → 6А (") && s.ends_with("ученика)") || s.ends_with("учеников)")));
+    assert!(
+        summaries
+            .iter()
+            .any(|s| s.starts_with("5А → 6А (") && s.ends_with("ученика)")
+                || s.ends_with("учеников)"))
+    );
     assert!(summaries.iter().any(|s| s.starts_with("11А → выпуск (")));
     assert!(body.contains("Оставленные на повторное обучение перейдут в 5А нового учебного года."));
 
@@ -703,7 +776,11 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
     .fetch_one(&app.db)
     .await
     .unwrap();
-    let all_students = count(&app, "select count(*) from memberships where role = 'student' and status = 'active'").await;
+    let all_students = count(
+        &app,
+        "select count(*) from memberships where role = 'student' and status = 'active'",
+    )
+    .await;
     let four_a = demo_class(&app, "4А").await;
     let repeater = students_of(&app, five_a).await[3];
     let one_b = demo_class(&app, "1Б").await;
@@ -726,7 +803,8 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
         let admin = &admin;
         let path = path.clone();
         async move {
-            let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let refs: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             app.post(admin, &path, &refs).await
         }
     };
@@ -744,7 +822,12 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
     form.push((format!("target_{first_grader}"), one_v.to_string()));
 
     let res = post(form.clone()).await;
-    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap_or_default());
+    assert_eq!(
+        res.status(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
     let done = location(&res);
     assert!(done.starts_with(&format!("/s/{DEMO_SCHOOL}/rollover?done=")));
 
@@ -757,8 +840,14 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
     .await
     .unwrap();
     assert_ne!(new_year.0, year);
-    assert_eq!(new_year.1, time::Date::from_calendar_date(next, time::Month::September, 1).unwrap());
-    assert_eq!(count(&app, "select count(*) from academic_years where is_current").await, 1);
+    assert_eq!(
+        new_year.1,
+        time::Date::from_calendar_date(next, time::Month::September, 1).unwrap()
+    );
+    assert_eq!(
+        count(&app, "select count(*) from academic_years where is_current").await,
+        1
+    );
     for (id, grade, letter) in &before {
         let (g, title, y, archived): (i16, String, Uuid, bool) = sqlx::query_as(
             "select grade, title, academic_year_id, archived_at is not null from classes where id = $1",
@@ -780,7 +869,11 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
     }
     // The 11th graduated: students left, movements written, class leadership ended.
     assert_eq!(students_of(&app, eleven_a).await.len(), 0);
-    let graduated = count(&app, "select count(*) from movements where kind = 'graduation'").await;
+    let graduated = count(
+        &app,
+        "select count(*) from movements where kind = 'graduation'",
+    )
+    .await;
     assert_eq!(graduated, graduates);
     let open: i64 = sqlx::query_scalar(
         "select count(*) from class_teacher_assignments where class_id = $1 and ended_at is null",
@@ -790,9 +883,16 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
     .await
     .unwrap();
     assert_eq!(open, 0);
-    let promoted = count(&app, "select count(*) from movements where kind = 'promotion'").await;
+    let promoted = count(
+        &app,
+        "select count(*) from movements where kind = 'promotion'",
+    )
+    .await;
     assert_eq!(promoted, all_students - graduates - 2);
-    assert_eq!(count(&app, "select count(*) from movements where kind = 'repeat'").await, 2);
+    assert_eq!(
+        count(&app, "select count(*) from movements where kind = 'repeat'").await,
+        2
+    );
     // The 5А repeater is in the new 5А (the old 4А).
     let mut conn = app.db.acquire().await.unwrap();
     let (class, title): (ClassId, String) = sqlx::query_as(
@@ -810,20 +910,26 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
         .await
         .unwrap();
     assert_eq!(class, one_v);
-    let flags: Vec<MembershipId> = sqlx::query_scalar(
-        "select id from memberships where conditional_promotion",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap();
+    let flags: Vec<MembershipId> =
+        sqlx::query_scalar("select id from memberships where conditional_promotion")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
     assert_eq!(flags, vec![conditional]);
     drop(conn);
     assert_eq!(count(&app, "select count(*) from rollovers").await, 1);
-    assert!(app.audit_actions().await.contains(&"rollover.applied".to_owned()));
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"rollover.applied".to_owned())
+    );
 
     // The register shows the promotion with the titles as they were: 5А → 6А.
     let body = app
-        .get(&admin, &format!("/s/{DEMO_SCHOOL}/movements?kind=promotion&class={five_a}"))
+        .get(
+            &admin,
+            &format!("/s/{DEMO_SCHOOL}/movements?kind=promotion&class={five_a}"),
+        )
         .await
         .text()
         .await
@@ -939,7 +1045,49 @@ async fn rollover_asks_for_confirmation_first_r2_1_k() {
     assert!(body.contains("Я проверил(а) список и подтверждаю перевод"));
     assert!(body.contains("Отметьте «Я проверил(а) список и подтверждаю перевод»."));
     assert_eq!(count(&w.app, "select count(*) from rollovers").await, 0);
-    assert_eq!(count(&w.app, "select count(*) from academic_years").await, 1);
+    assert_eq!(
+        count(&w.app, "select count(*) from academic_years").await,
+        1
+    );
+
+    // A year that started a month ago: asked again before anything happens.
+    let set_start = |days: i32| {
+        let db = w.app.db.clone();
+        async move {
+            sqlx::query(
+                "update academic_years set starts_on = current_date - $1, ends_on = current_date - $1 + 364",
+            )
+            .bind(days)
+            .execute(&db)
+            .await
+            .unwrap();
+        }
+    };
+    set_start(30).await;
+    let res = w
+        .app
+        .post(&w.admin, &w.path("/rollover"), &[("confirm", "1")])
+        .await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Учебный год начался меньше полугода назад: подтвердите"));
+    assert_eq!(count(&w.app, "select count(*) from rollovers").await, 0);
+
+    // Ten months into the year the confirmation of the list is enough.
+    set_start(300).await;
+    let res = w
+        .app
+        .post(&w.admin, &w.path("/rollover"), &[("confirm", "1")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(count(&w.app, "select count(*) from rollovers").await, 1);
+    let (title, conditional): (String, bool) = sqlx::query_as(
+        "select c.title, m.conditional_promotion from memberships m join classes c on c.id = m.class_id where m.role = 'student'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!((title.as_str(), conditional), ("6А", false));
 }
 
 // ---- access -----------------------------------------------------------------------------
@@ -988,7 +1136,11 @@ async fn movement_pages_answer_by_role_r2_1_k() {
         assert_eq!(w.app.get(&teacher, &w.path(p)).await.status(), 403, "{p}");
     }
     for p in POSTS {
-        assert_eq!(w.app.post(&teacher, &w.path(p), &[]).await.status(), 403, "{p}");
+        assert_eq!(
+            w.app.post(&teacher, &w.path(p), &[]).await.status(),
+            403,
+            "{p}"
+        );
     }
 
     // The director reads the register and exports it, but records nothing.
@@ -996,18 +1148,35 @@ async fn movement_pages_answer_by_role_r2_1_k() {
     for p in ["/movements", "/movements.csv"] {
         assert_eq!(w.app.get(&director, &w.path(p)).await.status(), 200, "{p}");
     }
-    let body = w.app.get(&director, &w.path("/movements")).await.text().await.unwrap();
-    assert!(!body.contains("/movements/enrol"), "no links to forms they cannot use");
+    let body = w
+        .app
+        .get(&director, &w.path("/movements"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !body.contains("/movements/enrol"),
+        "no links to forms they cannot use"
+    );
     for p in &GETS[2..] {
         assert_eq!(w.app.get(&director, &w.path(p)).await.status(), 403, "{p}");
     }
 
     let other_admin = w.app.logged_in("other-admin@test.local").await;
     for p in GETS {
-        assert_eq!(w.app.get(&other_admin, &w.path(p)).await.status(), 404, "{p}");
+        assert_eq!(
+            w.app.get(&other_admin, &w.path(p)).await.status(),
+            404,
+            "{p}"
+        );
     }
     for p in POSTS {
-        assert_eq!(w.app.post(&other_admin, &w.path(p), &[]).await.status(), 404, "{p}");
+        assert_eq!(
+            w.app.post(&other_admin, &w.path(p), &[]).await.status(),
+            404,
+            "{p}"
+        );
     }
 
     for (p, text) in [
@@ -1030,7 +1199,12 @@ async fn another_schools_people_and_classes_cannot_be_moved_r2_1_k() {
     let their_class = w.app.class(other, 5, "В").await;
     let (_, their_student) = w
         .app
-        .person(other, "their-student@test.local", "student", Some(their_class))
+        .person(
+            other,
+            "their-student@test.local",
+            "student",
+            Some(their_class),
+        )
         .await;
     let (_, their_teacher) = w
         .app
@@ -1059,21 +1233,51 @@ async fn another_schools_people_and_classes_cannot_be_moved_r2_1_k() {
     let wc = w.five_b.to_string();
     let mut t = f.clone();
     t.push(("to_class", wc.as_str()));
-    assert_eq!(w.app.post(&w.admin, &w.path("/movements/transfer"), &t).await.status(), 404);
-    assert_eq!(w.app.post(&w.admin, &w.path("/movements/leave"), &f).await.status(), 404);
+    assert_eq!(
+        w.app
+            .post(&w.admin, &w.path("/movements/transfer"), &t)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        w.app
+            .post(&w.admin, &w.path("/movements/leave"), &f)
+            .await
+            .status(),
+        404
+    );
     let m = their_teacher.to_string();
     let mut sl = vec![("key", key.as_str()), ("member", m.as_str())];
     sl.extend(order);
-    assert_eq!(w.app.post(&w.admin, &w.path("/movements/staff-leave"), &sl).await.status(), 404);
+    assert_eq!(
+        w.app
+            .post(&w.admin, &w.path("/movements/staff-leave"), &sl)
+            .await
+            .status(),
+        404
+    );
 
     // Our student into their class: a field error, nothing moves.
     let o = ours.to_string();
     let tc = their_class.to_string();
-    let mut t = vec![("key", key.as_str()), ("student", o.as_str()), ("to_class", tc.as_str())];
+    let mut t = vec![
+        ("key", key.as_str()),
+        ("student", o.as_str()),
+        ("to_class", tc.as_str()),
+    ];
     t.extend(order);
-    let res = w.app.post(&w.admin, &w.path("/movements/transfer"), &t).await;
+    let res = w
+        .app
+        .post(&w.admin, &w.path("/movements/transfer"), &t)
+        .await;
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("Выберите класс из списка."));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Выберите класс из списка.")
+    );
     let mut e = vec![
         ("key", key.as_str()),
         ("surname", "Чужой"),
@@ -1083,14 +1287,32 @@ async fn another_schools_people_and_classes_cannot_be_moved_r2_1_k() {
     e.extend(order);
     let res = w.app.post(&w.admin, &w.path("/movements/enrol"), &e).await;
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("Выберите класс из списка."));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Выберите класс из списка.")
+    );
     // A rollover mark for their student is not taken.
     let res = w
         .app
-        .post(&w.admin, &w.path("/rollover"), &[("repeat", s.as_str()), ("confirm", "1"), ("early_confirm", "1")])
+        .post(
+            &w.admin,
+            &w.path("/rollover"),
+            &[
+                ("repeat", s.as_str()),
+                ("confirm", "1"),
+                ("early_confirm", "1"),
+            ],
+        )
         .await;
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("Некоторых отмеченных учеников уже нет в списке"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Некоторых отмеченных учеников уже нет в списке")
+    );
 
     assert_eq!(w.class_of(ours).await, w.five_a);
     assert_eq!(w.class_of(their_student).await, their_class);
