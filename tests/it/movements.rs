@@ -1321,3 +1321,110 @@ async fn another_schools_people_and_classes_cannot_be_moved_r2_1_k() {
     assert_eq!(count(&w.app, "select count(*) from movements").await, 0);
     assert_eq!(count(&w.app, "select count(*) from rollovers").await, 0);
 }
+
+#[tokio::test]
+async fn rollover_into_a_year_prepared_ahead_keeps_its_classes_r2_1_k() {
+    let w = world().await;
+    let school = w.school;
+    let one_a = w.app.class(school, 1, "А").await;
+    let first = w.student("Первоклассников", "Иван", one_a).await;
+    let repeater = w.student("Второгодников", "Пётр", one_a).await;
+    let flagged = w.student("Условный", "Семён", w.five_a).await;
+    sqlx::query("update memberships set conditional_promotion = true where id = $1")
+        .bind(flagged)
+        .execute(&w.app.db)
+        .await
+        .unwrap();
+    // Ten months into the year; the next year exists already with its new 1А and a 6А.
+    sqlx::query(
+        "update academic_years set starts_on = current_date - 300, ends_on = current_date + 64",
+    )
+    .execute(&w.app.db)
+    .await
+    .unwrap();
+    let next: Uuid = sqlx::query_scalar(
+        "insert into academic_years (school_id, id, starts_on, ends_on)
+         select school_id, gen_random_uuid(), make_date(extract(year from starts_on)::int + 1, 9, 1),
+                make_date(extract(year from starts_on)::int + 2, 8, 31)
+         from academic_years where school_id = $1 returning id",
+    )
+    .bind(school)
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    let new_first = ClassId(Uuid::now_v7());
+    let six_a = ClassId(Uuid::now_v7());
+    for (id, grade) in [(new_first, 1i16), (six_a, 6)] {
+        sqlx::query(
+            "insert into classes (school_id, id, kind, academic_year_id, grade, letter, title)
+             values ($1, $2, 'class', $3, $4, 'А', $4::text || 'А')",
+        )
+        .bind(school)
+        .bind(id)
+        .bind(next)
+        .bind(grade)
+        .execute(&w.app.db)
+        .await
+        .unwrap();
+    }
+
+    // 5А cannot become 6А while the next year has one: refused, and said why.
+    let body = w.page(&w.path("/rollover")).await;
+    assert!(body.contains("уже есть класс 6А: класс 5А не может стать 6А"));
+    let form = [
+        ("repeat", repeater.to_string()),
+        ("confirm", "1".to_owned()),
+    ];
+    let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = w.app.post(&w.admin, &w.path("/rollover"), &refs).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Перевод сейчас невозможен.")
+    );
+    assert_eq!(count(&w.app, "select count(*) from rollovers").await, 0);
+
+    sqlx::query("delete from classes where id = $1")
+        .bind(six_a)
+        .execute(&w.app.db)
+        .await
+        .unwrap();
+    let body = w.page(&w.path("/rollover")).await;
+    assert!(body.contains("Оставленные на повторное обучение перейдут в 1А нового учебного года."));
+    let res = w.app.post(&w.admin, &w.path("/rollover"), &refs).await;
+    assert_eq!(res.status(), 303);
+
+    // The prepared year became current; the repeater is in its 1А, the rest moved up.
+    let current: Uuid =
+        sqlx::query_scalar("select id from academic_years where school_id = $1 and is_current")
+            .bind(school)
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    assert_eq!(current, next);
+    assert_eq!(w.class_of(repeater).await, new_first);
+    assert_eq!(w.class_of(first).await, one_a);
+    let title: String = sqlx::query_scalar("select title from classes where id = $1")
+        .bind(one_a)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(title, "2А");
+    // Last year's conditional promotion is cleared when nobody marks it again.
+    let flag: bool =
+        sqlx::query_scalar("select conditional_promotion from memberships where id = $1")
+            .bind(flagged)
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    assert!(!flag);
+    let repeat: (String, String) = sqlx::query_as(
+        "select from_class_title, to_class_title from movements where kind = 'repeat'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(repeat, ("1А".to_owned(), "1А".to_owned()));
+}
