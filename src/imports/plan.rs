@@ -394,16 +394,12 @@ impl PersonIn {
     fn key(&self) -> String {
         person_key(&self.surname, &self.given, self.patronymic.as_deref())
     }
-    /// The same person as an account, going by the name: surname and given name equal
-    /// (case and ё/е aside), patronymics equal when both are known.
+    /// The same person as an account, going by the name.
     fn same_as(&self, p: &Person) -> bool {
-        let eq = |a: &str, b: &str| parse::name_key(a) == parse::name_key(b);
-        eq(&self.surname, &p.surname)
-            && eq(&self.given, &p.given)
-            && match (&self.patronymic, &p.patronymic) {
-                (Some(a), Some(b)) => eq(a, b),
-                _ => true,
-            }
+        same_names(
+            (&self.surname, &self.given, self.patronymic.as_deref()),
+            (&p.surname, &p.given, p.patronymic.as_deref()),
+        )
     }
     fn new_person(&self, birth_date: Option<time::Date>) -> NewPerson {
         NewPerson {
@@ -415,6 +411,17 @@ impl PersonIn {
             birth_date,
         }
     }
+}
+
+/// Surname and given name equal (case and ё/е aside), patronymics equal when both are known.
+fn same_names(a: (&str, &str, Option<&str>), b: (&str, &str, Option<&str>)) -> bool {
+    let eq = |x: &str, y: &str| parse::name_key(x) == parse::name_key(y);
+    eq(a.0, b.0)
+        && eq(a.1, b.1)
+        && match (a.2, b.2) {
+            (Some(x), Some(y)) => eq(x, y),
+            _ => true,
+        }
 }
 
 /// Collects a row's errors with the file's own column names.
@@ -564,8 +571,8 @@ fn person_in(
 /// People the file itself brings in, so that the second mention of one is the same one.
 #[derive(Default)]
 struct SeenInFile {
-    /// Contact → (who, first row, name key).
-    contacts: HashMap<String, (Who, usize, String)>,
+    /// Contact → (who, first row, the person as that row names them).
+    contacts: HashMap<String, (Who, usize, PersonIn)>,
     /// Full-name key → who (staff lists only: a person with two roles is two rows).
     names: HashMap<String, Who>,
 }
@@ -649,8 +656,13 @@ fn resolve(
         .chain(p.phone.iter())
         .find_map(|contact| seen.contacts.get(contact).cloned());
     let who = match (&existing, in_file) {
-        (_, Some((who, first_row, key))) => {
-            if key != p.key() {
+        (_, Some((who, first_row, first))) => {
+            let first_names = (
+                first.surname.as_str(),
+                first.given.as_str(),
+                first.patronymic.as_deref(),
+            );
+            if !same_names((&p.surname, &p.given, p.patronymic.as_deref()), first_names) {
                 let column = if p
                     .email
                     .as_ref()
@@ -700,7 +712,7 @@ fn resolve(
             Some(_) => {}
             None => {
                 seen.contacts
-                    .insert(contact.clone(), (who, errs.row, p.key()));
+                    .insert(contact.clone(), (who, errs.row, p.clone()));
             }
         }
     }
@@ -1154,8 +1166,8 @@ fn staff_row(
             if role == "director" && !may_appoint_director {
                 errs.add(
                     Col::Role,
-                    "роль «директор» через импорт назначает только сам директор (п. 2.2 \
-                     Положения). Уберите строку или укажите другую роль.",
+                    "роль «директор» через импорт назначает только сам директор: роль выше \
+                     своей не выдаёт никто. Уберите строку или укажите другую роль.",
                 );
                 return rp;
             }

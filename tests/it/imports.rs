@@ -498,6 +498,26 @@ async fn every_refused_row_names_its_row_column_and_reason_r2_1_k() {
         ]
     );
     assert!(!html.contains("Чужой"));
+
+    // What a file says is shown escaped, its name too (SECURITY.md 17).
+    let text = "Класс;Фамилия;Имя\n5А;<script>alert(1)</script>;Пётр\n";
+    let res = upload(
+        &app,
+        &c,
+        school,
+        "students",
+        "<script>x</script>.csv",
+        text.as_bytes().to_vec(),
+    )
+    .await;
+    let html = app.get(&c, &location(&res)).await.text().await.unwrap();
+    assert!(!html.contains("<script>"));
+    assert!(
+        select_texts(&html, ".import-rows td")
+            .iter()
+            .any(|t| t == "<script>alert(1)</script> Пётр"),
+        "shown as text"
+    );
 }
 
 #[tokio::test]
@@ -886,4 +906,69 @@ async fn an_oversized_or_unknown_file_is_refused_in_russian_and_not_stored_r2_1_
         .await
         .unwrap();
     assert_eq!(stored, 0);
+}
+
+#[tokio::test]
+async fn administrator_uploads_previews_and_applies_a_list_in_a_browser_r2_1_k() {
+    let app = TestApp::spawn().await;
+    let (school, _) = school_with_classes(&app).await;
+    let Some(browser) = crate::browser::Browser::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ученики 5А.csv");
+    let bad = "5Г;Зайцев;Олег;Иванович;01.02.2014;Зайцева Ольга Ивановна;+79125550000;;;;;";
+    std::fs::write(&file, students_file(30, Some(bad))).unwrap();
+    let good = dir.path().join("ученики.csv");
+    std::fs::write(&good, students_file(30, None)).unwrap();
+
+    browser.client.goto(&app.url("/login")).await.unwrap();
+    browser.fill("input[name=login]", "admin@test.local").await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    browser
+        .wait_for_url(&app.url(&format!("/s/{school}")))
+        .await;
+    browser.click("nav a[href$='/import']").await;
+    browser
+        .wait_for_url(&app.url(&format!("/s/{school}/import")))
+        .await;
+
+    // A file with an error: the preview names it and offers no way to apply.
+    browser.fill("#students-file", file.to_str().unwrap()).await;
+    browser
+        .click("form:has(#students-file) button[type=submit]")
+        .await;
+    let errors = browser.text(".import-errors").await;
+    assert!(
+        errors.contains("Строка 32, столбец «Класс»: класса «5Г» нет в школе."),
+        "{errors}"
+    );
+    browser.click(".actions a").await;
+    browser
+        .wait_for_url(&app.url(&format!("/s/{school}/import")))
+        .await;
+
+    // The fixed file: preview, apply, done.
+    browser.fill("#students-file", good.to_str().unwrap()).await;
+    browser
+        .click("form:has(#students-file) button[type=submit]")
+        .await;
+    let created = browser.text("#count-create").await;
+    assert!(created.contains("30"), "{created}");
+    browser
+        .click("form[action$='/apply'] button[type=submit]")
+        .await;
+    let done = browser.text(".notice").await;
+    assert!(done.contains("Импорт выполнен"), "{done}");
+    browser.click(".breadcrumbs a").await;
+    let recent = browser.text(".recent-imports").await;
+    assert!(
+        recent.contains("ученики.csv") && recent.contains("применён"),
+        "{recent}"
+    );
+    assert_eq!(students_in(&app, school).await, 30);
+    browser.close().await;
 }
