@@ -68,8 +68,10 @@ pub struct WebConfig {
     #[arg(long, env = "PORTAL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
-    /// Largest accepted request body, in kilobytes.
-    #[arg(long, env = "PORTAL_BODY_LIMIT_KB", default_value_t = 2048)]
+    /// Largest accepted request body, in kilobytes. 6 MB: an import file may be up to 5 MB
+    /// (src/imports), and a file somewhat over that should reach the import page and get
+    /// its own Russian message rather than a bare 413.
+    #[arg(long, env = "PORTAL_BODY_LIMIT_KB", default_value_t = 6144)]
     pub body_limit_kb: usize,
 
     /// Login attempts allowed from one IP address per minute before 429.
@@ -97,7 +99,7 @@ impl Default for WebConfig {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             request_timeout_secs: 30,
-            body_limit_kb: 2048,
+            body_limit_kb: 6144,
             login_per_ip_per_minute: 30,
             trust_proxy: false,
             hash_concurrency: 2,
