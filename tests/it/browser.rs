@@ -181,3 +181,129 @@ async fn administrator_logs_in_sees_the_school_summary_and_logs_out() {
         .await;
     browser.close().await;
 }
+
+/// R2.1.k in a browser: the administrator imports a class list, sees it in the class,
+/// transfers one student with an order number, and finds the transfer in the movements
+/// register and in the audit log.
+#[tokio::test]
+async fn administrator_imports_a_class_transfers_a_student_and_finds_it_in_the_register_r2_1_k() {
+    let app = TestApp::spawn().await;
+    let school = app.school("МБОУ СОШ № 8").await;
+    let five_a = app.class(school, 5, "А").await;
+    app.class(school, 5, "Б").await;
+    app.admin(school, "admin@school8.ru").await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("5А.csv");
+    std::fs::write(
+        &file,
+        "Класс;Фамилия;Имя;Отчество;Дата рождения\n\
+         5А;Алексеев;Иван;Петрович;01.03.2015\n\
+         5А;Борисова;Анна;Сергеевна;12.05.2015\n\
+         5А;Васильев;Денис;Олегович;30.11.2014\n",
+    )
+    .unwrap();
+
+    browser.client.goto(&app.url("/login")).await.unwrap();
+    browser.fill("input[name=login]", "admin@school8.ru").await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    browser
+        .wait_for_url(&app.url(&format!("/s/{school}")))
+        .await;
+
+    // Import the list.
+    browser.click("nav a[href$='/import']").await;
+    browser.fill("#students-file", file.to_str().unwrap()).await;
+    browser
+        .click("form:has(#students-file) button[type=submit]")
+        .await;
+    assert!(browser.text("#count-create").await.contains('3'));
+    browser
+        .click("form[action$='/apply'] button[type=submit]")
+        .await;
+    assert!(browser.text(".notice").await.contains("Импорт выполнен"));
+    let imported: i64 = sqlx::query_scalar(
+        "select count(*) from memberships where role = 'student' and class_id = $1",
+    )
+    .bind(five_a)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(imported, 3);
+
+    // The class shows them.
+    browser
+        .client
+        .goto(&app.url(&format!("/s/{school}/classes/{five_a}")))
+        .await
+        .unwrap();
+    let students = browser.text("#students-title").await;
+    assert!(students.contains("3 ученика"), "{students}");
+    assert!(
+        browser
+            .text("main table")
+            .await
+            .contains("Борисова Анна Сергеевна")
+    );
+
+    // Transfer Борисова to 5Б under an order.
+    let link = browser
+        .client
+        .find(Locator::Css(
+            "main tr:nth-child(2) a[href*='/movements/transfer?student=']",
+        ))
+        .await
+        .unwrap();
+    let href = link.attr("href").await.unwrap().unwrap();
+    link.click().await.unwrap();
+    browser.wait_for_url(&app.url(&href)).await;
+    let form = browser.text(".student-card").await;
+    assert!(form.contains("Борисова Анна Сергеевна"), "{form}");
+    browser
+        .client
+        .execute(
+            "const s = document.querySelector('#to_class');
+             s.value = [...s.options].find(o => o.text.trim() === '5Б').value;
+             document.querySelector('#order_date').value = '2026-11-20';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.fill("#order_number", "45-у").await;
+    browser
+        .click("form[action$='/movements/transfer'] button[type=submit]")
+        .await;
+
+    // The register has it, with the order (the page notes what was just recorded).
+    let note = browser.text(".notice").await;
+    assert!(note.contains("Борисова"), "{note}");
+    let at = browser.client.current_url().await.unwrap();
+    assert_eq!(at.path(), format!("/s/{school}/movements"));
+    let register = browser.text("main table").await;
+    assert!(register.contains("Борисова Анна Сергеевна"), "{register}");
+    assert!(register.contains("перевод"), "{register}");
+    assert!(
+        register.contains("приказ № 45-у от 20.11.2026"),
+        "{register}"
+    );
+    assert!(
+        register.contains("5А") && register.contains("5Б"),
+        "{register}"
+    );
+
+    // And the audit log.
+    browser.click("nav a[href$='/audit']").await;
+    browser
+        .wait_for_url(&app.url(&format!("/s/{school}/audit")))
+        .await;
+    let log = browser.text("main table").await;
+    assert!(log.contains("перевод"), "{log}");
+    assert!(log.contains("импорт"), "{log}");
+    browser.close().await;
+}
