@@ -130,7 +130,11 @@ pub struct SmtpConfig {
     pub smtp_starttls: bool,
 
     /// The sender address of the portal's e-mail.
-    #[arg(long, env = "PORTAL_SMTP_FROM", default_value = "Школьный портал <portal@localhost>")]
+    #[arg(
+        long,
+        env = "PORTAL_SMTP_FROM",
+        default_value = "Школьный портал <portal@localhost>"
+    )]
     pub smtp_from: String,
 
     /// Seconds between passes of the background sender.

@@ -146,7 +146,12 @@ async fn summary(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<S
         teachers: count(c.teachers, "учитель", "учителя", "учителей"),
         staff: count(c.staff, "сотрудник", "сотрудника", "сотрудников"),
         unverified: c.unverified,
-        unverified_text: count(c.unverified, "учитель или сотрудник", "учителя или сотрудника", "учителей или сотрудников"),
+        unverified_text: count(
+            c.unverified,
+            "учитель или сотрудник",
+            "учителя или сотрудника",
+            "учителей или сотрудников",
+        ),
         without_class_teacher: without,
     })
 }

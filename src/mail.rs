@@ -102,7 +102,11 @@ pub async fn send_due(pool: &PgPool, cfg: &SmtpConfig) -> anyhow::Result<usize> 
         .await?;
         let Some(row) = row else { break };
         let result = match message(cfg, &row.to_address, &row.subject, &row.body) {
-            Ok(msg) => mailer.send(msg).await.map(drop).map_err(anyhow::Error::from),
+            Ok(msg) => mailer
+                .send(msg)
+                .await
+                .map(drop)
+                .map_err(anyhow::Error::from),
             Err(e) => Err(e),
         };
         match result {

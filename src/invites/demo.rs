@@ -22,25 +22,120 @@ struct DemoLink {
 }
 
 const LINKS: &[DemoLink] = &[
-    DemoLink { role: "student", class: "5А", purpose: "ученики 5А: классный час", max_uses: 40, uses: 3, approval: false, created: -2, expires: 12, revoked: false },
-    DemoLink { role: "parent", class: "5А", purpose: "родительское собрание 5А", max_uses: 80, uses: 4, approval: true, created: -1, expires: 13, revoked: false },
-    DemoLink { role: "teacher", class: "Учительская", purpose: "новые учителя: педсовет", max_uses: 5, uses: 1, approval: true, created: -3, expires: 27, revoked: false },
-    DemoLink { role: "student", class: "6Б", purpose: "ученики 6Б", max_uses: 30, uses: 21, approval: false, created: -20, expires: -6, revoked: false },
-    DemoLink { role: "parent", class: "7А", purpose: "родители 7А (ссылка попала в общий чат)", max_uses: 60, uses: 9, approval: true, created: -10, expires: 4, revoked: true },
-    DemoLink { role: "student", class: "8А", purpose: "ученики 8А: забытая ссылка", max_uses: 30, uses: 0, approval: false, created: -45, expires: 45, revoked: false },
+    DemoLink {
+        role: "student",
+        class: "5А",
+        purpose: "ученики 5А: классный час",
+        max_uses: 40,
+        uses: 3,
+        approval: false,
+        created: -2,
+        expires: 12,
+        revoked: false,
+    },
+    DemoLink {
+        role: "parent",
+        class: "5А",
+        purpose: "родительское собрание 5А",
+        max_uses: 80,
+        uses: 4,
+        approval: true,
+        created: -1,
+        expires: 13,
+        revoked: false,
+    },
+    DemoLink {
+        role: "teacher",
+        class: "Учительская",
+        purpose: "новые учителя: педсовет",
+        max_uses: 5,
+        uses: 1,
+        approval: true,
+        created: -3,
+        expires: 27,
+        revoked: false,
+    },
+    DemoLink {
+        role: "student",
+        class: "6Б",
+        purpose: "ученики 6Б",
+        max_uses: 30,
+        uses: 21,
+        approval: false,
+        created: -20,
+        expires: -6,
+        revoked: false,
+    },
+    DemoLink {
+        role: "parent",
+        class: "7А",
+        purpose: "родители 7А (ссылка попала в общий чат)",
+        max_uses: 60,
+        uses: 9,
+        approval: true,
+        created: -10,
+        expires: 4,
+        revoked: true,
+    },
+    DemoLink {
+        role: "student",
+        class: "8А",
+        purpose: "ученики 8А: забытая ссылка",
+        max_uses: 30,
+        uses: 0,
+        approval: false,
+        created: -45,
+        expires: 45,
+        revoked: false,
+    },
 ];
 
-/// Pending requests: (surname, given, patronymic, email, role, class, note, days waiting).
-const REQUESTS: &[(&str, &str, &str, &str, &str, &str, &str, i32)] = &[
-    ("Кузнецова", "Марина", "Олеговна", "kuznetsova.m@demo.local", "parent", "5А", "", 3),
-    ("Белов", "Сергей", "Андреевич", "belov.s@demo.local", "parent", "5А", "", 1),
-    ("Гусева", "Наталья", "Павловна", "guseva.n@demo.local", "teacher", "Учительская", "учитель физики", 2),
+/// A pending request of the demo: who asks, for what, how long they have waited.
+struct DemoRequest {
+    surname: &'static str,
+    given: &'static str,
+    patronymic: &'static str,
+    email: &'static str,
+    role: &'static str,
+    note: &'static str,
+    days: i32,
+}
+
+const REQUESTS: &[DemoRequest] = &[
+    DemoRequest {
+        surname: "Кузнецова",
+        given: "Марина",
+        patronymic: "Олеговна",
+        email: "kuznetsova.m@demo.local",
+        role: "parent",
+        note: "",
+        days: 3,
+    },
+    DemoRequest {
+        surname: "Белов",
+        given: "Сергей",
+        patronymic: "Андреевич",
+        email: "belov.s@demo.local",
+        role: "parent",
+        note: "",
+        days: 1,
+    },
+    DemoRequest {
+        surname: "Гусева",
+        given: "Наталья",
+        patronymic: "Павловна",
+        email: "guseva.n@demo.local",
+        role: "teacher",
+        note: "учитель физики",
+        days: 2,
+    },
 ];
 
 pub async fn populate(conn: &mut PgConnection, school: SchoolId) -> anyhow::Result<()> {
-    let admin: Uuid = sqlx::query_scalar("select id from accounts where email = 'admin@demo.local'")
-        .fetch_one(&mut *conn)
-        .await?;
+    let admin: Uuid =
+        sqlx::query_scalar("select id from accounts where email = 'admin@demo.local'")
+            .fetch_one(&mut *conn)
+            .await?;
     let class_of = |title: &'static str| {
         sqlx::query_scalar::<_, Uuid>(
             "select id from classes where school_id = $1 and title = $2 order by created_at desc limit 1",
@@ -119,10 +214,8 @@ pub async fn populate(conn: &mut PgConnection, school: SchoolId) -> anyhow::Resu
         .await?;
     }
     // Pending join requests, waiting a few days; a parent names their child.
-    for (i, (surname, given, patronymic, email, role, _class, note, days)) in
-        REQUESTS.iter().enumerate()
-    {
-        let Some((invite, class)) = (if *role == "parent" {
+    for (i, r) in REQUESTS.iter().enumerate() {
+        let Some((invite, class)) = (if r.role == "parent" {
             parent_link_5a
         } else {
             staff_link
@@ -135,19 +228,19 @@ pub async fn populate(conn: &mut PgConnection, school: SchoolId) -> anyhow::Resu
                values ($1, $2, $3, $4, $5, gen_random_uuid())"#,
         )
         .bind(account)
-        .bind(surname)
-        .bind(given)
-        .bind(patronymic)
-        .bind(email)
+        .bind(r.surname)
+        .bind(r.given)
+        .bind(r.patronymic)
+        .bind(r.email)
         .execute(&mut *conn)
         .await?;
-        let note = if *role == "parent" {
+        let note = if r.role == "parent" {
             children
                 .get(i + 1)
                 .map(|(_, name)| name.clone())
                 .unwrap_or_default()
         } else {
-            (*note).to_owned()
+            r.note.to_owned()
         };
         sqlx::query(
             r#"insert into join_requests (school_id, id, invite_id, account_id, role, class_id, note,
@@ -158,10 +251,10 @@ pub async fn populate(conn: &mut PgConnection, school: SchoolId) -> anyhow::Resu
         .bind(Uuid::now_v7())
         .bind(invite)
         .bind(account)
-        .bind(role)
+        .bind(r.role)
         .bind(class)
         .bind(note)
-        .bind(days)
+        .bind(r.days)
         .execute(&mut *conn)
         .await?;
     }

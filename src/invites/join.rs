@@ -197,7 +197,9 @@ async fn landing(
     let who = actor.0.as_ref().map(|a| a.full_name());
     let mut page = JoinPage::new(&live, &token, who, layout_for(&actor));
     if let Some(a) = &actor.0 {
-        page.message = precheck(&mut conn, &live, a.id()).await?.map(|r| r.message());
+        page.message = precheck(&mut conn, &live, a.id())
+            .await?
+            .map(|r| r.message());
     }
     Ok(render(&page)?.into_response())
 }
@@ -245,7 +247,15 @@ async fn precheck(
     if pending {
         return Ok(Some(Refusal::AlreadyRequested));
     }
-    member_refusal(conn, live.school, account, &live.role, live.class, live.child).await
+    member_refusal(
+        conn,
+        live.school,
+        account,
+        &live.role,
+        live.class,
+        live.child,
+    )
+    .await
 }
 
 /// Whether admitting the account would duplicate a membership or move a student.
@@ -342,7 +352,9 @@ async fn redeem(
     )
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(inv) = used else { return Ok(Err(None)) };
+    let Some(inv) = used else {
+        return Ok(Err(None));
+    };
     if !creator_still_may(&mut *conn, inv.school, inv.created_by, &inv.role, inv.class).await? {
         return Ok(Err(None));
     }
@@ -359,8 +371,10 @@ async fn redeem(
     if pending {
         return Ok(Err(Some(Refusal::AlreadyRequested)));
     }
-    if let Some(refusal) =
-        member_refusal(&mut *conn, inv.school, account, &inv.role, inv.class, inv.child).await?
+    if let Some(refusal) = member_refusal(
+        &mut *conn, inv.school, account, &inv.role, inv.class, inv.child,
+    )
+    .await?
     {
         return Ok(Err(Some(refusal)));
     }
@@ -396,7 +410,10 @@ async fn redeem(
         .await?;
         Ok(Ok(Joined::Requested))
     } else {
-        admit(&mut *conn, inv.school, account, &inv.role, inv.class, inv.child).await?;
+        admit(
+            &mut *conn, inv.school, account, &inv.role, inv.class, inv.child,
+        )
+        .await?;
         audit::record(
             conn,
             meta,

@@ -83,8 +83,7 @@ pub(crate) async fn creation_limit(
     account: AccountId,
 ) -> AppResult<()> {
     let key = format!("invite-create:{account}");
-    if let Some(retry) = throttle::hit_window(conn, &key, state.config.invites_per_minute).await?
-    {
+    if let Some(retry) = throttle::hit_window(conn, &key, state.config.invites_per_minute).await? {
         return Err(AppError::TooManyRequests {
             retry_after_secs: retry,
         });
@@ -256,13 +255,19 @@ async fn registry(
             }
         })
         .collect();
-    let stale = super::home_notes(&mut conn, &scope, stale_days).await?.stale;
+    let stale = super::home_notes(&mut conn, &scope, stale_days)
+        .await?
+        .stale;
     let notice = match q.done.as_deref() {
-        Some("revoked") => Some("Приглашение отозвано: по нему больше нельзя присоединиться.".to_owned()),
-        Some(n) if n.starts_with("bulk-") => n[5..]
-            .parse::<i64>()
-            .ok()
-            .map(|n| format!("Отозвано: {}.", count(n, "приглашение", "приглашения", "приглашений"))),
+        Some("revoked") => {
+            Some("Приглашение отозвано: по нему больше нельзя присоединиться.".to_owned())
+        }
+        Some(n) if n.starts_with("bulk-") => n[5..].parse::<i64>().ok().map(|n| {
+            format!(
+                "Отозвано: {}.",
+                count(n, "приглашение", "приглашения", "приглашений")
+            )
+        }),
         _ => None,
     };
     Ok(render(&ListPage {
@@ -657,11 +662,7 @@ struct ShareForm {
 }
 
 /// The link behind a token the creator holds, if the actor may share it.
-async fn shared(
-    conn: &mut PgConnection,
-    scope: &SchoolScope,
-    token: &str,
-) -> AppResult<View> {
+async fn shared(conn: &mut PgConnection, scope: &SchoolScope, token: &str) -> AppResult<View> {
     let view = view_by_token(&mut *conn, scope, token)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -783,7 +784,9 @@ async fn email(
     )
     .await?;
     tx.commit().await?;
-    let notice = Some(format!("Письмо с приглашением поставлено в очередь отправки на {to}."));
+    let notice = Some(format!(
+        "Письмо с приглашением поставлено в очередь отправки на {to}."
+    ));
     let page = created_page(&state, &scope, &form.token, view, notice);
     Ok(render(&page)?.into_response())
 }

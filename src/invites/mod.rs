@@ -389,7 +389,11 @@ mod tests {
         assert!(may_create(&[Role::ClassTeacher], true, "parent"));
         assert!(!may_create(&[Role::ClassTeacher], false, "parent"));
         assert!(!may_create(&[Role::ClassTeacher], true, "teacher"));
-        assert!(!may_create(&[Role::Director, Role::Teacher], true, "student"));
+        assert!(!may_create(
+            &[Role::Director, Role::Teacher],
+            true,
+            "student"
+        ));
     }
 
     #[test]

@@ -222,15 +222,20 @@ async fn queue(
     let notice = match q.done.as_deref() {
         Some("approved") => Some("Заявка одобрена.".to_owned()),
         Some("rejected") => Some("Заявка отклонена.".to_owned()),
-        Some(n) if n.starts_with("bulk-") => n[5..].parse::<i64>().ok().map(|n| {
-            format!(
-                "Одобрено: {}.",
-                count(n, "заявка", "заявки", "заявок")
-            )
-        }),
+        Some(n) if n.starts_with("bulk-") => n[5..]
+            .parse::<i64>()
+            .ok()
+            .map(|n| format!("Одобрено: {}.", count(n, "заявка", "заявки", "заявок"))),
         _ => None,
     };
-    page(&state, &scope, q.page.unwrap_or(1).clamp(1, 10_000), None, notice).await
+    page(
+        &state,
+        &scope,
+        q.page.unwrap_or(1).clamp(1, 10_000),
+        None,
+        notice,
+    )
+    .await
 }
 
 /// Why a request could not be approved.
@@ -296,7 +301,15 @@ async fn approve(
     {
         return Ok(Err(Blocked::Message(refusal.message())));
     }
-    admit(&mut *conn, scope.school_id(), r.account, &r.role, r.class, child).await?;
+    admit(
+        &mut *conn,
+        scope.school_id(),
+        r.account,
+        &r.role,
+        r.class,
+        child,
+    )
+    .await?;
     sqlx::query!(
         r#"update join_requests set status = 'approved', decided_at = now(), decided_by = $3,
                   child_id = $4
@@ -384,7 +397,9 @@ async fn decide(
                     &state,
                     &scope,
                     1,
-                    Some("Укажите причину отказа (до 500 символов): её увидит заявитель.".to_owned()),
+                    Some(
+                        "Укажите причину отказа (до 500 символов): её увидит заявитель.".to_owned(),
+                    ),
                     None,
                 )
                 .await;
@@ -544,7 +559,10 @@ mod tests {
             guess_child(&children, "морозов артем"),
             Some(children[0].id)
         );
-        assert_eq!(guess_child(&children, "Артём Морозов"), Some(children[0].id));
+        assert_eq!(
+            guess_child(&children, "Артём Морозов"),
+            Some(children[0].id)
+        );
         assert_eq!(guess_child(&children, "Морозов"), None);
         assert_eq!(guess_child(&children, ""), None);
     }

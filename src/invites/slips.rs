@@ -142,7 +142,10 @@ async fn create(
         })?
         .into_response());
     };
-    let batch = form.form_id.parse::<Uuid>().unwrap_or_else(|_| Uuid::now_v7());
+    let batch = form
+        .form_id
+        .parse::<Uuid>()
+        .unwrap_or_else(|_| Uuid::now_v7());
     drop(conn);
     let mut tx = state.db.begin().await?;
     // Serialises double submissions of one form: the second finds the first's batch.

@@ -31,9 +31,7 @@ async fn world_with(config: WebConfig) -> World {
     app.admin(school, "admin@test.local").await;
     app.person(school, "director@test.local", "director", None)
         .await;
-    let (_, ct) = app
-        .person(school, "ct@test.local", "teacher", None)
-        .await;
+    let (_, ct) = app.person(school, "ct@test.local", "teacher", None).await;
     app.class_teacher(school, five_a, ct).await;
     app.person(school, "teacher@test.local", "teacher", None)
         .await;
@@ -146,7 +144,11 @@ async fn admin_creates_a_link_shown_once_and_only_its_hash_is_stored_r2_1_f() {
     assert!(body.contains("Ссылку показывают один раз"));
     assert!(body.contains("класс 5А"));
     let (uses, max_uses, approval) = invite_row(&w.app, &token).await;
-    assert_eq!((uses, max_uses, approval), (0, 40, false), "student defaults");
+    assert_eq!(
+        (uses, max_uses, approval),
+        (0, 40, false),
+        "student defaults"
+    );
     let days: f64 = sqlx::query_scalar(
         "select (extract(epoch from expires_at - now()) / 86400)::float8 from invites where token_hash = $1",
     )
@@ -162,7 +164,11 @@ async fn admin_creates_a_link_shown_once_and_only_its_hash_is_stored_r2_1_f() {
         .post(
             &admin,
             &format!("/s/{}/invites", w.school),
-            &[("form_id", &form_id), ("role", "student"), ("class_id", &class)],
+            &[
+                ("form_id", &form_id),
+                ("role", "student"),
+                ("class_id", &class),
+            ],
         )
         .await
         .text()
@@ -188,7 +194,12 @@ async fn admin_creates_a_link_shown_once_and_only_its_hash_is_stored_r2_1_f() {
     assert!(registry.contains("осталось 40 из 40"));
     assert!(registry.contains("повторно показать нельзя"));
     assert!(!registry.contains(&token));
-    assert!(w.app.audit_actions().await.contains(&"invite.created".to_owned()));
+    assert!(
+        w.app
+            .audit_actions()
+            .await
+            .contains(&"invite.created".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -197,8 +208,14 @@ async fn staff_links_are_single_use_and_short_lived_or_need_approval_r2_3_a_r2_8
     let admin = w.app.logged_in("admin@test.local").await;
     let path = format!("/s/{}/invites", w.school);
     for (fields, field) in [
-        (vec![("role", "teacher"), ("approval", "no"), ("max_uses", "5")], "max_uses"),
-        (vec![("role", "staff"), ("approval", "no"), ("days", "10")], "days"),
+        (
+            vec![("role", "teacher"), ("approval", "no"), ("max_uses", "5")],
+            "max_uses",
+        ),
+        (
+            vec![("role", "staff"), ("approval", "no"), ("days", "10")],
+            "days",
+        ),
         (vec![("role", "deputy"), ("days", "31")], "days"),
     ] {
         let res = w.app.post(&admin, &path, &fields).await;
@@ -219,7 +236,11 @@ async fn staff_links_are_single_use_and_short_lived_or_need_approval_r2_3_a_r2_8
     let c = w.app.client();
     let res = w
         .app
-        .post(&c, &format!("/join/{direct}"), &register_form("new.teacher@test.local", ""))
+        .post(
+            &c,
+            &format!("/join/{direct}"),
+            &register_form("new.teacher@test.local", ""),
+        )
         .await;
     assert_eq!(res.status(), 303);
     let verification: String = sqlx::query_scalar(
@@ -245,7 +266,11 @@ async fn class_teacher_invites_only_students_and_parents_of_their_class_r2_1_f()
         .await
         .unwrap();
     let roles = select_attr(&form, "#role option", "value");
-    assert_eq!(roles, vec!["student", "parent"], "nobody invites above their role");
+    assert_eq!(
+        roles,
+        vec!["student", "parent"],
+        "nobody invites above their role"
+    );
     let classes = select_texts(&form, "#class_id option");
     assert!(classes.contains(&"5А".to_owned()) && !classes.contains(&"6Б".to_owned()));
     let six_b = w.six_b.to_string();
@@ -265,7 +290,10 @@ async fn class_teacher_invites_only_students_and_parents_of_their_class_r2_1_f()
     assert_eq!(n, 1);
     // A teacher who leads no class creates nothing.
     let teacher = w.app.logged_in("teacher@test.local").await;
-    assert_eq!(w.app.get(&teacher, &format!("{path}/new")).await.status(), 403);
+    assert_eq!(
+        w.app.get(&teacher, &format!("{path}/new")).await.status(),
+        403
+    );
 }
 
 #[tokio::test]
@@ -289,12 +317,19 @@ async fn opening_a_link_never_consumes_it_and_a_newcomer_joins_by_one_post_r2_6_
     let body = res.text().await.unwrap();
     assert!(body.contains("Новикова"));
     assert_eq!(select_attr(&body, "#contact", "aria-invalid"), vec!["true"]);
-    assert_eq!(select_attr(&body, "#password", "aria-invalid"), vec!["true"]);
+    assert_eq!(
+        select_attr(&body, "#password", "aria-invalid"),
+        vec!["true"]
+    );
     assert_eq!(invite_row(&w.app, &token).await.0, 0);
 
     let res = w
         .app
-        .post(&c, &format!("/join/{token}"), &register_form("new.student@test.local", ""))
+        .post(
+            &c,
+            &format!("/join/{token}"),
+            &register_form("new.student@test.local", ""),
+        )
         .await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), format!("/s/{}", w.school));
@@ -317,16 +352,22 @@ async fn unknown_expired_revoked_and_used_up_links_answer_alike_r2_1_l() {
         let (t, _) = create_link(
             &w,
             &admin,
-            &[("role", "student"), ("class_id", &five_a), ("max_uses", "1")],
+            &[
+                ("role", "student"),
+                ("class_id", &five_a),
+                ("max_uses", "1"),
+            ],
         )
         .await;
         tokens.push(t);
     }
-    sqlx::query("update invites set expires_at = now() - interval '1 minute' where token_hash = $1")
-        .bind(school_portal::auth::session::token_hash(&tokens[1]))
-        .execute(&w.app.db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update invites set expires_at = now() - interval '1 minute' where token_hash = $1",
+    )
+    .bind(school_portal::auth::session::token_hash(&tokens[1]))
+    .execute(&w.app.db)
+    .await
+    .unwrap();
     sqlx::query("update invites set revoked_at = now() where token_hash = $1")
         .bind(school_portal::auth::session::token_hash(&tokens[2]))
         .execute(&w.app.db)
@@ -335,7 +376,11 @@ async fn unknown_expired_revoked_and_used_up_links_answer_alike_r2_1_l() {
     let c = w.app.client();
     let res = w
         .app
-        .post(&c, &format!("/join/{}", tokens[3]), &register_form("first@test.local", ""))
+        .post(
+            &c,
+            &format!("/join/{}", tokens[3]),
+            &register_form("first@test.local", ""),
+        )
         .await;
     assert_eq!(res.status(), 303);
     let anon = w.app.client();
@@ -346,7 +391,11 @@ async fn unknown_expired_revoked_and_used_up_links_answer_alike_r2_1_l() {
         answers.push((status, get.text().await.unwrap()));
         let post = w
             .app
-            .post(&anon, &format!("/join/{t}"), &register_form("late@test.local", ""))
+            .post(
+                &anon,
+                &format!("/join/{t}"),
+                &register_form("late@test.local", ""),
+            )
             .await;
         let status = post.status();
         answers.push((status, post.text().await.unwrap()));
@@ -366,7 +415,11 @@ async fn fifty_concurrent_redemptions_of_a_ten_use_link_make_exactly_ten_members
     let (token, _) = create_link(
         &w,
         &admin,
-        &[("role", "student"), ("class_id", &five_a), ("max_uses", "10")],
+        &[
+            ("role", "student"),
+            ("class_id", &five_a),
+            ("max_uses", "10"),
+        ],
     )
     .await;
     let mut tasks = Vec::new();
@@ -392,8 +445,16 @@ async fn fifty_concurrent_redemptions_of_a_ten_use_link_make_exactly_ten_members
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 10, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 404).count(), 40, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 404).count(),
+        40,
+        "{statuses:?}"
+    );
     let members: i64 = sqlx::query_scalar(
         "select count(*) from memberships m join accounts a on a.id = m.account_id
          where a.email like 'racer%' and m.role = 'student'",
@@ -402,10 +463,11 @@ async fn fifty_concurrent_redemptions_of_a_ten_use_link_make_exactly_ten_members
     .await
     .unwrap();
     assert_eq!(members, 10);
-    let accounts: i64 = sqlx::query_scalar("select count(*) from accounts where email like 'racer%'")
-        .fetch_one(&w.app.db)
-        .await
-        .unwrap();
+    let accounts: i64 =
+        sqlx::query_scalar("select count(*) from accounts where email like 'racer%'")
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
     assert_eq!(accounts, 10, "the losers' accounts were rolled back");
     assert_eq!(invite_row(&w.app, &token).await.0, 10);
 }
@@ -443,7 +505,10 @@ async fn the_database_holds_no_raw_token() {
         .await
         .unwrap();
     assert_eq!(sent, 1);
-    assert!(smtp.received()[0].body_text().contains(&token), "the e-mail carried the link");
+    assert!(
+        smtp.received()[0].body_text().contains(&token),
+        "the e-mail carried the link"
+    );
 
     let slip_token = slip_links[0].rsplit('/').next().unwrap().to_owned();
     let columns: Vec<(String, String, String)> = sqlx::query_as(
@@ -457,9 +522,13 @@ async fn the_database_holds_no_raw_token() {
     for raw in [&token, &slip_token] {
         for (table, column, kind) in &columns {
             let sql = if kind == "bytea" {
-                format!("select count(*) from \"{table}\" where position($1::bytea in \"{column}\") > 0")
+                format!(
+                    "select count(*) from \"{table}\" where position($1::bytea in \"{column}\") > 0"
+                )
             } else {
-                format!("select count(*) from \"{table}\" where \"{column}\"::text like '%' || $2 || '%'")
+                format!(
+                    "select count(*) from \"{table}\" where \"{column}\"::text like '%' || $2 || '%'"
+                )
             };
             let n: i64 = sqlx::query_scalar(&sql)
                 .bind(raw.as_bytes())
@@ -492,23 +561,38 @@ async fn a_demoted_inviters_links_stop_working_r2_1_l() {
     assert_eq!(w.app.get(&c, &format!("/join/{token}")).await.status(), 404);
     let res = w
         .app
-        .post(&c, &format!("/join/{token}"), &register_form("late@test.local", ""))
+        .post(
+            &c,
+            &format!("/join/{token}"),
+            &register_form("late@test.local", ""),
+        )
         .await;
     assert_eq!(res.status(), 404);
     assert_eq!(invite_row(&w.app, &token).await.0, 0);
     // The administrator's rights are revoked: theirs die too.
-    assert_eq!(w.app.get(&c, &format!("/join/{admin_token}")).await.status(), 200);
+    assert_eq!(
+        w.app
+            .get(&c, &format!("/join/{admin_token}"))
+            .await
+            .status(),
+        200
+    );
     sqlx::query("update admin_grants set revoked_at = now() where school_id = $1")
         .bind(w.school)
         .execute(&w.app.db)
         .await
         .unwrap();
-    assert_eq!(w.app.get(&c, &format!("/join/{admin_token}")).await.status(), 404);
+    assert_eq!(
+        w.app
+            .get(&c, &format!("/join/{admin_token}"))
+            .await
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]
-async fn a_link_opened_while_someone_is_logged_in_asks_whose_account_and_is_not_consumed_r2_7_a()
-{
+async fn a_link_opened_while_someone_is_logged_in_asks_whose_account_and_is_not_consumed_r2_7_a() {
     let w = world().await;
     let admin = w.app.logged_in("admin@test.local").await;
     let five_a = w.five_a.to_string();
@@ -577,7 +661,9 @@ async fn a_link_opened_while_someone_is_logged_in_asks_whose_account_and_is_not_
 async fn parent_slips_are_printed_per_student_and_link_the_parent_to_that_child_r2_7_a() {
     let w = world().await;
     let kid2 = w.app.account("kid2@test.local", "Абрамова", "Вера").await;
-    w.app.member(w.school, kid2, "student", Some(w.five_a)).await;
+    w.app
+        .member(w.school, kid2, "student", Some(w.five_a))
+        .await;
     let ct = w.app.logged_in("ct@test.local").await;
     let new = w
         .app
@@ -604,8 +690,15 @@ async fn parent_slips_are_printed_per_student_and_link_the_parent_to_that_child_
         vec!["Абрамова Вера Иванович, 5А", "Морозов Артём Иванович, 5А"],
         "sorted by surname"
     );
-    assert_eq!(select_texts(&sheet, ".slip svg").len(), 2, "a QR code on each slip");
-    assert!(select_texts(&sheet, "nav").is_empty(), "no navigation on the printed sheet");
+    assert_eq!(
+        select_texts(&sheet, ".slip svg").len(),
+        2,
+        "a QR code on each slip"
+    );
+    assert!(
+        select_texts(&sheet, "nav").is_empty(),
+        "no navigation on the printed sheet"
+    );
     // The same form again creates nothing new.
     let again = w
         .app
@@ -622,12 +715,25 @@ async fn parent_slips_are_printed_per_student_and_link_the_parent_to_that_child_
     let links = select_texts(&sheet, ".slip-link code");
     let token = links[1].rsplit('/').next().unwrap().to_owned();
     let c = w.app.client();
-    let landing = w.app.get(&c, &format!("/join/{token}")).await.text().await.unwrap();
+    let landing = w
+        .app
+        .get(&c, &format!("/join/{token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(landing.contains("Морозов Артём"));
-    assert!(select_attr(&landing, "#child_name", "name").is_empty(), "the child is known");
+    assert!(
+        select_attr(&landing, "#child_name", "name").is_empty(),
+        "the child is known"
+    );
     let res = w
         .app
-        .post(&c, &format!("/join/{token}"), &register_form("mother@test.local", ""))
+        .post(
+            &c,
+            &format!("/join/{token}"),
+            &register_form("mother@test.local", ""),
+        )
         .await;
     assert_eq!(res.status(), 303, "a slip needs no approval");
     let linked: i64 = sqlx::query_scalar(
@@ -639,10 +745,22 @@ async fn parent_slips_are_printed_per_student_and_link_the_parent_to_that_child_
     .await
     .unwrap();
     assert_eq!(linked, 1);
-    let home = w.app.get(&c, &format!("/s/{}", w.school)).await.text().await.unwrap();
+    let home = w
+        .app
+        .get(&c, &format!("/s/{}", w.school))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains("Классы моих детей") && home.contains("Морозов Артём"));
     // Single use.
-    assert_eq!(w.app.get(&w.app.client(), &format!("/join/{token}")).await.status(), 404);
+    assert_eq!(
+        w.app
+            .get(&w.app.client(), &format!("/join/{token}"))
+            .await
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -651,7 +769,10 @@ async fn join_requests_are_decided_oldest_first_and_the_requester_sees_the_outco
     let admin = w.app.logged_in("admin@test.local").await;
     let five_a = w.five_a.to_string();
     let (token, _) = create_link(&w, &admin, &[("role", "parent"), ("class_id", &five_a)]).await;
-    assert!(invite_row(&w.app, &token).await.2, "parent class links need approval");
+    assert!(
+        invite_row(&w.app, &token).await.2,
+        "parent class links need approval"
+    );
     let mut clients = Vec::new();
     for (email, child) in [
         ("first@test.local", "Морозов Артем"),
@@ -677,16 +798,28 @@ async fn join_requests_are_decided_oldest_first_and_the_requester_sees_the_outco
     let queue = w.app.get(&admin, &queue_path).await.text().await.unwrap();
     let rows = select_texts(&queue, "table.join-requests tbody tr");
     assert_eq!(rows.len(), 3);
-    assert!(rows[0].contains("3 дня"), "oldest first with how long it waited: {}", rows[0]);
+    assert!(
+        rows[0].contains("3 дня"),
+        "oldest first with how long it waited: {}",
+        rows[0]
+    );
     // The child named by the parent is preselected (ё as е).
-    let selected = select_attr(&queue, "tbody tr:first-child select option[selected]", "value");
+    let selected = select_attr(
+        &queue,
+        "tbody tr:first-child select option[selected]",
+        "value",
+    );
     assert_eq!(selected, vec![w.child.to_string()]);
     let ids = select_attr(&queue, "input[name=ids]", "value");
 
     // Rejection needs a reason.
     let res = w
         .app
-        .post(&admin, &format!("{queue_path}/{}", ids[1]), &[("decision", "reject")])
+        .post(
+            &admin,
+            &format!("{queue_path}/{}", ids[1]),
+            &[("decision", "reject")],
+        )
         .await;
     assert!(res.text().await.unwrap().contains("Укажите причину отказа"));
     let res = w
@@ -694,7 +827,10 @@ async fn join_requests_are_decided_oldest_first_and_the_requester_sees_the_outco
         .post(
             &admin,
             &format!("{queue_path}/{}", ids[1]),
-            &[("decision", "reject"), ("reason", "Не родитель ученика класса")],
+            &[
+                ("decision", "reject"),
+                ("reason", "Не родитель ученика класса"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 303);
@@ -716,10 +852,22 @@ async fn join_requests_are_decided_oldest_first_and_the_requester_sees_the_outco
     assert_eq!(res.status(), 303);
     assert!(location(&res).ends_with("done=bulk-1"));
     assert!(
-        w.app.get(&admin, &queue_path).await.text().await.unwrap().contains("Новых заявок нет")
+        w.app
+            .get(&admin, &queue_path)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Новых заявок нет")
     );
 
-    let first = w.app.get(&clients[0], &format!("/s/{}", w.school)).await.text().await.unwrap();
+    let first = w
+        .app
+        .get(&clients[0], &format!("/s/{}", w.school))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(first.contains("одобрена") && first.contains("Морозов Артём"));
     let second = w.app.get(&clients[1], "/").await.text().await.unwrap();
     assert!(second.contains("отклонена") && second.contains("Не родитель ученика класса"));
@@ -727,7 +875,11 @@ async fn join_requests_are_decided_oldest_first_and_the_requester_sees_the_outco
         .fetch_all(&w.app.db)
         .await
         .unwrap();
-    assert_eq!(mails.len(), 3, "each requester hears the outcome by e-mail: {mails:?}");
+    assert_eq!(
+        mails.len(),
+        3,
+        "each requester hears the outcome by e-mail: {mails:?}"
+    );
     let actions = w.app.audit_actions().await;
     assert!(actions.contains(&"join_request.approved".to_owned()));
     assert!(actions.contains(&"join_request.rejected".to_owned()));
@@ -744,10 +896,18 @@ async fn the_class_teacher_decides_only_their_own_classs_requests_r2_1_i() {
     let (t5, _) = create_link(&w, &admin, &[("role", "parent"), ("class_id", &five_a)]).await;
     let (t6, _) = create_link(&w, &admin, &[("role", "parent"), ("class_id", &six_b)]).await;
     let (tt, _) = create_link(&w, &admin, &[("role", "teacher")]).await;
-    for (t, email) in [(&t5, "p5@test.local"), (&t6, "p6@test.local"), (&tt, "t@test.local")] {
+    for (t, email) in [
+        (&t5, "p5@test.local"),
+        (&t6, "p6@test.local"),
+        (&tt, "t@test.local"),
+    ] {
         let res = w
             .app
-            .post(&w.app.client(), &format!("/join/{t}"), &register_form(email, "Иванов Иван"))
+            .post(
+                &w.app.client(),
+                &format!("/join/{t}"),
+                &register_form(email, "Иванов Иван"),
+            )
             .await;
         assert_eq!(res.status(), 303);
     }
@@ -762,7 +922,13 @@ async fn the_class_teacher_decides_only_their_own_classs_requests_r2_1_i() {
     let rows = select_texts(&queue, "table.join-requests tbody tr");
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(rows[0].contains("5А"));
-    let home = w.app.get(&ct, &format!("/s/{}", w.school)).await.text().await.unwrap();
+    let home = w
+        .app
+        .get(&ct, &format!("/s/{}", w.school))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains("1 заявка на вступление ждёт решения"));
     let other: String = sqlx::query_scalar(
         "select r.id::text from join_requests r join accounts a on a.id = r.account_id where a.email = 'p6@test.local'",
@@ -779,7 +945,13 @@ async fn the_class_teacher_decides_only_their_own_classs_requests_r2_1_i() {
         )
         .await;
     assert_eq!(res.status(), 404, "another class's request is not theirs");
-    let admin_home = w.app.get(&admin, &format!("/s/{}", w.school)).await.text().await.unwrap();
+    let admin_home = w
+        .app
+        .get(&admin, &format!("/s/{}", w.school))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(admin_home.contains("3 заявки на вступление ждут решения"));
 }
 
@@ -799,20 +971,48 @@ async fn links_are_revoked_one_by_class_or_unused_for_n_days_after_confirmation_
         .fetch_one(&w.app.db)
         .await
         .unwrap();
-    let ask = w.app.post(&admin, &format!("{base}/{id}/revoke"), &[]).await;
+    let ask = w
+        .app
+        .post(&admin, &format!("{base}/{id}/revoke"), &[])
+        .await;
     assert_eq!(ask.status(), 200);
-    assert!(ask.text().await.unwrap().contains("Отозвать приглашение: ученик, класс 5А"));
-    assert_eq!(w.app.get(&w.app.client(), &format!("/join/{one}")).await.status(), 200);
+    assert!(
+        ask.text()
+            .await
+            .unwrap()
+            .contains("Отозвать приглашение: ученик, класс 5А")
+    );
+    assert_eq!(
+        w.app
+            .get(&w.app.client(), &format!("/join/{one}"))
+            .await
+            .status(),
+        200
+    );
     let res = w
         .app
-        .post(&admin, &format!("{base}/{id}/revoke"), &[("confirm", "yes")])
+        .post(
+            &admin,
+            &format!("{base}/{id}/revoke"),
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(w.app.get(&w.app.client(), &format!("/join/{one}")).await.status(), 404);
+    assert_eq!(
+        w.app
+            .get(&w.app.client(), &format!("/join/{one}"))
+            .await
+            .status(),
+        404
+    );
     // All of 5А.
     let ask = w
         .app
-        .post(&admin, &format!("{base}/revoke-class"), &[("class_id", &five_a)])
+        .post(
+            &admin,
+            &format!("{base}/revoke-class"),
+            &[("class_id", &five_a)],
+        )
         .await
         .text()
         .await
@@ -833,13 +1033,35 @@ async fn links_are_revoked_one_by_class_or_unused_for_n_days_after_confirmation_
         .execute(&w.app.db)
         .await
         .unwrap();
-    let home = w.app.get(&admin, &format!("/s/{}", w.school)).await.text().await.unwrap();
-    assert!(home.contains("1 приглашение не использовалось больше 30 дней"), "{home}");
-    let stale = w.app.get(&admin, &format!("{base}?state=stale")).await.text().await.unwrap();
-    assert_eq!(select_texts(&stale, "table.invite-registry tbody tr").len(), 1);
+    let home = w
+        .app
+        .get(&admin, &format!("/s/{}", w.school))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("1 приглашение не использовалось больше 30 дней"),
+        "{home}"
+    );
+    let stale = w
+        .app
+        .get(&admin, &format!("{base}?state=stale"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_texts(&stale, "table.invite-registry tbody tr").len(),
+        1
+    );
     let ask = w
         .app
-        .post(&admin, &format!("{base}/deactivate-unused"), &[("days", "30")])
+        .post(
+            &admin,
+            &format!("{base}/deactivate-unused"),
+            &[("days", "30")],
+        )
         .await
         .text()
         .await
@@ -854,18 +1076,37 @@ async fn links_are_revoked_one_by_class_or_unused_for_n_days_after_confirmation_
         )
         .await;
     assert!(location(&res).ends_with("done=bulk-1"));
-    let home = w.app.get(&admin, &format!("/s/{}", w.school)).await.text().await.unwrap();
+    let home = w
+        .app
+        .get(&admin, &format!("/s/{}", w.school))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!home.contains("не использовалось"));
     let live: i64 = sqlx::query_scalar("select count(*) from invites where revoked_at is null")
         .fetch_one(&w.app.db)
         .await
         .unwrap();
     assert_eq!(live, 0);
-    let all = w.app.get(&admin, &format!("{base}?state=all")).await.text().await.unwrap();
-    assert_eq!(select_texts(&all, "table.invite-registry tbody tr").len(), 3);
+    let all = w
+        .app
+        .get(&admin, &format!("{base}?state=all"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_texts(&all, "table.invite-registry tbody tr").len(),
+        3
+    );
     assert!(all.contains("отозвано"));
     let actions = w.app.audit_actions().await;
-    for a in ["invite.revoked", "invite.revoked_class", "invite.deactivated_unused"] {
+    for a in [
+        "invite.revoked",
+        "invite.revoked_class",
+        "invite.deactivated_unused",
+    ] {
         assert!(actions.contains(&a.to_owned()), "{a}");
     }
 }
@@ -901,7 +1142,11 @@ async fn join_and_link_creation_are_rate_limited() {
     assert!(res.headers().get("retry-after").is_some());
     let res = w
         .app
-        .post(&c, &format!("/join/{token}"), &register_form("x@test.local", ""))
+        .post(
+            &c,
+            &format!("/join/{token}"),
+            &register_form("x@test.local", ""),
+        )
         .await;
     assert_eq!(res.status(), 429);
 }
@@ -914,7 +1159,10 @@ async fn a_link_is_shared_as_qr_poster_and_e_mail_through_a_real_smtp_server_r2_
     let five_a = w.five_a.to_string();
     let (token, _) = create_link(&w, &admin, &[("role", "parent"), ("class_id", &five_a)]).await;
     let base = format!("/s/{}/invites/share", w.school);
-    let qr = w.app.post(&admin, &format!("{base}/qr"), &[("token", &token)]).await;
+    let qr = w
+        .app
+        .post(&admin, &format!("{base}/qr"), &[("token", &token)])
+        .await;
     assert_eq!(qr.status(), 200);
     assert_eq!(qr.headers()["content-type"], "image/svg+xml");
     assert!(qr.text().await.unwrap().contains("<svg"));
@@ -941,7 +1189,11 @@ async fn a_link_is_shared_as_qr_poster_and_e_mail_through_a_real_smtp_server_r2_
     // A wrong address is an error next to the field.
     let body = w
         .app
-        .post(&admin, &format!("{base}/email"), &[("token", &token), ("email", "nope")])
+        .post(
+            &admin,
+            &format!("{base}/email"),
+            &[("token", &token), ("email", "nope")],
+        )
         .await
         .text()
         .await
@@ -962,26 +1214,43 @@ async fn a_link_is_shared_as_qr_poster_and_e_mail_through_a_real_smtp_server_r2_
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    assert_eq!(school_portal::mail::send_due(&w.app.db, &down).await.unwrap(), 0);
-    let (attempts, error, later): (i32, Option<String>, bool) = sqlx::query_as(
-        "select attempts, last_error, next_attempt_at > now() from outbox",
-    )
-    .fetch_one(&w.app.db)
-    .await
-    .unwrap();
+    assert_eq!(
+        school_portal::mail::send_due(&w.app.db, &down)
+            .await
+            .unwrap(),
+        0
+    );
+    let (attempts, error, later): (i32, Option<String>, bool) =
+        sqlx::query_as("select attempts, last_error, next_attempt_at > now() from outbox")
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
     assert_eq!(attempts, 1);
     assert!(error.is_some() && later);
     sqlx::query("update outbox set next_attempt_at = now()")
         .execute(&w.app.db)
         .await
         .unwrap();
-    assert_eq!(school_portal::mail::send_due(&w.app.db, &smtp.config()).await.unwrap(), 1);
-    assert_eq!(school_portal::mail::send_due(&w.app.db, &smtp.config()).await.unwrap(), 0);
+    assert_eq!(
+        school_portal::mail::send_due(&w.app.db, &smtp.config())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        school_portal::mail::send_due(&w.app.db, &smtp.config())
+            .await
+            .unwrap(),
+        0
+    );
     let got = smtp.received();
     assert_eq!(got.len(), 1);
     assert!(got[0].to[0].contains("mother@example.ru"));
     let text = got[0].body_text();
-    assert!(text.contains(&w.app.url(&format!("/join/{token}"))), "{text}");
+    assert!(
+        text.contains(&w.app.url(&format!("/join/{token}"))),
+        "{text}"
+    );
     assert!(text.contains("родитель (законный представитель)"), "{text}");
     let (sent, body): (bool, String) =
         sqlx::query_as("select sent_at is not null, body from outbox")
@@ -1021,13 +1290,22 @@ async fn every_invite_page_answers_anonymous_wrong_role_and_other_school() {
     for p in &posts {
         assert_login_redirect(&w.app.post(&anon, p, &[]).await);
     }
-    for login in ["student@test.local", "parent@test.local", "teacher@test.local", "director@test.local"] {
+    for login in [
+        "student@test.local",
+        "parent@test.local",
+        "teacher@test.local",
+        "director@test.local",
+    ] {
         let c = w.app.logged_in(login).await;
         for p in &gets {
             assert_eq!(w.app.get(&c, p).await.status(), 403, "{login} GET {p}");
         }
         for p in &posts {
-            assert_eq!(w.app.post(&c, p, &[]).await.status(), 403, "{login} POST {p}");
+            assert_eq!(
+                w.app.post(&c, p, &[]).await.status(),
+                403,
+                "{login} POST {p}"
+            );
         }
     }
     // The class teacher has no bulk clean-up.
@@ -1036,14 +1314,26 @@ async fn every_invite_page_answers_anonymous_wrong_role_and_other_school() {
         assert_eq!(w.app.post(&ct, p, &[]).await.status(), 403, "{p}");
     }
     for p in &gets {
-        assert_eq!(w.app.get(&ct, p).await.status(), 200, "class teacher GET {p}");
+        assert_eq!(
+            w.app.get(&ct, p).await.status(),
+            200,
+            "class teacher GET {p}"
+        );
     }
     let other = w.app.logged_in("other-admin@test.local").await;
     for p in &gets {
-        assert_eq!(w.app.get(&other, p).await.status(), 404, "other school GET {p}");
+        assert_eq!(
+            w.app.get(&other, p).await.status(),
+            404,
+            "other school GET {p}"
+        );
     }
     for p in &posts {
-        assert_eq!(w.app.post(&other, p, &[]).await.status(), 404, "other school POST {p}");
+        assert_eq!(
+            w.app.post(&other, p, &[]).await.status(),
+            404,
+            "other school POST {p}"
+        );
     }
     let admin = w.app.logged_in("admin@test.local").await;
     for p in &gets {
@@ -1064,7 +1354,11 @@ async fn every_invite_page_answers_anonymous_wrong_role_and_other_school() {
     .unwrap();
     let res = w
         .app
-        .post(&admin_other, &format!("/s/{}/invites", w.other), &[("role", "teacher")])
+        .post(
+            &admin_other,
+            &format!("/s/{}/invites", w.other),
+            &[("role", "teacher")],
+        )
         .await;
     assert_eq!(res.status(), 200);
     let their: String = sqlx::query_scalar("select id::text from invites where school_id = $1")
@@ -1074,7 +1368,11 @@ async fn every_invite_page_answers_anonymous_wrong_role_and_other_school() {
         .unwrap();
     let res = w
         .app
-        .post(&admin, &format!("/s/{s}/invites/{their}/revoke"), &[("confirm", "yes")])
+        .post(
+            &admin,
+            &format!("/s/{s}/invites/{their}/revoke"),
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(res.status(), 404);
     let res = w
@@ -1100,10 +1398,18 @@ async fn parent_joins_by_a_class_link_in_a_browser_and_is_approved_r2_1_f_r2_1_i
     c.goto(&w.app.url("/login")).await.unwrap();
     admin.fill("input[name=login]", "admin@test.local").await;
     admin.fill("input[name=password]", PASSWORD).await;
-    admin.click("form[action='/login'] button[type=submit]").await;
-    admin.wait_for_url(&w.app.url(&format!("/s/{}", w.school))).await;
-    admin.click(&format!("nav a[href='/s/{}/invites']", w.school)).await;
-    admin.click(&format!("a[href='/s/{}/invites/new']", w.school)).await;
+    admin
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    admin
+        .wait_for_url(&w.app.url(&format!("/s/{}", w.school)))
+        .await;
+    admin
+        .click(&format!("nav a[href='/s/{}/invites']", w.school))
+        .await;
+    admin
+        .click(&format!("a[href='/s/{}/invites/new']", w.school))
+        .await;
     c.wait()
         .for_element(Locator::Css("select#role"))
         .await
@@ -1118,7 +1424,9 @@ async fn parent_joins_by_a_class_link_in_a_browser_and_is_approved_r2_1_f_r2_1_i
         .await
         .unwrap();
     admin.fill("#purpose", "родительское собрание").await;
-    admin.click("form[action$='/invites'] button[type=submit]").await;
+    admin
+        .click("form[action$='/invites'] button[type=submit]")
+        .await;
     let link = c
         .wait()
         .for_element(Locator::Css("input#invite-link"))
@@ -1130,11 +1438,18 @@ async fn parent_joins_by_a_class_link_in_a_browser_and_is_approved_r2_1_f_r2_1_i
         .unwrap();
     assert!(link.starts_with(&w.app.url("/join/")));
     admin.fill("input#email", "mother@test.local").await;
-    admin.click("form[action$='/share/email'] button[type=submit]").await;
+    admin
+        .click("form[action$='/share/email'] button[type=submit]")
+        .await;
     let notice = admin.text("p.notice").await;
     assert!(notice.contains("mother@test.local"), "{notice}");
     // The e-mail arrives at the test's SMTP server.
-    assert_eq!(school_portal::mail::send_due(&w.app.db, &smtp.config()).await.unwrap(), 1);
+    assert_eq!(
+        school_portal::mail::send_due(&w.app.db, &smtp.config())
+            .await
+            .unwrap(),
+        1
+    );
     assert!(smtp.received()[0].body_text().contains(&link));
 
     // A fresh browser: the parent opens the link and registers.
@@ -1150,27 +1465,123 @@ async fn parent_joins_by_a_class_link_in_a_browser_and_is_approved_r2_1_f_r2_1_i
     parent.fill("#child_name", "Морозов Артём").await;
     parent.fill("#password", "a long enough password").await;
     parent.fill("#password2", "a long enough password").await;
-    parent.click("input[value=register] ~ .actions button").await;
+    parent
+        .click("input[value=register] ~ .actions button")
+        .await;
     parent.wait_for_url(&w.app.url("/")).await;
     assert!(parent.text("main").await.contains("ждёт решения"));
 
     // The request is in the queue; the administrator approves it.
-    c.goto(&w.app.url(&format!("/s/{}", w.school))).await.unwrap();
-    assert!(admin.text("main").await.contains("1 заявка на вступление ждёт решения"));
-    admin.click(&format!("a[href='/s/{}/join-requests']", w.school)).await;
-    assert!(admin.text("table.join-requests").await.contains("Морозова Ольга"));
-    admin.click("form.request-approve button[type=submit]").await;
+    c.goto(&w.app.url(&format!("/s/{}", w.school)))
+        .await
+        .unwrap();
+    assert!(
+        admin
+            .text("main")
+            .await
+            .contains("1 заявка на вступление ждёт решения")
+    );
     admin
-        .wait_for_url(&w.app.url(&format!("/s/{}/join-requests?done=approved", w.school)))
+        .click(&format!("a[href='/s/{}/join-requests']", w.school))
+        .await;
+    assert!(
+        admin
+            .text("table.join-requests")
+            .await
+            .contains("Морозова Ольга")
+    );
+    admin
+        .click("form.request-approve button[type=submit]")
+        .await;
+    admin
+        .wait_for_url(
+            &w.app
+                .url(&format!("/s/{}/join-requests?done=approved", w.school)),
+        )
         .await;
 
     // The parent sees the class on their start page.
     parent.client.goto(&w.app.url("/")).await.unwrap();
-    parent.wait_for_url(&w.app.url(&format!("/s/{}", w.school))).await;
+    parent
+        .wait_for_url(&w.app.url(&format!("/s/{}", w.school)))
+        .await;
     let main = parent.text("main").await;
-    assert!(main.contains("5А") && main.contains("Морозов Артём"), "{main}");
+    assert!(
+        main.contains("5А") && main.contains("Морозов Артём"),
+        "{main}"
+    );
     assert!(main.contains("одобрена"));
     parent.close().await;
     admin.close().await;
     let _ = Duration::from_secs(0);
+}
+
+#[tokio::test]
+async fn the_demo_school_has_live_expired_and_revoked_links_requests_and_slips() {
+    let app = TestApp::spawn().await;
+    school_portal::demo::create(&app.db, Some("demo password 123".into()))
+        .await
+        .unwrap();
+    let school = school_portal::demo::DEMO_SCHOOL;
+    let (live, expired, revoked, slips, pending): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "select count(*) filter (where revoked_at is null and expires_at > now() and uses < max_uses),
+                count(*) filter (where expires_at <= now()),
+                count(*) filter (where revoked_at is not null),
+                count(*) filter (where child_id is not null),
+                (select count(*) from join_requests where school_id = $1 and status = 'pending')
+         from invites where school_id = $1",
+    )
+    .bind(school)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(live >= 4 && expired >= 1 && revoked >= 1 && slips >= 10 && pending == 3);
+    let admin = app.client();
+    app.login(&admin, "admin@demo.local", "demo password 123")
+        .await;
+    let home = app
+        .get(&admin, &format!("/s/{school}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("3 заявки на вступление ждут решения"),
+        "{home}"
+    );
+    assert!(home.contains("не использовалось больше 30 дней"));
+    let queue = app
+        .get(&admin, &format!("/s/{school}/join-requests"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_texts(&queue, "table.join-requests tbody tr").len(),
+        3
+    );
+    let registry = app
+        .get(&admin, &format!("/s/{school}/invites?state=all"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for state in ["действует", "истёк срок", "отозвано", "использовано"]
+    {
+        assert!(registry.contains(state), "{state}");
+    }
+    let teacher = app.client();
+    app.login(&teacher, "teacher@demo.local", "demo password 123")
+        .await;
+    let queue = app
+        .get(&teacher, &format!("/s/{school}/join-requests"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_texts(&queue, "table.join-requests tbody tr").len(),
+        2,
+        "the class teacher of 5А sees the two parents of 5А"
+    );
 }

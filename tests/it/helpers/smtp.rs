@@ -99,10 +99,7 @@ impl SmtpServer {
     }
 }
 
-async fn conversation(
-    stream: TcpStream,
-    store: Arc<Mutex<Vec<Received>>>,
-) -> std::io::Result<()> {
+async fn conversation(stream: TcpStream, store: Arc<Mutex<Vec<Received>>>) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     write.write_all(b"220 test.local ESMTP ready\r\n").await?;
