@@ -883,8 +883,18 @@ async fn join_requests_are_decided_oldest_first_and_the_requester_sees_the_outco
     let actions = w.app.audit_actions().await;
     assert!(actions.contains(&"join_request.approved".to_owned()));
     assert!(actions.contains(&"join_request.rejected".to_owned()));
-    // Joining again by the same link while a request waits: nothing new.
-    let _ = account_of(&w.app, "first@test.local").await;
+    // The approved parent is linked to the child they named.
+    let parent = account_of(&w.app, "first@test.local").await;
+    let linked: i64 = sqlx::query_scalar(
+        "select count(*) from parent_links l join memberships p on p.school_id = l.school_id
+         and p.id = l.parent_id where p.account_id = $1 and l.child_id = $2",
+    )
+    .bind(parent)
+    .bind(w.child)
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(linked, 1);
 }
 
 #[tokio::test]
@@ -1343,8 +1353,6 @@ async fn every_invite_page_answers_anonymous_wrong_role_and_other_school() {
     }
     // Another school's invite or request id in this school's URL: not found.
     let admin_other = w.app.logged_in("other-admin@test.local").await;
-    let six = school_portal::ids::ClassId::new();
-    let _ = six;
     let other_class: String = sqlx::query_scalar(
         "select id::text from classes where school_id = $1 and kind = 'staffroom'",
     )
@@ -1513,7 +1521,6 @@ async fn parent_joins_by_a_class_link_in_a_browser_and_is_approved_r2_1_f_r2_1_i
     assert!(main.contains("одобрена"));
     parent.close().await;
     admin.close().await;
-    let _ = Duration::from_secs(0);
 }
 
 #[tokio::test]
@@ -1584,4 +1591,110 @@ async fn the_demo_school_has_live_expired_and_revoked_links_requests_and_slips()
         2,
         "the class teacher of 5А sees the two parents of 5А"
     );
+}
+
+/// The real binary at the most talkative log level: the tokens of links opened and used,
+/// good and bad, never reach its logs (SECURITY.md 23, 27).
+#[tokio::test]
+async fn invite_tokens_never_reach_the_logs() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let url = crate::helpers::db::fresh_database().await;
+    let fixtures = TestApp::spawn_on(&url, WebConfig::default()).await;
+    let school = fixtures.school("Школа № 1").await;
+    let five_a = fixtures.class(school, 5, "А").await;
+    let admin = fixtures.admin(school, "admin@test.local").await;
+    let token = school_portal::auth::session::new_token();
+    sqlx::query(
+        "insert into invites (school_id, id, token_hash, role, class_id, max_uses, needs_approval,
+                              expires_at, created_by)
+         values ($1, gen_random_uuid(), $2, 'student', $3, 5, false, now() + interval '1 day', $4)",
+    )
+    .bind(school)
+    .bind(school_portal::auth::session::token_hash(&token))
+    .bind(five_a)
+    .bind(admin)
+    .execute(&fixtures.db)
+    .await
+    .unwrap();
+    let unknown = school_portal::auth::session::new_token();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_school-portal"))
+        .env("DATABASE_URL", &url)
+        .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(60), stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        seen.push(line.clone());
+        if line.contains("serving on") {
+            break;
+        }
+    }
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let rest = tokio::spawn(async move {
+        let mut out = Vec::new();
+        while let Ok(Some(line)) = stdout.next_line().await {
+            out.push(line);
+        }
+        out
+    });
+    let errs = tokio::spawn(async move {
+        let mut lines = stderr.lines();
+        let mut out = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            out.push(line);
+        }
+        out
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for t in [&token, &unknown] {
+        c.get(format!("{base}/join/{t}")).send().await.unwrap();
+    }
+    let res = c
+        .post(format!("{base}/join/{token}"))
+        .form(&register_form("logs@test.local", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = c
+        .post(format!("{base}/join/{unknown}"))
+        .form(&register_form("logs2@test.local", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    seen.extend(rest.await.unwrap());
+    seen.extend(errs.await.unwrap());
+    assert!(
+        seen.iter().any(|l| l.contains("/join/{token}")),
+        "requests were logged by route"
+    );
+    for line in &seen {
+        assert!(!line.contains(&token), "a token in the log: {line}");
+        assert!(!line.contains(&unknown), "a token in the log: {line}");
+    }
 }
