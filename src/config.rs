@@ -90,6 +90,72 @@ pub struct WebConfig {
     /// accepting connections (lets a load balancer move traffic away).
     #[arg(long, env = "PORTAL_SHUTDOWN_GRACE_SECS", default_value_t = 0)]
     pub shutdown_grace_secs: u64,
+
+    /// Requests to `/join/...` allowed from one IP address per minute before 429.
+    #[arg(long, env = "PORTAL_JOIN_PER_IP_PER_MINUTE", default_value_t = 30)]
+    pub join_per_ip_per_minute: i32,
+
+    /// Invite links (or slip sheets) one person may create per minute before 429.
+    #[arg(long, env = "PORTAL_INVITES_PER_MINUTE", default_value_t = 20)]
+    pub invites_per_minute: i32,
+
+    /// A live link unused for this many days counts as stale (start-page warning).
+    #[arg(long, env = "PORTAL_STALE_INVITE_DAYS", default_value_t = 30)]
+    pub stale_invite_days: i32,
+
+    #[command(flatten)]
+    pub smtp: SmtpConfig,
+}
+
+/// The SMTP server the portal sends its e-mail through (invites, outcomes of join
+/// requests). Without a host, messages wait in the outbox.
+#[derive(Debug, Clone, Args)]
+pub struct SmtpConfig {
+    /// SMTP server host name; unset: no e-mail is sent (messages stay queued).
+    #[arg(long, env = "PORTAL_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+
+    /// SMTP port (587 for STARTTLS submission).
+    #[arg(long, env = "PORTAL_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+
+    /// Login at the SMTP server, if it wants one.
+    #[arg(long, env = "PORTAL_SMTP_USER")]
+    pub smtp_user: Option<String>,
+
+    /// Password at the SMTP server.
+    #[arg(long, env = "PORTAL_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+
+    /// Require STARTTLS (turn off only for a server on this machine).
+    #[arg(long, env = "PORTAL_SMTP_STARTTLS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub smtp_starttls: bool,
+
+    /// The sender address of the portal's e-mail.
+    #[arg(
+        long,
+        env = "PORTAL_SMTP_FROM",
+        default_value = "Школьный портал <portal@localhost>"
+    )]
+    pub smtp_from: String,
+
+    /// Seconds between passes of the background sender.
+    #[arg(long, env = "PORTAL_MAIL_INTERVAL_SECS", default_value_t = 15)]
+    pub mail_interval_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_user: None,
+            smtp_password: None,
+            smtp_starttls: true,
+            smtp_from: "Школьный портал <portal@localhost>".to_owned(),
+            mail_interval_secs: 15,
+        }
+    }
 }
 
 impl Default for WebConfig {
@@ -104,6 +170,10 @@ impl Default for WebConfig {
             trust_proxy: false,
             hash_concurrency: 2,
             shutdown_grace_secs: 0,
+            join_per_ip_per_minute: 30,
+            invites_per_minute: 20,
+            stale_invite_days: 30,
+            smtp: SmtpConfig::default(),
         }
     }
 }

@@ -35,6 +35,8 @@ struct SchoolLink {
 struct ChooseSchoolPage {
     layout: Layout,
     schools: Vec<SchoolLink>,
+    /// The person's join requests and their outcomes (R2.1.i).
+    requests: Vec<crate::invites::RequestOutcome>,
 }
 
 /// The schools an account belongs to (memberships or admin rights), with its roles there.
@@ -91,6 +93,7 @@ async fn start(State(state): State<AppState>, actor: Actor) -> AppResult<Respons
     Ok(render(&ChooseSchoolPage {
         layout: Layout::for_actor(&actor),
         schools,
+        requests: crate::invites::my_requests(&mut conn, actor.id(), None).await?,
     })?
     .into_response())
 }
@@ -249,6 +252,8 @@ struct SchoolHomePage {
     is_parent: bool,
     led: Vec<ClassCard>,
     family: Vec<ClassCard>,
+    /// Stale links, requests to decide, the person's own requests (R2.1.i, R2.1.l).
+    invites: crate::invites::HomeNotes,
 }
 
 async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
@@ -288,6 +293,8 @@ async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppRe
         is_parent: scope.has(Role::Parent),
         led,
         family,
+        invites: crate::invites::home_notes(&mut conn, &scope, state.config.stale_invite_days)
+            .await?,
     })?
     .into_response())
 }

@@ -14,6 +14,8 @@ pub mod error;
 pub mod home;
 pub mod ids;
 pub mod imports;
+pub mod invites;
+pub mod mail;
 pub mod movements;
 pub mod people;
 pub mod profile;
@@ -79,6 +81,7 @@ fn routes(state: &AppState) -> Routes {
     let r = home::routes(r);
     let r = profile::routes(r);
     let r = imports::routes(r);
+    let r = invites::routes(r);
     let r = movements::routes(r);
     let r = people::routes(r);
     let r = classes::routes(r);
@@ -170,6 +173,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
     let ready = state.ready.clone();
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    let mailer = mail::spawn_sender(state.db.clone(), state.config.smtp.clone());
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -179,6 +183,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
             tokio::time::sleep(grace).await;
         })
         .await?;
+    mailer.abort();
     Ok(())
 }
 

@@ -152,6 +152,55 @@ impl SchoolScope {
     }
 }
 
+/// The roles an account holds in a school right now, without a request: the invite
+/// links re-check their creator's authority at redemption with it (SECURITY.md 24).
+/// The same rules as [`SchoolScope`]'s; a deactivated account holds none.
+pub(crate) async fn roles_of(
+    conn: &mut PgConnection,
+    account: AccountId,
+    school: SchoolId,
+) -> sqlx::Result<Vec<Role>> {
+    let row = sqlx::query!(
+        r#"select
+             array(select m.role from memberships m
+                   where m.school_id = $1 and m.account_id = $2 and m.status = 'active') as "roles!: Vec<String>",
+             exists(select 1 from memberships m where m.school_id = $1 and m.account_id = $2
+                    and m.status = 'active' and m.is_it_deputy) as "it_deputy!",
+             exists(select 1 from admin_grants g where g.school_id = $1 and g.account_id = $2
+                    and g.approved_at is not null and g.revoked_at is null
+                    and (g.expires_at is null or g.expires_at > now())) as "admin!",
+             exists(select 1 from class_teacher_assignments c
+                    join memberships m on m.school_id = c.school_id and m.id = c.teacher_id
+                    where c.school_id = $1 and c.ended_at is null
+                      and m.account_id = $2 and m.status = 'active') as "class_teacher!",
+             exists(select 1 from accounts a where a.id = $2 and a.deactivated_at is null) as "live!""#,
+        school as SchoolId,
+        account as AccountId,
+    )
+    .fetch_one(conn)
+    .await?;
+    if !row.live {
+        return Ok(Vec::new());
+    }
+    let mut roles: Vec<Role> = row
+        .roles
+        .iter()
+        .filter_map(|r| Role::from_membership(r))
+        .collect();
+    for (held, role) in [
+        (row.admin, Role::Admin),
+        (row.it_deputy, Role::ItDeputy),
+        (row.class_teacher, Role::ClassTeacher),
+    ] {
+        if held {
+            roles.push(role);
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
+}
+
 /// Where the request came from, for the audit log and rate limits.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {

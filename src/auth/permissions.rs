@@ -119,10 +119,22 @@ pub enum Action {
     ViewRegulation,
     /// Record a new edition of the regulation (R1.3, R4.2).
     ManageRegulation,
+    /// The registry of invite links (R2.1.l); a class teacher sees their classes' links.
+    ViewInvites,
+    /// Create invite links and parent slips (R2.1.f); a class teacher only student and
+    /// parent links of their own class.
+    CreateInvites,
+    /// Revoke one invite link (R2.1.l); a class teacher only their own class's.
+    RevokeInvites,
+    /// Revoke all links of a class, deactivate links unused for N days (R2.1.l).
+    CleanupInvites,
+    /// Approve or reject join requests (R2.1.i); a class teacher only their own class's
+    /// students and parents.
+    ReviewJoinRequests,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 29] = [
         Action::ViewSchoolHome,
         Action::ViewSchoolProfile,
         Action::EditSchoolProfile,
@@ -147,6 +159,11 @@ impl Action {
         Action::ViewAuditLog,
         Action::ViewRegulation,
         Action::ManageRegulation,
+        Action::ViewInvites,
+        Action::CreateInvites,
+        Action::RevokeInvites,
+        Action::CleanupInvites,
+        Action::ReviewJoinRequests,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -175,6 +192,11 @@ impl Action {
             Action::ViewAuditLog => "the audit log (SECURITY.md 26)",
             Action::ViewRegulation => "the regulation in force (R1.3)",
             Action::ManageRegulation => "record a regulation edition (R1.3, R4.2)",
+            Action::ViewInvites => "the registry of invite links (R2.1.l)",
+            Action::CreateInvites => "create invite links and parent slips (R2.1.f)",
+            Action::RevokeInvites => "revoke an invite link (R2.1.l)",
+            Action::CleanupInvites => "revoke a class's links, deactivate unused ones (R2.1.l)",
+            Action::ReviewJoinRequests => "approve or reject join requests (R2.1.i)",
         }
     }
 }
@@ -231,6 +253,11 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::ViewAuditLog, &[Admin, Director]),
     (Action::ViewRegulation, EVERY_MEMBER),
     (Action::ManageRegulation, &[Admin]),
+    (Action::ViewInvites, &[Admin, ClassTeacher]),
+    (Action::CreateInvites, &[Admin, ClassTeacher]),
+    (Action::RevokeInvites, &[Admin, ClassTeacher]),
+    (Action::CleanupInvites, &[Admin]),
+    (Action::ReviewJoinRequests, &[Admin, ClassTeacher]),
 ];
 
 /// The roles allowed an action.

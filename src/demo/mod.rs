@@ -654,5 +654,6 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     .bind(format!("school:{school}"))
     .execute(&mut *tx)
     .await?;
+    crate::invites::demo::populate(&mut *tx, school).await?;
     Ok(())
 }

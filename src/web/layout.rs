@@ -51,7 +51,7 @@ impl Layout {
             href: base.clone(),
             label: "Главная",
         }];
-        let items: [(Action, &str, &'static str); 11] = [
+        let items: [(Action, &str, &'static str); 12] = [
             (Action::ViewClasses, "/classes", "Классы"),
             (
                 Action::ViewClassTeachers,
@@ -61,6 +61,7 @@ impl Layout {
             (Action::ViewSubjects, "/subjects", "Предметы"),
             (Action::ViewPeople, "/people", "Люди"),
             (Action::VerifyStatus, "/verification", "Подтверждение"),
+            (Action::ViewInvites, "/invites", "Приглашения"),
             (Action::ViewMovements, "/movements", "Движение"),
             (Action::ImportPeople, "/import", "Импорт"),
             (

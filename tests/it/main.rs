@@ -11,6 +11,7 @@ mod accounts;
 mod browser;
 mod demo;
 mod imports;
+mod invites;
 mod movements;
 mod people;
 mod platform;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;

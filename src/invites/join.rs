@@ -1,0 +1,662 @@
+//! Joining by a link (R2.4.a, R2.5.a, R2.6.a, R2.7.a, R2.8.a; SECURITY.md 21–25). `GET
+//! /join/{token}` only shows what the link is for (school, class, role) and never consumes
+//! it; a newcomer creates an account there, an existing person logs in first, and a person
+//! already logged in is asked whose account to use. Joining is one POST and one
+//! transaction. Unknown, expired, revoked, used-up links and links whose creator lost the
+//! right to make them all answer the same page with the same status.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+
+use super::{InviteId, JoinRequestId, creator_still_may, is_staff_role, role_title, target_title};
+use crate::AppState;
+use crate::audit::{self, Entry};
+use crate::auth::FormErrors;
+use crate::auth::extract::{MaybeActor, RequestMeta};
+use crate::auth::permissions::Access;
+use crate::auth::{password, session, throttle};
+use crate::error::{AppError, AppResult, urlencode};
+use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::people::NewPerson;
+use crate::web::format::{self, normalize_email, normalize_phone};
+use crate::web::layout::Layout;
+use crate::web::{Routes, render};
+
+pub fn routes(r: Routes) -> Routes {
+    r.get("/join/{token}", Access::Public, landing)
+        .post("/join/{token}", Access::Public, join)
+}
+
+/// A live link, as the landing page and joining need it.
+struct Live {
+    school: SchoolId,
+    school_name: String,
+    timezone: String,
+    role: String,
+    class: ClassId,
+    target: String,
+    child: Option<MembershipId>,
+    child_name: Option<String>,
+    needs_approval: bool,
+    expires_at: OffsetDateTime,
+}
+
+/// The link behind a token, if it can be used now (its creator's authority included).
+async fn live(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Live>> {
+    if token.len() > 64 {
+        return Ok(None);
+    }
+    let row = sqlx::query!(
+        r#"select i.school_id as "school: SchoolId", s.name as school_name,
+                  s.timezone, i.role, i.class_id as "class: ClassId", c.kind, c.title,
+                  i.child_id as "child: MembershipId", i.needs_approval, i.expires_at,
+                  i.created_by as "created_by: AccountId",
+                  (select ka.surname || ' ' || ka.given_name from memberships k
+                   join accounts ka on ka.id = k.account_id
+                   where k.school_id = i.school_id and k.id = i.child_id) as child_name
+           from invites i
+           join schools s on s.id = i.school_id
+           join classes c on c.school_id = i.school_id and c.id = i.class_id
+           where i.token_hash = $1 and i.revoked_at is null and i.expires_at > now()
+             and i.uses < i.max_uses"#,
+        session::token_hash(token)
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    if !creator_still_may(&mut *conn, r.school, r.created_by, &r.role, r.class).await? {
+        return Ok(None);
+    }
+    Ok(Some(Live {
+        school: r.school,
+        school_name: r.school_name,
+        timezone: r.timezone,
+        role: r.role,
+        class: r.class,
+        target: target_title(&r.kind, &r.title),
+        child: r.child,
+        child_name: r.child_name,
+        needs_approval: r.needs_approval,
+        expires_at: r.expires_at,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "invites/bad_link.html")]
+struct BadLinkPage {
+    layout: Layout,
+}
+
+/// The one answer for every link that cannot be used (SECURITY.md 22): same page, same
+/// status, whatever the reason and whoever asks.
+fn bad_link() -> AppResult<Response> {
+    let page = render(&BadLinkPage {
+        layout: Layout::anonymous(),
+    })?;
+    Ok((StatusCode::NOT_FOUND, page).into_response())
+}
+
+/// `/join` is rate-limited per address (SECURITY.md 25).
+async fn limit(conn: &mut PgConnection, state: &AppState, meta: &RequestMeta) -> AppResult<()> {
+    let key = format!("join-ip:{}", meta.ip.as_deref().unwrap_or("unknown"));
+    if let Some(retry) =
+        throttle::hit_window(conn, &key, state.config.join_per_ip_per_minute).await?
+    {
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: retry,
+        });
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, Default, Debug)]
+struct JoinForm {
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    surname: String,
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    patronymic: String,
+    #[serde(default)]
+    contact: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password2: String,
+    #[serde(default)]
+    child_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "invites/join.html")]
+struct JoinPage {
+    layout: Layout,
+    token: String,
+    school_name: String,
+    target: String,
+    role: &'static str,
+    child_name: Option<String>,
+    needs_approval: bool,
+    /// A parent by a class link names their child for the approver.
+    ask_child: bool,
+    expires: String,
+    /// «Фамилия Имя Отчество» of the person logged in, if someone is.
+    who: Option<String>,
+    /// Why joining did not happen (already a member, and so on).
+    message: Option<String>,
+    form: JoinForm,
+    errors: FormErrors,
+}
+
+impl JoinPage {
+    fn new(live: &Live, token: &str, who: Option<String>, layout: Layout) -> Self {
+        JoinPage {
+            layout,
+            token: token.to_owned(),
+            school_name: live.school_name.clone(),
+            target: live.target.clone(),
+            role: role_title(&live.role),
+            child_name: live.child_name.clone(),
+            needs_approval: live.needs_approval,
+            ask_child: live.role == "parent" && live.child.is_none(),
+            expires: format::datetime(live.expires_at, &live.timezone),
+            who,
+            message: None,
+            form: JoinForm::default(),
+            errors: FormErrors::default(),
+        }
+    }
+}
+
+fn layout_for(actor: &MaybeActor) -> Layout {
+    match &actor.0 {
+        Some(a) => Layout::for_actor(a),
+        None => Layout::anonymous(),
+    }
+}
+
+async fn landing(
+    State(state): State<AppState>,
+    actor: MaybeActor,
+    meta: RequestMeta,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let mut conn = state.db.acquire().await?;
+    limit(&mut conn, &state, &meta).await?;
+    let Some(live) = live(&mut conn, &token).await? else {
+        return bad_link();
+    };
+    let who = actor.0.as_ref().map(|a| a.full_name());
+    let mut page = JoinPage::new(&live, &token, who, layout_for(&actor));
+    if let Some(a) = &actor.0 {
+        page.message = precheck(&mut conn, &live, a.id())
+            .await?
+            .map(|r| r.message());
+    }
+    Ok(render(&page)?.into_response())
+}
+
+/// Why someone cannot join by a link they hold.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    AlreadyMember,
+    AlreadyRequested,
+    StudentElsewhere(String),
+}
+
+impl Refusal {
+    pub(crate) fn message(&self) -> String {
+        match self {
+            Refusal::AlreadyMember => {
+                "Вы уже состоите в школе в этой роли: присоединяться ещё раз не нужно.".to_owned()
+            }
+            Refusal::AlreadyRequested => {
+                "Ваша заявка на вступление уже отправлена и ждёт решения.".to_owned()
+            }
+            Refusal::StudentElsewhere(class) => format!(
+                "Вы уже ученик класса {class} этой школы. Перевод в другой класс оформляет администратор."
+            ),
+        }
+    }
+}
+
+/// Whether the account already holds what the link gives (or waits for it).
+async fn precheck(
+    conn: &mut PgConnection,
+    live: &Live,
+    account: AccountId,
+) -> sqlx::Result<Option<Refusal>> {
+    let pending = sqlx::query_scalar!(
+        r#"select exists(select 1 from join_requests where school_id = $1 and account_id = $2
+                  and role = $3 and class_id = $4 and status = 'pending') as "e!""#,
+        live.school as SchoolId,
+        account as AccountId,
+        live.role,
+        live.class as ClassId
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if pending {
+        return Ok(Some(Refusal::AlreadyRequested));
+    }
+    member_refusal(
+        conn,
+        live.school,
+        account,
+        &live.role,
+        live.class,
+        live.child,
+    )
+    .await
+}
+
+/// Whether admitting the account would duplicate a membership or move a student.
+pub(crate) async fn member_refusal(
+    conn: &mut PgConnection,
+    school: SchoolId,
+    account: AccountId,
+    role: &str,
+    class: ClassId,
+    child: Option<MembershipId>,
+) -> sqlx::Result<Option<Refusal>> {
+    let row = sqlx::query!(
+        r#"select m.id as "id: MembershipId", m.class_id as "class: ClassId", c.title as "title?"
+           from memberships m left join classes c on c.school_id = m.school_id and c.id = m.class_id
+           where m.school_id = $1 and m.account_id = $2 and m.role = $3 and m.status = 'active'"#,
+        school as SchoolId,
+        account as AccountId,
+        role
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(m) = row else { return Ok(None) };
+    Ok(match role {
+        "student" if m.class == Some(class) => Some(Refusal::AlreadyMember),
+        "student" => Some(Refusal::StudentElsewhere(m.title.unwrap_or_default())),
+        "parent" => match child {
+            Some(child) => {
+                let linked = sqlx::query_scalar!(
+                    r#"select exists(select 1 from parent_links where school_id = $1
+                              and parent_id = $2 and child_id = $3) as "e!""#,
+                    school as SchoolId,
+                    m.id as MembershipId,
+                    child as MembershipId
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                linked.then_some(Refusal::AlreadyMember)
+            }
+            // A parent of another child may ask to be linked to one more.
+            None => None,
+        },
+        _ => Some(Refusal::AlreadyMember),
+    })
+}
+
+/// Gives an account the membership a link or an approved request grants: staff roles join
+/// the «Учительская» «не подтверждён»; a student their class; a parent is linked to the
+/// child when one is known.
+pub(crate) async fn admit(
+    conn: &mut PgConnection,
+    school: SchoolId,
+    account: AccountId,
+    role: &str,
+    class: ClassId,
+    child: Option<MembershipId>,
+) -> sqlx::Result<MembershipId> {
+    if is_staff_role(role) {
+        crate::schools::ensure_staff_membership(conn, school, account, role).await
+    } else if role == "student" {
+        crate::people::enrol_student(conn, school, account, class).await
+    } else {
+        let parent = crate::people::ensure_parent(&mut *conn, school, account).await?;
+        if let Some(child) = child {
+            crate::people::link_parent(conn, school, parent, child).await?;
+        }
+        Ok(parent)
+    }
+}
+
+/// What a successful POST did.
+enum Joined {
+    Member(SchoolId),
+    Requested,
+}
+
+/// Consumes one use of the link and admits the account (or files its request), inside the
+/// caller's transaction. `Ok(Err(None))`: the link is not usable (the caller answers the
+/// one bad-link page); `Ok(Err(Some(refusal)))`: the account cannot join by it. Either
+/// way the caller rolls back, so nothing is consumed.
+async fn redeem(
+    conn: &mut PgConnection,
+    meta: &RequestMeta,
+    token: &str,
+    account: AccountId,
+    note: Option<String>,
+) -> sqlx::Result<Result<Joined, Option<Refusal>>> {
+    let used = sqlx::query!(
+        r#"update invites set uses = uses + 1, last_used_at = now()
+           where token_hash = $1 and uses < max_uses and revoked_at is null and expires_at > now()
+           returning id as "id: InviteId", school_id as "school: SchoolId", role,
+                     class_id as "class: ClassId", child_id as "child: MembershipId",
+                     needs_approval, created_by as "created_by: AccountId""#,
+        session::token_hash(token)
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(inv) = used else {
+        return Ok(Err(None));
+    };
+    if !creator_still_may(&mut *conn, inv.school, inv.created_by, &inv.role, inv.class).await? {
+        return Ok(Err(None));
+    }
+    let pending = sqlx::query_scalar!(
+        r#"select exists(select 1 from join_requests where school_id = $1 and account_id = $2
+                  and role = $3 and class_id = $4 and status = 'pending') as "e!""#,
+        inv.school as SchoolId,
+        account as AccountId,
+        inv.role,
+        inv.class as ClassId
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if pending {
+        return Ok(Err(Some(Refusal::AlreadyRequested)));
+    }
+    if let Some(refusal) = member_refusal(
+        &mut *conn, inv.school, account, &inv.role, inv.class, inv.child,
+    )
+    .await?
+    {
+        return Ok(Err(Some(refusal)));
+    }
+    let details = format!("{} → {}", inv.role, inv.class);
+    if inv.needs_approval {
+        let request = JoinRequestId::new();
+        sqlx::query!(
+            r#"insert into join_requests (school_id, id, invite_id, account_id, role, class_id,
+                                          child_id, note)
+               values ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+            inv.school as SchoolId,
+            request as JoinRequestId,
+            inv.id as InviteId,
+            account as AccountId,
+            inv.role,
+            inv.class as ClassId,
+            inv.child as Option<MembershipId>,
+            note
+        )
+        .execute(&mut *conn)
+        .await?;
+        audit::record(
+            conn,
+            meta,
+            Entry {
+                actor: Some(account),
+                school: Some(inv.school),
+                action: "join_request.created",
+                target: Some(format!("invite:{}", inv.id)),
+                details: Some(format!("request:{request}; {details}")),
+            },
+        )
+        .await?;
+        Ok(Ok(Joined::Requested))
+    } else {
+        admit(
+            &mut *conn, inv.school, account, &inv.role, inv.class, inv.child,
+        )
+        .await?;
+        audit::record(
+            conn,
+            meta,
+            Entry {
+                actor: Some(account),
+                school: Some(inv.school),
+                action: "invite.redeemed",
+                target: Some(format!("invite:{}", inv.id)),
+                details: Some(details),
+            },
+        )
+        .await?;
+        Ok(Ok(Joined::Member(inv.school)))
+    }
+}
+
+fn with_cookie(mut res: Response, value: axum::http::HeaderValue) -> Response {
+    res.headers_mut().append(header::SET_COOKIE, value);
+    res
+}
+
+fn after_join(joined: &Joined) -> String {
+    match joined {
+        Joined::Member(school) => format!("/s/{school}"),
+        Joined::Requested => "/".to_owned(),
+    }
+}
+
+async fn join(
+    State(state): State<AppState>,
+    actor: MaybeActor,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(mut form): Form<JoinForm>,
+) -> AppResult<Response> {
+    let mut conn = state.db.acquire().await?;
+    limit(&mut conn, &state, &meta).await?;
+    let Some(live) = live(&mut conn, &token).await? else {
+        return bad_link();
+    };
+    let back = format!("/join/{token}");
+    match (form.mode.as_str(), &actor.0) {
+        // «Выйти и войти другой учётной записью»: the session ends, login comes back here.
+        ("logout", _) => {
+            if let Some(old) = session::token_from_headers(&headers, &state.config) {
+                session::delete_by_token(&mut conn, &old).await?;
+            }
+            let res = Redirect::to(&format!("/login?next={}", urlencode(&back))).into_response();
+            Ok(with_cookie(res, session::clear_cookie(&state.config)))
+        }
+        ("current", None) => Err(AppError::LoginRequired { next: back }),
+        ("current", Some(a)) => {
+            let note = Some(form.child_name.trim().to_owned()).filter(|s| !s.is_empty());
+            drop(conn);
+            let mut tx = state.db.begin().await?;
+            match redeem(&mut tx, &meta, &token, a.id(), note).await? {
+                Err(None) => bad_link(),
+                Err(Some(refusal)) => {
+                    drop(tx);
+                    let mut page =
+                        JoinPage::new(&live, &token, Some(a.full_name()), layout_for(&actor));
+                    page.message = Some(refusal.message());
+                    Ok(render(&page)?.into_response())
+                }
+                Ok(joined) => {
+                    // A new role: a new session id, the old one dies (SECURITY.md 2).
+                    if let Some(old) = session::token_from_headers(&headers, &state.config) {
+                        session::delete_by_token(&mut tx, &old).await?;
+                    }
+                    let fresh = session::create(
+                        &mut tx,
+                        &state.config,
+                        a.id(),
+                        meta.ip.as_deref(),
+                        meta.user_agent.as_deref(),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    let res = Redirect::to(&after_join(&joined)).into_response();
+                    Ok(with_cookie(res, session::set_cookie(&state.config, &fresh)))
+                }
+            }
+        }
+        ("register", None) => {
+            let person = match validate(&mut conn, &live, &form).await? {
+                Ok(p) => p,
+                Err(errors) => {
+                    form.password.clear();
+                    form.password2.clear();
+                    let mut page = JoinPage::new(&live, &token, None, Layout::anonymous());
+                    page.form = form;
+                    page.errors = errors;
+                    return Ok(render(&page)?.into_response());
+                }
+            };
+            drop(conn);
+            let hash = state.hasher.hash(form.password.clone()).await?;
+            let note = Some(form.child_name.trim().to_owned()).filter(|s| !s.is_empty());
+            let mut tx = state.db.begin().await?;
+            let account = match crate::people::create_account(&mut tx, &person).await {
+                Ok(id) => id,
+                Err(e) if is_unique_violation(&e) => {
+                    drop(tx);
+                    let mut errors = FormErrors::default();
+                    errors.add(
+                        "contact",
+                        "Этот адрес или телефон уже зарегистрирован: войдите со своим паролем.",
+                    );
+                    form.password.clear();
+                    form.password2.clear();
+                    let mut page = JoinPage::new(&live, &token, None, Layout::anonymous());
+                    page.form = form;
+                    page.errors = errors;
+                    return Ok(render(&page)?.into_response());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            sqlx::query!(
+                "update accounts set password_hash = $2 where id = $1",
+                account as AccountId,
+                hash
+            )
+            .execute(&mut *tx)
+            .await?;
+            let joined = match redeem(&mut tx, &meta, &token, account, note).await? {
+                Ok(j) => j,
+                // A new account holds nothing yet: only the link itself can fail here.
+                Err(_) => return bad_link(),
+            };
+            audit::record(
+                &mut tx,
+                &meta,
+                Entry {
+                    actor: Some(account),
+                    school: Some(live.school),
+                    action: "account.created_by_invite",
+                    target: Some(format!("account:{account}")),
+                    details: None,
+                },
+            )
+            .await?;
+            let fresh = session::create(
+                &mut tx,
+                &state.config,
+                account,
+                meta.ip.as_deref(),
+                meta.user_agent.as_deref(),
+            )
+            .await?;
+            tx.commit().await?;
+            let res = Redirect::to(&after_join(&joined)).into_response();
+            Ok(with_cookie(res, session::set_cookie(&state.config, &fresh)))
+        }
+        // Anything else (a logged-in person posting the newcomer form, a stale page):
+        // show the landing page again; nothing is consumed.
+        _ => {
+            let who = actor.0.as_ref().map(|a| a.full_name());
+            let page = JoinPage::new(&live, &token, who, layout_for(&actor));
+            Ok(render(&page)?.into_response())
+        }
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+/// Checks a newcomer's form: name, e-mail or phone (not yet registered), password.
+async fn validate(
+    conn: &mut PgConnection,
+    live: &Live,
+    form: &JoinForm,
+) -> sqlx::Result<Result<NewPerson, FormErrors>> {
+    let mut errors = FormErrors::default();
+    let surname = form.surname.trim();
+    let given = form.given_name.trim();
+    if surname.is_empty() {
+        errors.add("surname", "Укажите фамилию.");
+    }
+    if given.is_empty() {
+        errors.add("given_name", "Укажите имя.");
+    }
+    for (field, value) in [
+        ("surname", surname),
+        ("given_name", given),
+        ("patronymic", form.patronymic.trim()),
+        ("child_name", form.child_name.trim()),
+    ] {
+        if value.chars().count() > 100 {
+            errors.add(field, "Не длиннее 100 символов.");
+        }
+    }
+    let contact = form.contact.trim();
+    let (email, phone) = if contact.contains('@') {
+        (normalize_email(contact), None)
+    } else {
+        (None, normalize_phone(contact))
+    };
+    if email.is_none() && phone.is_none() {
+        errors.add(
+            "contact",
+            "Укажите адрес электронной почты (ivanova@mail.ru) или телефон (+7 912 345-67-89): это ваш логин.",
+        );
+    } else {
+        let taken = sqlx::query_scalar!(
+            r#"select exists(select 1 from accounts where (email = $1 and $1 is not null)
+                      or (phone = $2 and $2 is not null)) as "e!""#,
+            email,
+            phone
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if taken {
+            errors.add(
+                "contact",
+                "Этот адрес или телефон уже зарегистрирован: войдите со своим паролем.",
+            );
+        }
+    }
+    if live.role == "parent" && live.child.is_none() && form.child_name.trim().is_empty() {
+        errors.add(
+            "child_name",
+            "Укажите фамилию и имя ребёнка: по ним вас свяжут с ним.",
+        );
+    }
+    if let Err(m) = password::check_new_password(&form.password, false) {
+        errors.add("password", m);
+    }
+    if form.password != form.password2 {
+        errors.add("password2", "Пароли не совпадают.");
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let patronymic = Some(form.patronymic.trim().to_owned()).filter(|p| !p.is_empty());
+    Ok(Ok(NewPerson {
+        surname: surname.to_owned(),
+        given_name: given.to_owned(),
+        patronymic,
+        email,
+        phone,
+        birth_date: None,
+    }))
+}

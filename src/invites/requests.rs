@@ -1,0 +1,569 @@
+//! Join requests (R2.1.i): where a link needs approval, joining files a request. The
+//! administrator, and for their own class's students and parents the class teacher,
+//! approves or rejects it with a reason; the queue shows the oldest first with how long
+//! each waited, and approves several at once. The requester sees the outcome on their
+//! start page and by e-mail.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::join::{admit, member_refusal};
+use super::{
+    Child, JoinRequestId, class_limit, class_students, limit_param, role_title, target_title,
+};
+use crate::AppState;
+use crate::audit::{self, Entry};
+use crate::auth::extract::{RequestMeta, SchoolScope};
+use crate::auth::permissions::{Access, Action};
+use crate::error::{AppError, AppResult};
+use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::people::verification::waited;
+use crate::web::format::{self, count};
+use crate::web::layout::Layout;
+use crate::web::{Routes, render};
+
+pub fn routes(r: Routes) -> Routes {
+    r.get(
+        "/s/{school_id}/join-requests",
+        Access::School(Action::ReviewJoinRequests),
+        queue,
+    )
+    .post(
+        "/s/{school_id}/join-requests/bulk",
+        Access::School(Action::ReviewJoinRequests),
+        bulk,
+    )
+    .post(
+        "/s/{school_id}/join-requests/{request_id}",
+        Access::School(Action::ReviewJoinRequests),
+        decide,
+    )
+}
+
+struct ChildOption {
+    id: MembershipId,
+    name: String,
+    selected: bool,
+}
+
+struct Pending {
+    id: JoinRequestId,
+    name: String,
+    contact: String,
+    role: &'static str,
+    target: String,
+    note: String,
+    purpose: String,
+    waiting: String,
+    since: String,
+    /// For a parent not yet tied to a child: the class's students, the one the note
+    /// names (when exactly one does) preselected.
+    children: Vec<ChildOption>,
+    child: Option<String>,
+    needs_child: bool,
+}
+
+#[derive(Template)]
+#[template(path = "invites/requests.html")]
+struct QueuePage {
+    layout: Layout,
+    school_id: SchoolId,
+    pending: Vec<Pending>,
+    total: String,
+    page: i64,
+    has_next: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+const PAGE: i64 = 50;
+
+/// Lower-case, ё as е, single spaces: how names are compared.
+fn norm(s: &str) -> String {
+    s.to_lowercase()
+        .replace('ё', "е")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The one student whose «Фамилия Имя» (or «Имя Фамилия») the parent wrote, if exactly one.
+fn guess_child(children: &[Child], note: &str) -> Option<MembershipId> {
+    let note = norm(note);
+    if note.is_empty() {
+        return None;
+    }
+    let hits: Vec<&Child> = children
+        .iter()
+        .filter(|c| {
+            let words: Vec<String> = norm(&c.name).split(' ').map(str::to_owned).collect();
+            let (surname, given) = match words.as_slice() {
+                [s, g, ..] => (s.clone(), g.clone()),
+                _ => return false,
+            };
+            note.starts_with(&format!("{surname} {given}"))
+                || note.starts_with(&format!("{given} {surname}"))
+        })
+        .collect();
+    match hits.as_slice() {
+        [one] => Some(one.id),
+        _ => None,
+    }
+}
+
+async fn page(
+    state: &AppState,
+    scope: &SchoolScope,
+    page_no: i64,
+    error: Option<String>,
+    notice: Option<String>,
+) -> AppResult<Response> {
+    let mut conn = state.db.acquire().await?;
+    let limit = class_limit(&mut conn, scope).await?;
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from join_requests
+           where school_id = $1 and status = 'pending'
+             and ($2::uuid[] is null or (role in ('student', 'parent') and class_id = any($2)))"#,
+        scope.school_id() as SchoolId,
+        limit_param(&limit) as Option<Vec<Uuid>>
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows = sqlx::query!(
+        r#"select r.id as "id: JoinRequestId", r.role, r.class_id as "class: ClassId", c.kind,
+                  c.title, r.note, r.created_at, r.child_id is not null as "has_child!",
+                  a.surname, a.given_name, a.patronymic, a.email, a.phone, i.purpose,
+                  (select ka.surname || ' ' || ka.given_name from memberships k
+                   join accounts ka on ka.id = k.account_id
+                   where k.school_id = r.school_id and k.id = r.child_id) as child
+           from join_requests r
+           join accounts a on a.id = r.account_id
+           join classes c on c.school_id = r.school_id and c.id = r.class_id
+           join invites i on i.school_id = r.school_id and i.id = r.invite_id
+           where r.school_id = $1 and r.status = 'pending'
+             and ($2::uuid[] is null or (r.role in ('student', 'parent') and r.class_id = any($2)))
+           order by r.created_at, r.id
+           limit $3 offset $4"#,
+        scope.school_id() as SchoolId,
+        limit_param(&limit) as Option<Vec<Uuid>>,
+        PAGE + 1,
+        (page_no - 1) * PAGE
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let has_next = rows.len() as i64 > PAGE;
+    let mut pending = Vec::new();
+    for r in rows.into_iter().take(PAGE as usize) {
+        let needs_child = r.role == "parent" && !r.has_child;
+        let children = if needs_child {
+            class_students(&mut conn, scope.school_id(), r.class).await?
+        } else {
+            Vec::new()
+        };
+        let note = r.note.unwrap_or_default();
+        pending.push(Pending {
+            id: r.id,
+            name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
+            contact: r
+                .email
+                .or(r.phone.as_deref().map(format::phone))
+                .unwrap_or_default(),
+            role: role_title(&r.role),
+            target: target_title(&r.kind, &r.title),
+            children: {
+                let guess = guess_child(&children, &note);
+                children
+                    .into_iter()
+                    .map(|c| ChildOption {
+                        selected: Some(c.id) == guess,
+                        id: c.id,
+                        name: c.name,
+                    })
+                    .collect()
+            },
+            note,
+            purpose: r.purpose,
+            waiting: waited(r.created_at),
+            since: format::datetime(r.created_at, scope.timezone()),
+            child: r.child,
+            needs_child,
+        });
+    }
+    Ok(render(&QueuePage {
+        layout: Layout::for_scope(scope),
+        school_id: scope.school_id(),
+        pending,
+        total: count(total, "заявка", "заявки", "заявок"),
+        page: page_no,
+        has_next,
+        error,
+        notice,
+    })?
+    .into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct QueueQuery {
+    page: Option<i64>,
+    done: Option<String>,
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    scope: SchoolScope,
+    Query(q): Query<QueueQuery>,
+) -> AppResult<Response> {
+    scope.require(Action::ReviewJoinRequests)?;
+    let notice = match q.done.as_deref() {
+        Some("approved") => Some("Заявка одобрена.".to_owned()),
+        Some("rejected") => Some("Заявка отклонена.".to_owned()),
+        Some(n) if n.starts_with("bulk-") => n[5..]
+            .parse::<i64>()
+            .ok()
+            .map(|n| format!("Одобрено: {}.", count(n, "заявка", "заявки", "заявок"))),
+        _ => None,
+    };
+    page(
+        &state,
+        &scope,
+        q.page.unwrap_or(1).clamp(1, 10_000),
+        None,
+        notice,
+    )
+    .await
+}
+
+/// Why a request could not be approved.
+enum Blocked {
+    /// Another school's, someone else's class, or already decided.
+    NotFound,
+    Message(String),
+}
+
+/// Approves one pending request inside the caller's transaction: the membership, the
+/// parent–child link, the audit row and the e-mail to the requester.
+async fn approve(
+    conn: &mut PgConnection,
+    scope: &SchoolScope,
+    meta: &RequestMeta,
+    limit: &Option<Vec<ClassId>>,
+    request: JoinRequestId,
+    chosen_child: Option<MembershipId>,
+) -> AppResult<Result<(), Blocked>> {
+    let row = sqlx::query!(
+        r#"select r.account_id as "account: AccountId", r.role, r.class_id as "class: ClassId",
+                  r.child_id as "child: MembershipId", a.email, c.kind, c.title
+           from join_requests r join accounts a on a.id = r.account_id
+           join classes c on c.school_id = r.school_id and c.id = r.class_id
+           where r.school_id = $1 and r.id = $2 and r.status = 'pending'
+             and ($3::uuid[] is null or (r.role in ('student', 'parent') and r.class_id = any($3)))
+           for update of r"#,
+        scope.school_id() as SchoolId,
+        request as JoinRequestId,
+        limit_param(limit) as Option<Vec<Uuid>>
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else {
+        return Ok(Err(Blocked::NotFound));
+    };
+    let child = match (r.child, chosen_child) {
+        (Some(c), _) => Some(c),
+        (None, Some(c)) if r.role == "parent" => {
+            // Only a student of the request's class.
+            let ok = class_students(&mut *conn, scope.school_id(), r.class)
+                .await?
+                .iter()
+                .any(|s| s.id == c);
+            if !ok {
+                return Ok(Err(Blocked::Message(
+                    "Выберите ребёнка из списка учеников класса.".to_owned(),
+                )));
+            }
+            Some(c)
+        }
+        _ => None,
+    };
+    if let Some(refusal) = member_refusal(
+        &mut *conn,
+        scope.school_id(),
+        r.account,
+        &r.role,
+        r.class,
+        child,
+    )
+    .await?
+    {
+        return Ok(Err(Blocked::Message(refusal.message())));
+    }
+    admit(
+        &mut *conn,
+        scope.school_id(),
+        r.account,
+        &r.role,
+        r.class,
+        child,
+    )
+    .await?;
+    sqlx::query!(
+        r#"update join_requests set status = 'approved', decided_at = now(), decided_by = $3,
+                  child_id = $4
+           where school_id = $1 and id = $2"#,
+        scope.school_id() as SchoolId,
+        request as JoinRequestId,
+        scope.actor().id() as AccountId,
+        child as Option<MembershipId>
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        &mut *conn,
+        meta,
+        Entry {
+            actor: Some(scope.actor().id()),
+            school: Some(scope.school_id()),
+            action: "join_request.approved",
+            target: Some(format!("account:{}", r.account)),
+            details: Some(format!("request:{request}; {} → {}", r.role, r.class)),
+        },
+    )
+    .await?;
+    if let Some(email) = r.email {
+        let body = format!(
+            "Здравствуйте!\r\n\r\nВаша заявка на вступление одобрена: {}, {} — {}.\r\n\
+             Войдите на школьный портал, чтобы увидеть свой класс.\r\n",
+            scope.school_name(),
+            role_title(&r.role),
+            target_title(&r.kind, &r.title)
+        );
+        crate::mail::enqueue(
+            conn,
+            Some(scope.school_id()),
+            &email,
+            &format!("Заявка одобрена: {}", scope.school_name()),
+            &body,
+        )
+        .await?;
+    }
+    Ok(Ok(()))
+}
+
+#[derive(Deserialize, Default)]
+struct Decision {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    child_id: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    scope: SchoolScope,
+    meta: RequestMeta,
+    Path((_, request)): Path<(SchoolId, JoinRequestId)>,
+    Form(form): Form<Decision>,
+) -> AppResult<Response> {
+    scope.require(Action::ReviewJoinRequests)?;
+    let back = format!("/s/{}/join-requests", scope.school_id());
+    let mut tx = state.db.begin().await?;
+    let limit = class_limit(&mut tx, &scope).await?;
+    match form.decision.as_str() {
+        "approve" => {
+            let child = form.child_id.parse::<Uuid>().ok().map(MembershipId);
+            match approve(&mut tx, &scope, &meta, &limit, request, child).await? {
+                Ok(()) => {
+                    tx.commit().await?;
+                    Ok(Redirect::to(&format!("{back}?done=approved")).into_response())
+                }
+                Err(Blocked::NotFound) => Err(AppError::NotFound),
+                Err(Blocked::Message(m)) => {
+                    drop(tx);
+                    page(&state, &scope, 1, Some(m), None).await
+                }
+            }
+        }
+        "reject" => {
+            let reason = form.reason.trim().to_owned();
+            if reason.is_empty() || reason.chars().count() > 500 {
+                drop(tx);
+                return page(
+                    &state,
+                    &scope,
+                    1,
+                    Some(
+                        "Укажите причину отказа (до 500 символов): её увидит заявитель.".to_owned(),
+                    ),
+                    None,
+                )
+                .await;
+            }
+            let row = sqlx::query!(
+                r#"update join_requests r set status = 'rejected', reason = $3,
+                          decided_at = now(), decided_by = $4
+                   from accounts a
+                   where r.school_id = $1 and r.id = $2 and r.status = 'pending'
+                     and a.id = r.account_id
+                     and ($5::uuid[] is null
+                          or (r.role in ('student', 'parent') and r.class_id = any($5)))
+                   returning r.account_id as "account: AccountId", a.email"#,
+                scope.school_id() as SchoolId,
+                request as JoinRequestId,
+                reason,
+                scope.actor().id() as AccountId,
+                limit_param(&limit) as Option<Vec<Uuid>>
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(AppError::NotFound)?;
+            audit::record(
+                &mut tx,
+                &meta,
+                Entry {
+                    actor: Some(scope.actor().id()),
+                    school: Some(scope.school_id()),
+                    action: "join_request.rejected",
+                    target: Some(format!("account:{}", row.account)),
+                    details: Some(format!("request:{request}; {reason}")),
+                },
+            )
+            .await?;
+            if let Some(email) = row.email {
+                let body = format!(
+                    "Здравствуйте!\r\n\r\nВаша заявка на вступление в {} отклонена.\r\nПричина: {reason}\r\n",
+                    scope.school_name()
+                );
+                crate::mail::enqueue(
+                    &mut tx,
+                    Some(scope.school_id()),
+                    &email,
+                    &format!("Заявка отклонена: {}", scope.school_name()),
+                    &body,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("{back}?done=rejected")).into_response())
+        }
+        _ => Err(AppError::BadRequest("Неизвестное решение.")),
+    }
+}
+
+/// Approves every ticked request (`ids`); a parent's request is approved here only when
+/// the child is known (from a slip, or the one student the parent named).
+async fn bulk(
+    State(state): State<AppState>,
+    scope: SchoolScope,
+    meta: RequestMeta,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    scope.require(Action::ReviewJoinRequests)?;
+    let ids: Vec<JoinRequestId> = fields
+        .iter()
+        .filter(|(k, _)| k == "ids")
+        .filter_map(|(_, v)| v.parse::<Uuid>().ok().map(JoinRequestId))
+        .take(PAGE as usize)
+        .collect();
+    if ids.is_empty() {
+        return page(
+            &state,
+            &scope,
+            1,
+            Some("Отметьте заявки, которые нужно одобрить.".to_owned()),
+            None,
+        )
+        .await;
+    }
+    let mut tx = state.db.begin().await?;
+    let limit = class_limit(&mut tx, &scope).await?;
+    let mut skipped = Vec::new();
+    let mut done = 0i64;
+    for id in ids {
+        let note = sqlx::query!(
+            r#"select r.role, r.class_id as "class: ClassId", r.child_id is not null as "has_child!",
+                      r.note, a.surname, a.given_name
+               from join_requests r join accounts a on a.id = r.account_id
+               where r.school_id = $1 and r.id = $2 and r.status = 'pending'"#,
+            scope.school_id() as SchoolId,
+            id as JoinRequestId
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(n) = note else { continue };
+        let child = if n.role == "parent" && !n.has_child {
+            let children = class_students(&mut tx, scope.school_id(), n.class).await?;
+            match guess_child(&children, n.note.as_deref().unwrap_or("")) {
+                Some(c) => Some(c),
+                None => {
+                    skipped.push(format!("{} {}", n.surname, n.given_name));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        match approve(&mut tx, &scope, &meta, &limit, id, child).await? {
+            Ok(()) => done += 1,
+            Err(Blocked::NotFound) => {}
+            Err(Blocked::Message(_)) => skipped.push(format!("{} {}", n.surname, n.given_name)),
+        }
+    }
+    tx.commit().await?;
+    if skipped.is_empty() {
+        Ok(Redirect::to(&format!(
+            "/s/{}/join-requests?done=bulk-{done}",
+            scope.school_id()
+        ))
+        .into_response())
+    } else {
+        page(
+            &state,
+            &scope,
+            1,
+            Some(format!(
+                "Не одобрены (выберите ребёнка или проверьте заявку): {}.",
+                skipped.join(", ")
+            )),
+            Some(format!(
+                "Одобрено: {}.",
+                count(done, "заявка", "заявки", "заявок")
+            )),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_child_a_parent_names_is_found_ignoring_case_and_yo() {
+        let children = vec![
+            Child {
+                id: MembershipId::new(),
+                name: "Морозов Артём Дмитриевич".into(),
+            },
+            Child {
+                id: MembershipId::new(),
+                name: "Морозова Анна Игоревна".into(),
+            },
+        ];
+        assert_eq!(
+            guess_child(&children, "морозов артем"),
+            Some(children[0].id)
+        );
+        assert_eq!(
+            guess_child(&children, "Артём Морозов"),
+            Some(children[0].id)
+        );
+        assert_eq!(guess_child(&children, "Морозов"), None);
+        assert_eq!(guess_child(&children, ""), None);
+    }
+}
