@@ -423,6 +423,7 @@ pub async fn enrol(
     )
     .await?;
     audit_movement(conn, by, Kind::Enrolment, account, details).await?;
+    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[membership.0]).await?;
     Ok(Enrolled {
         account,
         membership,
@@ -508,6 +509,7 @@ pub async fn transfer(
     )
     .await?;
     audit_movement(conn, by, Kind::Transfer, s.account, details).await?;
+    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[student.0]).await?;
     Ok(())
 }
 
@@ -632,6 +634,7 @@ pub async fn leave(
     )
     .await?;
     audit_movement(conn, by, Kind::Leaving, s.account, details).await?;
+    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[student.0]).await?;
     Ok(parents)
 }
 
@@ -763,6 +766,7 @@ pub async fn staff_leave(
     )
     .await?;
     audit_movement(conn, by, Kind::StaffLeaving, row.account, details).await?;
+    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[member.0]).await?;
     Ok(())
 }
 
@@ -1337,6 +1341,9 @@ pub async fn rollover_apply(
     let graduate_accounts: Vec<Uuid> = graduates.iter().map(|r| r.account_id).collect();
     end_sessions(conn, &graduate_accounts).await?;
     let parents = release_parents(conn, by, &graduate_ids, false).await?;
+    // The chats keep step: graduated classes' chats are archived, repeaters change chats.
+    crate::chats::sync::archive_class_chats(conn, by.school, &g_ids).await?;
+    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &r_member).await?;
     sqlx::query!(
         "update classes set archived_at = now() where school_id = $1 and id = any($2)",
         by.school as SchoolId,
