@@ -5,6 +5,7 @@
 //! the compliance of each class with the regulation ([`compliance`]).
 
 pub mod compliance;
+pub mod demo;
 pub mod sync;
 
 use askama::Template;

@@ -1067,3 +1067,39 @@ async fn chat_routes_answer_anonymous_wrong_role_other_school_and_right_role() {
         .unwrap();
     assert_eq!(select_texts(&body, "table.compliance tbody th"), vec!["5Б"]);
 }
+
+// ---- clause 8: the demo ----------------------------------------------------------------
+
+#[tokio::test]
+async fn the_demo_schools_compliance_page_shows_every_light_and_matches_the_sql_check() {
+    let app = TestApp::spawn().await;
+    school_portal::demo::create(&app.db, Some("demo password 123".into()))
+        .await
+        .unwrap();
+    let school = school_portal::demo::DEMO_SCHOOL;
+    let c = app.client();
+    assert_eq!(
+        app.login(&c, "director@demo.local", "demo password 123").await.status(),
+        303
+    );
+    let body = app
+        .get(&c, &format!("/s/{school}/compliance"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lights = select_texts(&body, "td.row-light");
+    for light in ["соответствует", "есть замечания", "не соответствует"] {
+        assert!(lights.iter().any(|l| l == light), "{light}: {lights:?}");
+    }
+    assert_matches_hand_written_check(&app, school, &body).await;
+    // 5А: students and teachers chats, not yet the parents chat.
+    let row = |cls: &str| select_texts(&body, &format!("tr[data-class='5А'] td.{cls} .light"));
+    assert_eq!(row("chat-class_students"), vec!["есть"]);
+    assert_eq!(row("chat-class_parents"), vec!["нет"]);
+    // The demo student finds the 5А students chat among their chats.
+    let p = app.client();
+    app.login(&p, "student@demo.local", "demo password 123").await;
+    let body = app.get(&p, &format!("/s/{school}/my-chats")).await.text().await.unwrap();
+    assert!(body.contains("5А — ученики"));
+}
