@@ -410,10 +410,12 @@ async fn redeem(
         .await?;
         Ok(Ok(Joined::Requested))
     } else {
-        admit(
+        let member = admit(
             &mut *conn, inv.school, account, &inv.role, inv.class, inv.child,
         )
         .await?;
+        // Into the class's chats at once (R2.6.a, R2.7.a).
+        crate::chats::sync::sync_people(&mut *conn, meta, inv.school, account, &[member.0]).await?;
         audit::record(
             conn,
             meta,

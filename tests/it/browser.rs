@@ -319,14 +319,20 @@ async fn class_teacher_creates_the_parents_chat_in_one_click_and_compliance_turn
     };
     let app = &w.app;
     browser.client.goto(&app.url("/login")).await.unwrap();
-    browser.fill("input[name=login]", "teacher@test.local").await;
+    browser
+        .fill("input[name=login]", "teacher@test.local")
+        .await;
     browser.fill("input[name=password]", PASSWORD).await;
     browser
         .click("form[action='/login'] button[type=submit]")
         .await;
     browser.wait_for_url(&app.url(&w.path(""))).await;
 
-    browser.client.goto(&app.url(&w.path("/compliance"))).await.unwrap();
+    browser
+        .client
+        .goto(&app.url(&w.path("/compliance")))
+        .await
+        .unwrap();
     let cell = "tr[data-class='5А'] td.chat-class_parents .light";
     assert_eq!(browser.text(cell).await, "нет");
     let class = browser
@@ -352,7 +358,11 @@ async fn class_teacher_creates_the_parents_chat_in_one_click_and_compliance_turn
         .wait_for_url(&app.url(&w.path(&format!("/chats/{chat}"))))
         .await;
 
-    browser.client.goto(&app.url(&w.path("/compliance"))).await.unwrap();
+    browser
+        .client
+        .goto(&app.url(&w.path("/compliance")))
+        .await
+        .unwrap();
     assert_eq!(browser.text(cell).await, "есть");
     let class = browser
         .client

@@ -1079,7 +1079,9 @@ async fn the_demo_schools_compliance_page_shows_every_light_and_matches_the_sql_
     let school = school_portal::demo::DEMO_SCHOOL;
     let c = app.client();
     assert_eq!(
-        app.login(&c, "director@demo.local", "demo password 123").await.status(),
+        app.login(&c, "director@demo.local", "demo password 123")
+            .await
+            .status(),
         303
     );
     let body = app
@@ -1089,7 +1091,8 @@ async fn the_demo_schools_compliance_page_shows_every_light_and_matches_the_sql_
         .await
         .unwrap();
     let lights = select_texts(&body, "td.row-light");
-    for light in ["соответствует", "есть замечания", "не соответствует"] {
+    for light in ["соответствует", "есть замечания", "не соответствует"]
+    {
         assert!(lights.iter().any(|l| l == light), "{light}: {lights:?}");
     }
     assert_matches_hand_written_check(&app, school, &body).await;
@@ -1099,7 +1102,74 @@ async fn the_demo_schools_compliance_page_shows_every_light_and_matches_the_sql_
     assert_eq!(row("chat-class_parents"), vec!["нет"]);
     // The demo student finds the 5А students chat among their chats.
     let p = app.client();
-    app.login(&p, "student@demo.local", "demo password 123").await;
-    let body = app.get(&p, &format!("/s/{school}/my-chats")).await.text().await.unwrap();
+    app.login(&p, "student@demo.local", "demo password 123")
+        .await;
+    let body = app
+        .get(&p, &format!("/s/{school}/my-chats"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("5А — ученики"));
+}
+
+// ---- clause 5: joining by link ----------------------------------------------------------
+
+#[tokio::test]
+async fn joining_by_a_class_link_puts_the_newcomer_in_the_class_chat_r2_6_a() {
+    let w = world().await;
+    w.one_click("teacher@test.local", w.five_a, "class_students")
+        .await;
+    let chat = w.chat_of(w.five_a, "class_students").await;
+    let admin = w.app.logged_in("admin@test.local").await;
+    let five_a = w.five_a.to_string();
+    let res = w
+        .app
+        .post(
+            &admin,
+            &w.path("/invites"),
+            &[("role", "student"), ("class_id", &five_a)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    let token = select_attr(&body, "input#invite-link", "value")[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let c = w.app.client();
+    let res = w
+        .app
+        .post(
+            &c,
+            &format!("/join/{token}"),
+            &[
+                ("mode", "register"),
+                ("surname", "Новикова"),
+                ("given_name", "Ольга"),
+                ("patronymic", "Петровна"),
+                ("contact", "new.student@test.local"),
+                ("password", "a long enough password"),
+                ("password2", "a long enough password"),
+                ("child_name", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let member: MembershipId = sqlx::query_scalar(
+        "select m.id from memberships m join accounts a on a.id = m.account_id where a.email = 'new.student@test.local'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert!(w.members(chat).await.contains(&member));
+    let body = w
+        .app
+        .get(&c, &w.path("/my-chats"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(body.contains("5А — ученики"));
 }
