@@ -1173,3 +1173,63 @@ async fn joining_by_a_class_link_puts_the_newcomer_in_the_class_chat_r2_6_a() {
         .unwrap();
     assert!(body.contains("5А — ученики"));
 }
+
+#[tokio::test]
+async fn rollover_keeps_the_promoted_classs_chats_and_archives_the_graduates_r2_4_d() {
+    let w = world().await;
+    let eleven = w.app.class(w.school, 11, "А").await;
+    let grad = named(
+        &w.app,
+        w.school,
+        "grad@test.local",
+        "Дмитриев",
+        "student",
+        Some(eleven),
+    )
+    .await;
+    w.app
+        .class_teacher(w.school, eleven, w.subject_teacher)
+        .await;
+    w.one_click("teacher@test.local", w.five_a, "class_students")
+        .await;
+    w.one_click("admin@test.local", eleven, "class_students")
+        .await;
+    let five = w.chat_of(w.five_a, "class_students").await;
+    let old = w.chat_of(eleven, "class_students").await;
+    assert!(w.members(old).await.contains(&grad));
+    let meta = RequestMeta {
+        request_id: None,
+        ip: None,
+        user_agent: None,
+    };
+    let by = By {
+        school: w.school,
+        actor: w.admin,
+        meta: &meta,
+    };
+    let mut tx = w.app.db.begin().await.unwrap();
+    domain::rollover_apply(
+        &mut tx,
+        &by,
+        &domain::RolloverInput {
+            order: None,
+            repeat: Default::default(),
+            conditional: Default::default(),
+            early_confirmed: true,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        w.members(five).await,
+        sorted(vec![w.teacher_a, w.anikin, w.borisov])
+    );
+    let archived: bool =
+        sqlx::query_scalar("select archived_at is not null from chats where id = $1")
+            .bind(old)
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    assert!(archived, "the graduates' chat is archived with their class");
+}
