@@ -101,3 +101,28 @@ pub async fn archive_class_chats(
     .await?
     .rows_affected())
 }
+
+/// After a rollover renames classes («5А» → «6А»), the class chats named after the class by
+/// default follow («5А — ученики» → «6А — ученики»); titles the teacher changed stay.
+pub async fn retitle_class_chats(
+    conn: &mut PgConnection,
+    school: SchoolId,
+    classes: &[Uuid],
+    old_titles: &[String],
+    new_titles: &[String],
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
+        r#"update chats k set title = x.new_title || substr(k.title, length(x.old_title) + 1)
+           from unnest($2::uuid[], $3::text[], $4::text[]) as x(id, old_title, new_title)
+           where k.school_id = $1 and k.class_id = x.id and k.archived_at is null
+             and k.kind in ('class_students', 'class_parents', 'class_teachers')
+             and left(k.title, length(x.old_title) + 3) = x.old_title || ' — '"#,
+        school as SchoolId,
+        classes,
+        old_titles,
+        new_titles
+    )
+    .execute(conn)
+    .await?
+    .rows_affected())
+}

@@ -1303,6 +1303,10 @@ pub async fn rollover_apply(
     .execute(&mut *conn)
     .await?;
 
+    let m_old_titles: Vec<String> = moving.iter().map(|c| c.title.clone()).collect();
+    crate::chats::sync::retitle_class_chats(conn, by.school, &m_ids, &m_old_titles, &m_titles)
+        .await?;
+
     // Graduation: the 11th classes' students leave, the classes are archived.
     let g_ids: Vec<Uuid> = graduating.iter().map(|c| c.id.0).collect();
     sqlx::query!(

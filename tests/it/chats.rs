@@ -1232,4 +1232,13 @@ async fn rollover_keeps_the_promoted_classs_chats_and_archives_the_graduates_r2_
             .await
             .unwrap();
     assert!(archived, "the graduates' chat is archived with their class");
+    let title: String = sqlx::query_scalar("select title from chats where id = $1")
+        .bind(five)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        title, "6А — ученики",
+        "the chat follows its class's new name"
+    );
 }
