@@ -73,3 +73,9 @@ join class_teacher_assignments a on a.school_id = c.school_id and a.class_id = c
 join memberships m on m.school_id = a.school_id and m.id = a.teacher_id
 where c.kind in ('class_students', 'class_parents', 'class_teachers')
   and c.archived_at is null and a.ended_at is null and m.status = 'active';
+
+-- A chat invite link (R2.6.a, R2.7.a): an invite into a class that also adds whoever joins
+-- by it (or is already in the class) to this chat.
+alter table invites
+    add column chat_id uuid,
+    add constraint invites_chat_fkey foreign key (school_id, chat_id) references chats (school_id, id);

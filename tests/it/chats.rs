@@ -997,6 +997,7 @@ async fn chat_routes_answer_anonymous_wrong_role_other_school_and_right_role() {
         format!("/s/{s}/chats/{chat}/reconcile"),
         format!("/s/{s}/chats/{chat}/handover"),
         format!("/s/{s}/chats/{chat}/archive"),
+        format!("/s/{s}/chats/{chat}/invite"),
     ];
     let anon = w.app.client();
     let student = w.app.logged_in("anikin@test.local").await;
@@ -1241,4 +1242,56 @@ async fn rollover_keeps_the_promoted_classs_chats_and_archives_the_graduates_r2_
         title, "6А — ученики",
         "the chat follows its class's new name"
     );
+}
+
+#[tokio::test]
+async fn a_chat_invite_link_brings_someone_already_in_the_class_back_into_the_chat_r2_6_a() {
+    let w = world().await;
+    w.one_click("teacher@test.local", w.five_a, "class_students")
+        .await;
+    let chat = w.chat_of(w.five_a, "class_students").await;
+    sqlx::query("delete from chat_members where chat_id = $1 and member_id = $2")
+        .bind(chat)
+        .bind(w.borisov)
+        .execute(&w.app.db)
+        .await
+        .unwrap();
+    let invite = w.path(&format!("/chats/{chat}/invite"));
+    // Only the class teacher (or the administrator) makes one.
+    let b = w.app.logged_in("teacher-b@test.local").await;
+    assert_eq!(w.app.post(&b, &invite, &[]).await.status(), 403);
+    let t = w.app.logged_in("teacher@test.local").await;
+    let page = w
+        .app
+        .get(&t, &w.path(&format!("/chats/{chat}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_attr(&page, "form[action$='/invite']", "action"),
+        vec![invite.clone()]
+    );
+    let res = w.app.post(&t, &invite, &[]).await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    let token = select_attr(&body, "input#invite-link", "value")[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let stored: Option<Uuid> =
+        sqlx::query_scalar("select chat_id from invites where token_hash = $1")
+            .bind(school_portal::auth::session::token_hash(&token))
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    assert_eq!(stored, Some(chat), "only the hash is kept, with the chat");
+    let s = w.app.logged_in("borisov@test.local").await;
+    let res = w
+        .app
+        .post(&s, &format!("/join/{token}"), &[("mode", "current")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(w.members(chat).await.contains(&w.borisov));
 }
