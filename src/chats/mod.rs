@@ -89,6 +89,11 @@ pub fn routes(r: Routes) -> Routes {
         archive,
     )
     .post(
+        "/s/{school_id}/chats/{chat_id}/edit",
+        Access::School(Action::ManageChats),
+        edit,
+    )
+    .post(
         "/s/{school_id}/chats/{chat_id}/invite",
         Access::School(Action::CreateInvites),
         create_invite,
@@ -1634,4 +1639,64 @@ pub async fn join_chat_by_invite(
     .await?
     .rows_affected()
         > 0)
+}
+
+// ---- title and platform link -----------------------------------------------------------
+
+#[derive(Deserialize, Default, Debug)]
+struct EditForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    platform_url: String,
+}
+
+/// Renames the chat and sets its link on the platform (what «Мои чаты» shows).
+async fn edit(
+    State(state): State<AppState>,
+    scope: SchoolScope,
+    meta: RequestMeta,
+    Path((_, chat)): Path<(String, Uuid)>,
+    Form(form): Form<EditForm>,
+) -> AppResult<Response> {
+    let mut tx = state.db.begin().await?;
+    for_change(&mut tx, &scope, chat).await?;
+    let mut errors = FormErrors::default();
+    let title = form.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        errors.add("title", "Укажите название чата (до 200 знаков).");
+    }
+    let url = match valid_platform_url(&form.platform_url) {
+        Ok(u) => u,
+        Err(e) => {
+            errors.add("platform_url", e);
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return show_page(&mut tx, &scope, chat, errors, None).await;
+    }
+    sqlx::query!(
+        "update chats set title = $3, platform_url = $4 where school_id = $1 and id = $2",
+        scope.school_id() as SchoolId,
+        chat,
+        title,
+        url
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        &meta,
+        Entry {
+            actor: Some(scope.actor().id()),
+            school: Some(scope.school_id()),
+            action: "chat.edited",
+            target: Some(format!("chat:{chat}")),
+            details: Some(format!("«{title}», ссылка: {}", url.unwrap_or("—"))),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(back(&scope, chat))
 }

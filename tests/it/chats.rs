@@ -998,6 +998,7 @@ async fn chat_routes_answer_anonymous_wrong_role_other_school_and_right_role() {
         format!("/s/{s}/chats/{chat}/handover"),
         format!("/s/{s}/chats/{chat}/archive"),
         format!("/s/{s}/chats/{chat}/invite"),
+        format!("/s/{s}/chats/{chat}/edit"),
     ];
     let anon = w.app.client();
     let student = w.app.logged_in("anikin@test.local").await;
@@ -1294,4 +1295,59 @@ async fn a_chat_invite_link_brings_someone_already_in_the_class_back_into_the_ch
         .await;
     assert_eq!(res.status(), 303);
     assert!(w.members(chat).await.contains(&w.borisov));
+}
+
+#[tokio::test]
+async fn the_class_teacher_sets_the_platform_link_that_my_chats_shows_r2_6_a_r2_7_a() {
+    let w = world().await;
+    w.one_click("teacher@test.local", w.five_a, "class_parents")
+        .await;
+    let chat = w.chat_of(w.five_a, "class_parents").await;
+    let t = w.app.logged_in("teacher@test.local").await;
+    let edit = w.path(&format!("/chats/{chat}/edit"));
+    // A wrong address: the error next to the field, what was typed kept.
+    let res = w
+        .app
+        .post(
+            &t,
+            &edit,
+            &[("title", "Родители 5А"), ("platform_url", "ftp://x")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(!select_texts(&body, "#platform_url-error").is_empty());
+    let res = w
+        .app
+        .post(
+            &t,
+            &edit,
+            &[
+                ("title", "Родители 5А"),
+                ("platform_url", "https://sferum.ru/?join=abc"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    // A parent in the chat (not its manager) may not edit it.
+    let p = w.app.logged_in("anikina@test.local").await;
+    assert_eq!(w.app.post(&p, &edit, &[("title", "x")]).await.status(), 403);
+    let body = w
+        .app
+        .get(&p, &w.path("/my-chats"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Родители 5А"));
+    assert_eq!(
+        select_attr(&body, ".my-chats a", "href"),
+        vec!["https://sferum.ru/?join=abc"]
+    );
+    assert!(
+        w.app
+            .audit_actions()
+            .await
+            .contains(&"chat.edited".to_owned())
+    );
 }
