@@ -6,6 +6,7 @@ pub mod admin_rights;
 pub mod audit;
 pub mod audit_page;
 pub mod auth;
+pub mod chats;
 pub mod classes;
 pub mod config;
 pub mod db;
@@ -84,6 +85,7 @@ fn routes(state: &AppState) -> Routes {
     let r = invites::routes(r);
     let r = movements::routes(r);
     let r = people::routes(r);
+    let r = chats::routes(r);
     let r = classes::routes(r);
     let r = admin_rights::routes(r);
     let r = audit_page::routes(r);

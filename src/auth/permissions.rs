@@ -131,10 +131,29 @@ pub enum Action {
     /// Approve or reject join requests (R2.1.i); a class teacher only their own class's
     /// students and parents.
     ReviewJoinRequests,
+    /// The teacher's chats and a chat's page with its members (R2.4.c–d); staff see the
+    /// chats they own, administer or are in, the class teacher their class's, the
+    /// leadership all.
+    ViewChats,
+    /// Create the class's mandatory chats and other chats of a class (R2.4.c); a class
+    /// teacher only for their own class.
+    CreateClassChats,
+    /// Create subject and event chats (R2.5.c); a teacher only for classes they teach.
+    CreateSubjectChats,
+    /// Create staff chats (R2.8.c, R2.3.d).
+    CreateStaffChats,
+    /// Add and remove members, reconcile with the roster, hand over, archive (R2.4.d);
+    /// only the chat's owner or admin, or the administrator.
+    ManageChats,
+    /// The compliance of classes with the regulation (R2.4.c, R2.6, R2.7); a class teacher
+    /// sees their own classes.
+    ViewCompliance,
+    /// «Мои чаты»: the chats one is in, with the link to each on the platform (R2.6.a, R2.7.a).
+    ViewMyChats,
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 36] = [
         Action::ViewSchoolHome,
         Action::ViewSchoolProfile,
         Action::EditSchoolProfile,
@@ -164,6 +183,13 @@ impl Action {
         Action::RevokeInvites,
         Action::CleanupInvites,
         Action::ReviewJoinRequests,
+        Action::ViewChats,
+        Action::CreateClassChats,
+        Action::CreateSubjectChats,
+        Action::CreateStaffChats,
+        Action::ManageChats,
+        Action::ViewCompliance,
+        Action::ViewMyChats,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -197,6 +223,13 @@ impl Action {
             Action::RevokeInvites => "revoke an invite link (R2.1.l)",
             Action::CleanupInvites => "revoke a class's links, deactivate unused ones (R2.1.l)",
             Action::ReviewJoinRequests => "approve or reject join requests (R2.1.i)",
+            Action::ViewChats => "the teacher's chats, a chat's members (R2.4.c–d)",
+            Action::CreateClassChats => "create a class's mandatory and other chats (R2.4.c)",
+            Action::CreateSubjectChats => "create subject and event chats (R2.5.c)",
+            Action::CreateStaffChats => "create staff chats (R2.8.c, R2.3.d)",
+            Action::ManageChats => "members, reconcile, hand over, archive a chat (R2.4.d)",
+            Action::ViewCompliance => "compliance of classes with the regulation (R2.4–R2.7)",
+            Action::ViewMyChats => "my chats with their platform links (R2.6.a, R2.7.a)",
         }
     }
 }
@@ -258,6 +291,19 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::RevokeInvites, &[Admin, ClassTeacher]),
     (Action::CleanupInvites, &[Admin]),
     (Action::ReviewJoinRequests, &[Admin, ClassTeacher]),
+    (Action::ViewChats, ALL_STAFF),
+    (Action::CreateClassChats, &[Admin, ClassTeacher]),
+    (Action::CreateSubjectChats, &[Admin, ClassTeacher, Teacher]),
+    (Action::CreateStaffChats, &[Admin, Deputy, ItDeputy, Staff]),
+    (
+        Action::ManageChats,
+        &[Admin, Deputy, ItDeputy, ClassTeacher, Teacher, Staff],
+    ),
+    (
+        Action::ViewCompliance,
+        &[Admin, Director, Deputy, ItDeputy, ClassTeacher],
+    ),
+    (Action::ViewMyChats, EVERY_MEMBER),
 ];
 
 /// The roles allowed an action.

@@ -655,5 +655,6 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     .execute(&mut *tx)
     .await?;
     crate::invites::demo::populate(&mut *tx, school).await?;
+    crate::chats::demo::populate(&mut *tx, school).await?;
     Ok(())
 }

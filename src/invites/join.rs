@@ -347,7 +347,7 @@ async fn redeem(
            where token_hash = $1 and uses < max_uses and revoked_at is null and expires_at > now()
            returning id as "id: InviteId", school_id as "school: SchoolId", role,
                      class_id as "class: ClassId", child_id as "child: MembershipId",
-                     needs_approval, created_by as "created_by: AccountId""#,
+                     needs_approval, created_by as "created_by: AccountId", chat_id"#,
         session::token_hash(token)
     )
     .fetch_optional(&mut *conn)
@@ -376,6 +376,25 @@ async fn redeem(
     )
     .await?
     {
+        // A chat link: someone already in the class joins the chat by it (R2.6.a, R2.7.a).
+        if inv.chat_id.is_some()
+            && matches!(refusal, Refusal::AlreadyMember)
+            && crate::chats::join_chat_by_invite(&mut *conn, inv.school, inv.id.0, account).await?
+        {
+            audit::record(
+                conn,
+                meta,
+                Entry {
+                    actor: Some(account),
+                    school: Some(inv.school),
+                    action: "invite.redeemed",
+                    target: Some(format!("invite:{}", inv.id)),
+                    details: Some("в чат".to_owned()),
+                },
+            )
+            .await?;
+            return Ok(Ok(Joined::Member(inv.school)));
+        }
         return Ok(Err(Some(refusal)));
     }
     let details = format!("{} → {}", inv.role, inv.class);
@@ -410,10 +429,13 @@ async fn redeem(
         .await?;
         Ok(Ok(Joined::Requested))
     } else {
-        admit(
+        let member = admit(
             &mut *conn, inv.school, account, &inv.role, inv.class, inv.child,
         )
         .await?;
+        // Into the class's chats at once (R2.6.a, R2.7.a).
+        crate::chats::sync::sync_people(&mut *conn, meta, inv.school, account, &[member.0]).await?;
+        crate::chats::join_chat_by_invite(&mut *conn, inv.school, inv.id.0, account).await?;
         audit::record(
             conn,
             meta,

@@ -301,13 +301,22 @@ async fn approve(
     {
         return Ok(Err(Blocked::Message(refusal.message())));
     }
-    admit(
+    let member = admit(
         &mut *conn,
         scope.school_id(),
         r.account,
         &r.role,
         r.class,
         child,
+    )
+    .await?;
+    // Into the class's chats at once (R2.6.a, R2.7.a).
+    crate::chats::sync::sync_people(
+        &mut *conn,
+        meta,
+        scope.school_id(),
+        scope.actor().id(),
+        &[member.0],
     )
     .await?;
     sqlx::query!(

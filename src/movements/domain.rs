@@ -423,6 +423,7 @@ pub async fn enrol(
     )
     .await?;
     audit_movement(conn, by, Kind::Enrolment, account, details).await?;
+    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[membership.0]).await?;
     Ok(Enrolled {
         account,
         membership,
@@ -508,6 +509,7 @@ pub async fn transfer(
     )
     .await?;
     audit_movement(conn, by, Kind::Transfer, s.account, details).await?;
+    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[student.0]).await?;
     Ok(())
 }
 
@@ -632,6 +634,7 @@ pub async fn leave(
     )
     .await?;
     audit_movement(conn, by, Kind::Leaving, s.account, details).await?;
+    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[student.0]).await?;
     Ok(parents)
 }
 
@@ -763,6 +766,7 @@ pub async fn staff_leave(
     )
     .await?;
     audit_movement(conn, by, Kind::StaffLeaving, row.account, details).await?;
+    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[member.0]).await?;
     Ok(())
 }
 
@@ -1299,6 +1303,10 @@ pub async fn rollover_apply(
     .execute(&mut *conn)
     .await?;
 
+    let m_old_titles: Vec<String> = moving.iter().map(|c| c.title.clone()).collect();
+    crate::chats::sync::retitle_class_chats(conn, by.school, &m_ids, &m_old_titles, &m_titles)
+        .await?;
+
     // Graduation: the 11th classes' students leave, the classes are archived.
     let g_ids: Vec<Uuid> = graduating.iter().map(|c| c.id.0).collect();
     sqlx::query!(
@@ -1337,6 +1345,9 @@ pub async fn rollover_apply(
     let graduate_accounts: Vec<Uuid> = graduates.iter().map(|r| r.account_id).collect();
     end_sessions(conn, &graduate_accounts).await?;
     let parents = release_parents(conn, by, &graduate_ids, false).await?;
+    // The chats keep step: graduated classes' chats are archived, repeaters change chats.
+    crate::chats::sync::archive_class_chats(conn, by.school, &g_ids).await?;
+    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &r_member).await?;
     sqlx::query!(
         "update classes set archived_at = now() where school_id = $1 and id = any($2)",
         by.school as SchoolId,

@@ -51,7 +51,7 @@ impl Layout {
             href: base.clone(),
             label: "Главная",
         }];
-        let items: [(Action, &str, &'static str); 12] = [
+        let items: [(Action, &str, &'static str); 14] = [
             (Action::ViewClasses, "/classes", "Классы"),
             (
                 Action::ViewClassTeachers,
@@ -62,6 +62,12 @@ impl Layout {
             (Action::ViewPeople, "/people", "Люди"),
             (Action::VerifyStatus, "/verification", "Подтверждение"),
             (Action::ViewInvites, "/invites", "Приглашения"),
+            (Action::ViewChats, "/chats", "Чаты"),
+            (
+                Action::ViewCompliance,
+                "/compliance",
+                "Соответствие Положению",
+            ),
             (Action::ViewMovements, "/movements", "Движение"),
             (Action::ImportPeople, "/import", "Импорт"),
             (

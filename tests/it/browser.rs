@@ -307,3 +307,72 @@ async fn administrator_imports_a_class_transfers_a_student_and_finds_it_in_the_r
     assert!(log.contains("импорт"), "{log}");
     browser.close().await;
 }
+
+/// R2.4.c in a browser: the class teacher of 5А logs in, sees the parents chat red in the
+/// class's compliance row, creates it in one click, sees its members, and the row's
+/// parents-chat cell turns green.
+#[tokio::test]
+async fn class_teacher_creates_the_parents_chat_in_one_click_and_compliance_turns_green_r2_4_c() {
+    let w = crate::chats::world().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = &w.app;
+    browser.client.goto(&app.url("/login")).await.unwrap();
+    browser
+        .fill("input[name=login]", "teacher@test.local")
+        .await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    browser.wait_for_url(&app.url(&w.path(""))).await;
+
+    browser
+        .client
+        .goto(&app.url(&w.path("/compliance")))
+        .await
+        .unwrap();
+    let cell = "tr[data-class='5А'] td.chat-class_parents .light";
+    assert_eq!(browser.text(cell).await, "нет");
+    let class = browser
+        .client
+        .find(Locator::Css(cell))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(class.contains("light-red"), "{class}");
+
+    browser.click("a[href$='/chats']").await;
+    browser.wait_for_url(&app.url(&w.path("/chats"))).await;
+    browser.click("button[data-kind=class_parents]").await;
+    let members = browser.text("table.members").await;
+    assert!(members.contains("Аникина"), "{members}");
+    assert!(members.contains("Борисова"), "{members}");
+    assert!(members.contains("владелец"), "{members}");
+    let chat = w.chat_of(w.five_a, "class_parents").await;
+    browser
+        .wait_for_url(&app.url(&w.path(&format!("/chats/{chat}"))))
+        .await;
+
+    browser
+        .client
+        .goto(&app.url(&w.path("/compliance")))
+        .await
+        .unwrap();
+    assert_eq!(browser.text(cell).await, "есть");
+    let class = browser
+        .client
+        .find(Locator::Css(cell))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(class.contains("light-green"), "{class}");
+    browser.close().await;
+}

@@ -9,6 +9,7 @@ mod helpers;
 mod access;
 mod accounts;
 mod browser;
+mod chats;
 mod demo;
 mod imports;
 mod invites;

@@ -1,0 +1,333 @@
+//! Each class's compliance with the regulation, one row per class (R2.4.c–d, R2.6.a–c,
+//! R2.7.a–b, R2.1.h, R2.1.i, R2.1.l): the class teacher assigned and verified, the three
+//! mandatory chats, the share of students in the students chat, of students with a linked
+//! parent, of those parents in the parents chat, live and stale invite links, pending join
+//! requests; a traffic light per row and for the school. The administrator, the director
+//! and the deputies see every class, a class teacher their own. Exported as CSV too.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::extract::SchoolScope;
+use crate::auth::permissions::{Action, Role};
+use crate::error::AppResult;
+use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::web::layout::Layout;
+use crate::web::render;
+
+/// The numbers of one class, straight from the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub class_id: ClassId,
+    pub title: String,
+    pub class_teacher: Option<String>,
+    pub teacher_verified: bool,
+    pub students_chat: Option<Uuid>,
+    pub parents_chat: Option<Uuid>,
+    pub teachers_chat: Option<Uuid>,
+    pub students: i64,
+    pub students_in_chat: i64,
+    pub students_with_parent: i64,
+    pub parents: i64,
+    pub parents_in_chat: i64,
+    pub live_links: i64,
+    pub stale_links: i64,
+    pub pending_requests: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Light {
+    Green,
+    Yellow,
+    Red,
+}
+
+impl Light {
+    pub fn code(self) -> &'static str {
+        match self {
+            Light::Green => "green",
+            Light::Yellow => "yellow",
+            Light::Red => "red",
+        }
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            Light::Green => "соответствует",
+            Light::Yellow => "есть замечания",
+            Light::Red => "не соответствует",
+        }
+    }
+}
+
+impl Row {
+    /// Red: no class teacher or a mandatory chat missing (R2.4.c). Yellow: the class
+    /// teacher unverified, someone missing from a chat, students without a linked parent,
+    /// stale links or pending requests. Green otherwise.
+    pub fn light(&self) -> Light {
+        if self.class_teacher.is_none()
+            || self.students_chat.is_none()
+            || self.parents_chat.is_none()
+            || self.teachers_chat.is_none()
+        {
+            Light::Red
+        } else if !self.teacher_verified
+            || self.students_in_chat < self.students
+            || self.students_with_parent < self.students
+            || self.parents_in_chat < self.parents
+            || self.stale_links > 0
+            || self.pending_requests > 0
+        {
+            Light::Yellow
+        } else {
+            Light::Green
+        }
+    }
+}
+
+/// «12 из 25 (48 %)»; «—» when there is nobody to count.
+pub fn share(part: i64, whole: i64) -> String {
+    if whole == 0 {
+        "—".to_owned()
+    } else {
+        format!("{part} из {whole} ({} %)", part * 100 / whole)
+    }
+}
+
+/// The rows: every live class of the current year, or only those `only_led_by` leads.
+pub async fn rows(
+    conn: &mut PgConnection,
+    school: SchoolId,
+    only_led_by: Option<AccountId>,
+) -> sqlx::Result<Vec<Row>> {
+    let rows = sqlx::query!(
+        r#"with cls as (
+             select c.school_id, c.id, c.title, c.grade, c.letter from classes c
+             join academic_years y on y.school_id = c.school_id and y.id = c.academic_year_id
+             where c.school_id = $1 and c.kind = 'class' and c.archived_at is null and y.is_current
+               and ($2::uuid is null or exists(
+                     select 1 from class_teacher_assignments a
+                     join memberships m on m.school_id = a.school_id and m.id = a.teacher_id
+                     where a.school_id = c.school_id and a.class_id = c.id and a.ended_at is null
+                       and m.status = 'active' and m.account_id = $2))
+           ),
+           studs as (
+             select m.school_id, m.class_id, m.id from memberships m
+             where m.school_id = $1 and m.role = 'student' and m.status = 'active'
+           ),
+           fam as (
+             select distinct s.class_id, l.parent_id from studs s
+             join parent_links l on l.school_id = s.school_id and l.child_id = s.id
+             join memberships p on p.school_id = l.school_id and p.id = l.parent_id
+             where p.status = 'active'
+           ),
+           live as (
+             select k.class_id, k.kind, k.id from chats k
+             where k.school_id = $1 and k.archived_at is null
+               and k.kind in ('class_students', 'class_parents', 'class_teachers')
+           )
+           select c.id as "class_id!: ClassId", c.title as "title!",
+             t.name as "class_teacher?", coalesce(t.verified, false) as "teacher_verified!",
+             sc.id as "students_chat?", pc.id as "parents_chat?", tc.id as "teachers_chat?",
+             (select count(*) from studs s where s.class_id = c.id) as "students!",
+             (select count(*) from studs s where s.class_id = c.id and sc.id is not null
+                and exists(select 1 from chat_members cm where cm.school_id = $1
+                           and cm.chat_id = sc.id and cm.member_id = s.id)) as "students_in_chat!",
+             (select count(*) from studs s where s.class_id = c.id
+                and exists(select 1 from parent_links l
+                           join memberships p on p.school_id = l.school_id and p.id = l.parent_id
+                           where l.school_id = $1 and l.child_id = s.id
+                             and p.status = 'active')) as "students_with_parent!",
+             (select count(*) from fam f where f.class_id = c.id) as "parents!",
+             (select count(*) from fam f where f.class_id = c.id and pc.id is not null
+                and exists(select 1 from chat_members cm where cm.school_id = $1
+                           and cm.chat_id = pc.id and cm.member_id = f.parent_id)) as "parents_in_chat!",
+             (select count(*) from invites i where i.school_id = $1 and i.class_id = c.id
+                and i.revoked_at is null and i.expires_at > now() and i.uses < i.max_uses) as "live_links!",
+             (select count(*) from invites i where i.school_id = $1 and i.class_id = c.id
+                and i.revoked_at is null
+                and (i.expires_at <= now() or i.uses >= i.max_uses)) as "stale_links!",
+             (select count(*) from join_requests r where r.school_id = $1 and r.class_id = c.id
+                and r.status = 'pending') as "pending_requests!"
+           from cls c
+           left join lateral (
+             select a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '') as name,
+                    m.verification = 'verified' as verified
+             from class_teacher_assignments x
+             join memberships m on m.school_id = x.school_id and m.id = x.teacher_id
+             join accounts a on a.id = m.account_id
+             where x.school_id = c.school_id and x.class_id = c.id and x.ended_at is null
+               and m.status = 'active'
+           ) t on true
+           left join live sc on sc.class_id = c.id and sc.kind = 'class_students'
+           left join live pc on pc.class_id = c.id and pc.kind = 'class_parents'
+           left join live tc on tc.class_id = c.id and tc.kind = 'class_teachers'
+           order by c.grade, c.letter"#,
+        school as SchoolId,
+        only_led_by.map(|a| a.0)
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Row {
+            class_id: r.class_id,
+            title: r.title,
+            class_teacher: r.class_teacher,
+            teacher_verified: r.teacher_verified,
+            students_chat: r.students_chat,
+            parents_chat: r.parents_chat,
+            teachers_chat: r.teachers_chat,
+            students: r.students,
+            students_in_chat: r.students_in_chat,
+            students_with_parent: r.students_with_parent,
+            parents: r.parents,
+            parents_in_chat: r.parents_in_chat,
+            live_links: r.live_links,
+            stale_links: r.stale_links,
+            pending_requests: r.pending_requests,
+        })
+        .collect())
+}
+
+/// The school's light: the worst of its rows (green when there are none).
+pub fn school_light(rows: &[Row]) -> Light {
+    rows.iter().map(Row::light).max().unwrap_or(Light::Green)
+}
+
+/// Every class for the leadership; a class teacher only their own.
+fn sees_all(scope: &SchoolScope) -> bool {
+    [Role::Admin, Role::Director, Role::Deputy, Role::ItDeputy]
+        .iter()
+        .any(|r| scope.has(*r))
+}
+
+pub struct View {
+    pub row: Row,
+    pub light: Light,
+    pub students_share: String,
+    pub with_parent_share: String,
+    pub parents_share: String,
+    pub can_create: bool,
+    /// The three mandatory chats: (kind code, the live chat if any).
+    pub chats: Vec<(&'static str, Option<Uuid>)>,
+}
+
+#[derive(Template)]
+#[template(path = "chats/compliance.html")]
+struct Page {
+    layout: Layout,
+    school_id: SchoolId,
+    rows: Vec<View>,
+    light: Light,
+}
+
+pub async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
+    scope.require(Action::ViewCompliance)?;
+    let mut conn = state.db.acquire().await?;
+    let only = (!sees_all(&scope)).then(|| scope.actor().id());
+    let rows = rows(&mut conn, scope.school_id(), only).await?;
+    let light = school_light(&rows);
+    let admin = scope.has(Role::Admin);
+    let mut views = Vec::with_capacity(rows.len());
+    for row in rows {
+        let can_create = scope.can(Action::CreateClassChats)
+            && (admin
+                || super::leads_class(
+                    &mut conn,
+                    scope.school_id(),
+                    scope.actor().id(),
+                    row.class_id,
+                )
+                .await?);
+        views.push(View {
+            light: row.light(),
+            students_share: share(row.students_in_chat, row.students),
+            with_parent_share: share(row.students_with_parent, row.students),
+            parents_share: share(row.parents_in_chat, row.parents),
+            can_create,
+            chats: vec![
+                ("class_students", row.students_chat),
+                ("class_parents", row.parents_chat),
+                ("class_teachers", row.teachers_chat),
+            ],
+            row,
+        });
+    }
+    Ok(render(&Page {
+        layout: Layout::for_scope(&scope),
+        school_id: scope.school_id(),
+        rows: views,
+        light,
+    })?
+    .into_response())
+}
+
+fn csv_field(s: &str) -> String {
+    // Formula injection: a cell starting with = + - @ is prefixed (SECURITY.md).
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([';', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+pub fn to_csv(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "Класс;Классный руководитель;Статус подтверждён;Чат учеников;Чат родителей;Чат учителей;\
+         Учеников;Учеников в чате;Учеников с родителем;Родителей;Родителей в чате;\
+         Действующих ссылок;Устаревших ссылок;Заявок на рассмотрении;Светофор\r\n",
+    );
+    let yes = |b: bool| if b { "да" } else { "нет" };
+    for r in rows {
+        let fields = [
+            csv_field(&r.title),
+            csv_field(r.class_teacher.as_deref().unwrap_or("не назначен")),
+            yes(r.teacher_verified).to_owned(),
+            yes(r.students_chat.is_some()).to_owned(),
+            yes(r.parents_chat.is_some()).to_owned(),
+            yes(r.teachers_chat.is_some()).to_owned(),
+            r.students.to_string(),
+            r.students_in_chat.to_string(),
+            r.students_with_parent.to_string(),
+            r.parents.to_string(),
+            r.parents_in_chat.to_string(),
+            r.live_links.to_string(),
+            r.stale_links.to_string(),
+            r.pending_requests.to_string(),
+            r.light().title().to_owned(),
+        ];
+        out.push_str(&fields.join(";"));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+pub async fn csv(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
+    scope.require(Action::ViewCompliance)?;
+    let mut conn = state.db.acquire().await?;
+    let only = (!sees_all(&scope)).then(|| scope.actor().id());
+    let rows = rows(&mut conn, scope.school_id(), only).await?;
+    // A BOM so that Excel reads UTF-8.
+    let body = format!("\u{feff}{}", to_csv(&rows));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"compliance.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
