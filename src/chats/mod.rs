@@ -366,18 +366,7 @@ pub async fn create_chat(
     )
     .execute(&mut *conn)
     .await?;
-    let filled = sqlx::query!(
-        r#"insert into chat_members (school_id, chat_id, member_id, role, added_by)
-           select e.school_id, e.chat_id, e.member_id, 'member', $3
-           from chat_expected_members e where e.school_id = $1 and e.chat_id = $2
-           on conflict do nothing"#,
-        school as SchoolId,
-        id,
-        actor as AccountId
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let filled = fill_from_roster(&mut *conn, school, id, actor).await?;
     audit::record(
         conn,
         meta,
@@ -1326,18 +1315,7 @@ pub async fn reconcile_chat(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let added = sqlx::query!(
-        r#"insert into chat_members (school_id, chat_id, member_id, role, added_by)
-           select e.school_id, e.chat_id, e.member_id, 'member', $3
-           from chat_expected_members e where e.school_id = $1 and e.chat_id = $2
-           on conflict do nothing"#,
-        school as SchoolId,
-        chat,
-        actor as AccountId
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let added = fill_from_roster(&mut *conn, school, chat, actor).await?;
     audit::record(
         conn,
         meta,
@@ -1699,4 +1677,25 @@ async fn edit(
     .await?;
     tx.commit().await?;
     Ok(back(&scope, chat))
+}
+
+/// Adds everyone the roster says belongs in a chat and is not in it yet; returns how many.
+async fn fill_from_roster(
+    conn: &mut sqlx::PgConnection,
+    school: SchoolId,
+    chat: uuid::Uuid,
+    actor: AccountId,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
+        r#"insert into chat_members (school_id, chat_id, member_id, role, added_by)
+           select e.school_id, e.chat_id, e.member_id, 'member', $3
+           from chat_expected_members e where e.school_id = $1 and e.chat_id = $2
+           on conflict do nothing"#,
+        school as SchoolId,
+        chat,
+        actor as AccountId
+    )
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
