@@ -1548,38 +1548,29 @@ async fn create_invite(
     if head.archived {
         return Err(AppError::NotFound);
     }
-    let token = crate::auth::session::new_token();
-    let id = Uuid::now_v7();
-    let expires = sqlx::query_scalar!(
-        r#"insert into invites (school_id, id, token_hash, role, class_id, chat_id, purpose,
-                                max_uses, needs_approval, expires_at, created_by)
-           values ($1, $2, $3, $4, $5, $6, $7, 60, $8, now() + interval '14 days', $9)
-           returning expires_at"#,
-        scope.school_id() as SchoolId,
-        id,
-        crate::auth::session::token_hash(&token),
-        role,
-        class as ClassId,
-        chat,
-        format!("чат «{}»", head.title),
-        role == "parent",
-        scope.actor().id() as AccountId
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    audit::record(
-        &mut tx,
-        &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "invite.created",
-            target: Some(format!("invite:{id}")),
-            details: Some(format!("{role} → чат:{chat}")),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    drop(tx);
+    let request = crate::invites::issue::Request {
+        id: crate::invites::InviteId::new(),
+        role: role.to_owned(),
+        class,
+        chat: Some(chat),
+        children: None,
+        purpose: format!("чат «{}»", head.title),
+        max_uses: 60,
+        needs_approval: role == "parent",
+        days: 14,
+    };
+    let outcome =
+        crate::invites::issue::issue(&state, &scope, &meta, request, "invite.created").await?;
+    let crate::invites::issue::Outcome::Issued { links, expires_at } = outcome else {
+        return Err(AppError::NotFound);
+    };
+    let token = links
+        .into_iter()
+        .next()
+        .map(|l| l.token)
+        .unwrap_or_default();
+    let expires = expires_at;
     Ok(render(&InvitePage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),

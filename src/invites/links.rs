@@ -13,15 +13,15 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    InviteId, ROLES, STAFF_DIRECT_MAX_DAYS, class_limit, is_staff_role, join_url, limit_param,
-    may_create, policy, qr_svg, qr_svg_file, role_title, target_title,
+    InviteId, ROLES, STAFF_DIRECT_MAX_DAYS, class_limit, is_staff_role, issue, join_url,
+    limit_param, may_create, policy, qr_svg, qr_svg_file, role_title, target_title,
 };
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
-use crate::auth::{session, throttle};
+use crate::auth::session;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::web::format::{self, count, normalize_email};
@@ -74,21 +74,6 @@ pub fn routes(r: Routes) -> Routes {
         Access::School(Action::CleanupInvites),
         deactivate_unused,
     )
-}
-
-/// Link creation is rate-limited per person (SECURITY.md 25).
-pub(crate) async fn creation_limit(
-    conn: &mut PgConnection,
-    state: &AppState,
-    account: AccountId,
-) -> AppResult<()> {
-    let key = format!("invite-create:{account}");
-    if let Some(retry) = throttle::hit_window(conn, &key, state.config.invites_per_minute).await? {
-        return Err(AppError::TooManyRequests {
-            retry_after_secs: retry,
-        });
-    }
-    Ok(())
 }
 
 /// The current year's classes the actor may invite into (all for the administrator,
@@ -579,7 +564,6 @@ async fn create(
 ) -> AppResult<Response> {
     scope.require(Action::CreateInvites)?;
     let mut conn = state.db.acquire().await?;
-    creation_limit(&mut conn, &state, scope.actor().id()).await?;
     let limit = class_limit(&mut conn, &scope).await?;
     let classes = class_choices(&mut conn, &scope, &limit).await?;
     let checked = match check(&mut conn, &scope, &classes, &form).await? {
@@ -597,56 +581,36 @@ async fn create(
         }
     };
     drop(conn);
-    let token = session::new_token();
-    let mut tx = state.db.begin().await?;
-    // The form's id is the link's: a double-submitted form makes one link (SECURITY.md 18).
-    let inserted = sqlx::query!(
-        r#"insert into invites (school_id, id, token_hash, role, class_id, purpose, max_uses,
-                                needs_approval, expires_at, created_by)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(days => $9), $10)
-           on conflict (id) do nothing"#,
-        scope.school_id() as SchoolId,
-        checked.id as InviteId,
-        session::token_hash(&token),
-        checked.role,
-        checked.class as ClassId,
-        checked.purpose,
-        checked.max_uses,
-        checked.approval,
-        i32::try_from(checked.days).unwrap_or(1),
-        scope.actor().id() as AccountId
-    )
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(render(&MessagePage {
-            layout: Layout::for_scope(&scope),
-            title: "Приглашение уже создано",
-            message: "Эта форма уже была отправлена, и приглашение по ней создано. Ссылку показывают только один раз: если она потерялась, отзовите приглашение в реестре и создайте новое.",
-            back: format!("/s/{}/invites", scope.school_id()),
-            back_label: "К реестру приглашений",
-        })?
-        .into_response());
-    }
-    audit::record(
-        &mut tx,
-        &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "invite.created",
-            target: Some(format!("invite:{}", checked.id)),
-            details: Some(format!(
-                "{} → {}; uses {}; {} days; approval {}",
-                checked.role, checked.class, checked.max_uses, checked.days, checked.approval
-            )),
-        },
-    )
-    .await?;
-    let view = view_by_token(&mut tx, &scope, &token)
+    let request = issue::Request {
+        id: checked.id,
+        role: checked.role,
+        class: checked.class,
+        chat: None,
+        children: None,
+        purpose: checked.purpose,
+        max_uses: checked.max_uses,
+        needs_approval: checked.approval,
+        days: checked.days,
+    };
+    let token = match issue::issue(&state, &scope, &meta, request, "invite.created").await? {
+        issue::Outcome::Issued { mut links, .. } => {
+            links.pop().map(|l| l.token).unwrap_or_default()
+        }
+        issue::Outcome::AlreadyIssued => {
+            return Ok(render(&MessagePage {
+                layout: Layout::for_scope(&scope),
+                title: "Приглашение уже создано",
+                message: "Эта форма уже была отправлена, и приглашение по ней создано. Ссылку показывают только один раз: если она потерялась, отзовите приглашение в реестре и создайте новое.",
+                back: format!("/s/{}/invites", scope.school_id()),
+                back_label: "К реестру приглашений",
+            })?
+            .into_response());
+        }
+    };
+    let mut conn = state.db.acquire().await?;
+    let view = view_by_token(&mut conn, &scope, &token)
         .await?
         .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
     let page = created_page(&state, &scope, &token, view, None);
     Ok(render(&page)?.into_response())
 }
@@ -767,7 +731,7 @@ async fn email(
         page.email_error = Some("Укажите адрес электронной почты, например ivanova@mail.ru.");
         return Ok(render(&page)?.into_response());
     };
-    creation_limit(&mut tx, &state, scope.actor().id()).await?;
+    super::issue::creation_limit(&mut tx, &state, scope.actor().id()).await?;
     let link = join_url(&state.public_url, &form.token);
     let (subject, body) = invite_mail(scope.school_name(), &view, &link);
     crate::mail::enqueue(&mut tx, Some(scope.school_id()), &to, &subject, &body).await?;

@@ -14,6 +14,7 @@
 //! - [`requests`]: the join-request queue.
 
 pub mod demo;
+pub mod issue;
 pub mod join;
 pub mod links;
 pub mod requests;

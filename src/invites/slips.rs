@@ -10,16 +10,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::links::{MessagePage, class_choices, creation_limit};
-use super::{InviteId, class_limit, join_url, qr_svg};
+use super::links::{MessagePage, class_choices};
+use super::{InviteId, class_limit, issue, join_url, qr_svg};
 use crate::AppState;
-use crate::audit::{self, Entry};
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
-use crate::auth::session;
 use crate::error::AppResult;
-use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::ids::{ClassId, MembershipId, SchoolId};
 use crate::web::format::{self, count};
 use crate::web::layout::Layout;
 use crate::web::{Routes, render};
@@ -110,7 +108,6 @@ async fn create(
 ) -> AppResult<Response> {
     scope.require(Action::CreateInvites)?;
     let mut conn = state.db.acquire().await?;
-    creation_limit(&mut conn, &state, scope.actor().id()).await?;
     let limit = class_limit(&mut conn, &scope).await?;
     let classes = class_choices(&mut conn, &scope, &limit).await?;
     let mut errors = FormErrors::default();
@@ -146,32 +143,6 @@ async fn create(
         .form_id
         .parse::<Uuid>()
         .unwrap_or_else(|_| Uuid::now_v7());
-    drop(conn);
-    let mut tx = state.db.begin().await?;
-    // Serialises double submissions of one form: the second finds the first's batch.
-    sqlx::query!(
-        r#"select 1 as "locked!" from pg_advisory_xact_lock(hashtext($1::text))"#,
-        batch.to_string()
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let exists = sqlx::query_scalar!(
-        r#"select exists(select 1 from invites where school_id = $1 and batch_id = $2) as "e!""#,
-        scope.school_id() as SchoolId,
-        batch
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if exists {
-        return Ok(render(&MessagePage {
-            layout: Layout::for_scope(&scope),
-            title: "Приглашения уже созданы",
-            message: "Эта форма уже была отправлена, и приглашения по ней созданы. Листок показывают только один раз: если он потерялся, отзовите приглашения класса в реестре и создайте новые.",
-            back: format!("/s/{}/invites", scope.school_id()),
-            back_label: "К реестру приглашений",
-        })?
-        .into_response());
-    }
     let only_unlinked = form.only_unlinked == "on";
     let students = sqlx::query!(
         r#"select m.id as "id: MembershipId", a.surname, a.given_name, a.patronymic
@@ -188,55 +159,64 @@ async fn create(
         class as ClassId,
         only_unlinked
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    let mut slips = Vec::with_capacity(students.len());
-    let (mut ids, mut hashes, mut children) = (Vec::new(), Vec::new(), Vec::new());
-    for s in &students {
-        let token = session::new_token();
-        ids.push(InviteId::new().0);
-        hashes.push(session::token_hash(&token));
-        children.push(s.id.0);
-        let link = join_url(&state.public_url, &token);
-        slips.push(Slip {
-            child: format::full_name(&s.surname, &s.given_name, s.patronymic.as_deref()),
-            qr: qr_svg(&link),
-            link,
-        });
+    drop(conn);
+    if students.is_empty() {
+        return Ok(render(&SheetPage {
+            school_id: scope.school_id(),
+            school_name: scope.school_name().to_owned(),
+            class_title,
+            expires: String::new(),
+            count: count(0, "приглашение", "приглашения", "приглашений"),
+            slips: Vec::new(),
+        })?
+        .into_response());
     }
-    let expires_at = sqlx::query_scalar!(
-        r#"insert into invites (school_id, id, token_hash, role, class_id, child_id, purpose,
-                                max_uses, needs_approval, expires_at, batch_id, created_by)
-           select $1, id, h, 'parent', $5, child, 'приглашение для родителя', 1, false,
-                  now() + make_interval(days => $6), $7, $8
-           from unnest($2::uuid[], $3::bytea[], $4::uuid[]) as x(id, h, child)
-           returning expires_at"#,
-        scope.school_id() as SchoolId,
-        &ids,
-        &hashes,
-        &children,
-        class as ClassId,
-        i32::try_from(days).unwrap_or(1),
-        batch,
-        scope.actor().id() as AccountId
-    )
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .next();
-    audit::record(
-        &mut tx,
+    let request = issue::Request {
+        id: InviteId(batch),
+        role: "parent".to_owned(),
+        class,
+        chat: None,
+        children: Some(students.iter().map(|s| s.id).collect()),
+        purpose: "приглашение для родителя".to_owned(),
+        max_uses: 1,
+        needs_approval: false,
+        days,
+    };
+    let (links, expires_at) = match issue::issue(
+        &state,
+        &scope,
         &meta,
-        Entry {
-            actor: Some(scope.actor().id()),
-            school: Some(scope.school_id()),
-            action: "invite.slips_created",
-            target: Some(format!("class:{class}")),
-            details: Some(format!("{} slips; {days} days", slips.len())),
-        },
+        request,
+        "invite.slips_created",
     )
-    .await?;
-    tx.commit().await?;
+    .await?
+    {
+        issue::Outcome::Issued { links, expires_at } => (links, Some(expires_at)),
+        issue::Outcome::AlreadyIssued => {
+            return Ok(render(&MessagePage {
+                    layout: Layout::for_scope(&scope),
+                    title: "Приглашения уже созданы",
+                    message: "Эта форма уже была отправлена, и приглашения по ней созданы. Листок показывают только один раз: если он потерялся, отзовите приглашения класса в реестре и создайте новые.",
+                    back: format!("/s/{}/invites", scope.school_id()),
+                    back_label: "К реестру приглашений",
+                })?
+                .into_response());
+        }
+    };
+    let slips: Vec<Slip> = links
+        .iter()
+        .zip(&students)
+        .map(|(l, s)| {
+            let link = join_url(&state.public_url, &l.token);
+            Slip {
+                child: format::full_name(&s.surname, &s.given_name, s.patronymic.as_deref()),
+                qr: qr_svg(&link),
+                link,
+            }
+        })
+        .collect();
     let expires = expires_at
         .map(|t| format::datetime(t, scope.timezone()))
         .unwrap_or_default();

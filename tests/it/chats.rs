@@ -83,7 +83,10 @@ pub async fn teaches(app: &TestApp, school: SchoolId, class: ClassId, teacher: M
 }
 
 pub async fn world() -> World {
-    let app = TestApp::spawn().await;
+    world_on(TestApp::spawn().await).await
+}
+
+async fn world_on(app: TestApp) -> World {
     let school = app.school("Школа № 1").await;
     let other = app.school("Школа № 2").await;
     let five_a = app.class(school, 5, "А").await;
@@ -1350,4 +1353,49 @@ async fn the_class_teacher_sets_the_platform_link_that_my_chats_shows_r2_6_a_r2_
             .await
             .contains(&"chat.edited".to_owned())
     );
+}
+
+/// Chat links are made the one way every invite is (SECURITY.md 25): the per-person
+/// creation limit counts them with the ordinary form's links.
+#[tokio::test]
+async fn chat_invite_links_count_against_the_invite_creation_limit_r2_1_f() {
+    let app = TestApp::spawn_with(school_portal::config::WebConfig {
+        invites_per_minute: 2,
+        ..school_portal::config::WebConfig::default()
+    })
+    .await;
+    let w = world_on(app).await;
+    w.one_click("teacher@test.local", w.five_a, "class_parents")
+        .await;
+    let chat = w.chat_of(w.five_a, "class_parents").await;
+    let t = w.app.logged_in("teacher@test.local").await;
+    let invite = w.path(&format!("/chats/{chat}/invite"));
+    assert_eq!(w.app.post(&t, &invite, &[]).await.status(), 200);
+    let five_a = w.five_a.to_string();
+    let res = w
+        .app
+        .post(
+            &t,
+            &w.path("/invites"),
+            &[("role", "student"), ("class_id", &five_a)],
+        )
+        .await;
+    assert_eq!(res.status(), 200, "the ordinary form's link is the second");
+    let res = w.app.post(&t, &invite, &[]).await;
+    assert_eq!(res.status(), 429, "the third link in a minute is refused");
+    assert!(res.headers().get("retry-after").is_some());
+    let made: i64 = sqlx::query_scalar("select count(*) from invites where school_id = $1")
+        .bind(w.school)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(made, 2);
+    // The chat's parent link goes through a join request, like every parent class link.
+    let approval: bool =
+        sqlx::query_scalar("select needs_approval from invites where chat_id = $1")
+            .bind(chat)
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    assert!(approval);
 }
