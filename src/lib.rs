@@ -133,6 +133,10 @@ pub fn with_middleware(router: Router, config: &WebConfig) -> Router {
 
     router.layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                config.trust_proxy,
+                web::request_id::drop_untrusted,
+            ))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(trace)
             .layer(PropagateRequestIdLayer::x_request_id())

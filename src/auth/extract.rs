@@ -16,6 +16,7 @@ use sqlx::PgConnection;
 use super::permissions::{Access, Action, Role, can};
 use super::session::{self, CurrentSession};
 use crate::AppState;
+use crate::config::WebConfig;
 use crate::error::AppError;
 use crate::ids::{AccountId, SchoolId, SessionId};
 
@@ -209,13 +210,12 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
-impl FromRequestParts<AppState> for RequestMeta {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+impl RequestMeta {
+    /// The one way a request's origin is read, for the extractor and for the guard's
+    /// denials alike: the client's address from `X-Forwarded-For` only behind a trusted
+    /// proxy (`trust_proxy`), else the peer; the request id the portal set
+    /// ([`crate::web::request_id`]).
+    pub fn from_parts(parts: &Parts, config: &WebConfig) -> Self {
         let header = |name: &str| {
             parts
                 .headers
@@ -223,7 +223,7 @@ impl FromRequestParts<AppState> for RequestMeta {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let forwarded = if state.config.trust_proxy {
+        let forwarded = if config.trust_proxy {
             header("x-forwarded-for")
                 .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
                 .filter(|s| !s.is_empty())
@@ -234,11 +234,22 @@ impl FromRequestParts<AppState> for RequestMeta {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ci| ci.0.ip().to_string());
-        Ok(RequestMeta {
-            request_id: header("x-request-id"),
+        RequestMeta {
+            request_id: header(crate::web::request_id::HEADER),
             ip: forwarded.or(peer),
             user_agent: header("user-agent"),
-        })
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(RequestMeta::from_parts(parts, &state.config))
     }
 }
 
