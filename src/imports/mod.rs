@@ -401,7 +401,8 @@ impl ImportPath {
 
 #[derive(Deserialize)]
 struct PreviewQuery {
-    page: Option<usize>,
+    #[serde(default)]
+    page: crate::web::query::Page,
     done: Option<String>,
 }
 
@@ -614,7 +615,7 @@ async fn preview(
         &mut conn,
         &scope,
         &stored,
-        q.page.unwrap_or(1),
+        q.page.number() as usize,
         notice,
         None,
     )

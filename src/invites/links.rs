@@ -156,7 +156,8 @@ struct ListPage {
 struct ListQuery {
     state: Option<String>,
     class: Option<String>,
-    page: Option<i64>,
+    #[serde(default)]
+    page: crate::web::query::Page,
     done: Option<String>,
 }
 
@@ -181,7 +182,7 @@ async fn registry(
         .as_deref()
         .and_then(|c| c.parse::<Uuid>().ok())
         .map(ClassId);
-    let page = q.page.unwrap_or(1).clamp(1, 10_000);
+    let page = q.page.number();
     let stale_days = state.config.stale_invite_days;
     let rows = sqlx::query!(
         r#"select i.id as "id: InviteId", i.role, c.kind, c.title, i.purpose, i.max_uses, i.uses,
@@ -212,7 +213,7 @@ async fn registry(
         filter,
         stale_days,
         PAGE + 1,
-        (page - 1) * PAGE
+        crate::web::query::page_offset(page, PAGE)
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -54,7 +54,8 @@ struct ListPage {
 #[derive(Deserialize)]
 struct ListQuery {
     q: Option<String>,
-    page: Option<i64>,
+    #[serde(default)]
+    page: crate::web::query::Page,
 }
 
 async fn list(
@@ -63,13 +64,8 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> AppResult<Response> {
     let q = query.q.unwrap_or_default().trim().to_owned();
-    let page = query.page.unwrap_or(1).max(1);
-    let pattern = format!(
-        "%{}%",
-        q.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let page = query.page.number();
+    let pattern = crate::web::query::like_contains(&q);
     let mut conn = state.db.acquire().await?;
     let total = sqlx::query_scalar!(
         r#"select count(*) as "n!" from schools where name ilike $1 or short_name ilike $1"#,
@@ -90,7 +86,7 @@ async fn list(
            limit $2 offset $3"#,
         pattern,
         PAGE_SIZE + 1,
-        (page - 1) * PAGE_SIZE
+        crate::web::query::page_offset(page, PAGE_SIZE)
     )
     .fetch_all(&mut *conn)
     .await?;
