@@ -1,0 +1,350 @@
+//! Issue 8's findings of the web layer, each as it was found: login redirects off-site
+//! (SECURITY.md 37), client request ids in pages and the audit log (39), denials with the
+//! proxy's address, 400 for oversized uploads, 500 for huge page numbers, `%` in searches.
+
+use school_portal::config::WebConfig;
+use school_portal::ids::SchoolId;
+
+use crate::helpers::*;
+
+async fn school_with_admin(app: &TestApp) -> SchoolId {
+    let school = app.school("Школа № 1").await;
+    app.admin(school, "admin@test.local").await;
+    school
+}
+
+// ---- 1. safe redirects -----------------------------------------------------------------
+
+#[tokio::test]
+async fn a_login_next_that_leaves_the_portal_goes_to_the_start_page() {
+    let app = TestApp::spawn().await;
+    let school = school_with_admin(&app).await;
+    for next in [
+        "/\t/evil.example",
+        "/%09/evil.example",
+        "/%2F/evil.example",
+        "/%5C/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        " /evil",
+        "/a\r\nSet-Cookie: x=1",
+        "/a%0d%0aSet-Cookie: x=1",
+    ] {
+        let c = app.client();
+        let res = app
+            .post(
+                &c,
+                "/login",
+                &[
+                    ("login", "admin@test.local"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "next {next:?}");
+        assert_eq!(location(&res), "/", "next {next:?}");
+    }
+    // A path of our own is kept.
+    let c = app.client();
+    let own = format!("/s/{school}/people?q=a");
+    let res = app
+        .post(
+            &c,
+            "/login",
+            &[
+                ("login", "admin@test.local"),
+                ("password", PASSWORD),
+                ("next", &own),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), own);
+}
+
+#[tokio::test]
+async fn a_login_next_with_a_line_break_is_never_a_500() {
+    let app = TestApp::spawn().await;
+    school_with_admin(&app).await;
+    // Anonymous: the login page, with a harmless next.
+    let res = app
+        .get(&app.client(), "/login?next=/a%0d%0aSet-Cookie:%20x=1")
+        .await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert_eq!(select_attr(&html, "input[name=next]", "value"), vec!["/"]);
+    // Logged in: straight to the start page.
+    let c = app.logged_in("admin@test.local").await;
+    for q in ["/a%0d%0aSet-Cookie:%20x=1", "/%09/evil.example", "%0a"] {
+        let res = app.get(&c, &format!("/login?next={q}")).await;
+        assert_eq!(res.status(), 303, "next {q}");
+        assert_eq!(location(&res), "/", "next {q}");
+    }
+}
+
+// ---- 2. generated request ids -------------------------------------------------------------
+
+#[tokio::test]
+async fn a_clients_request_id_reaches_neither_the_page_nor_the_audit_log() {
+    let app = TestApp::spawn().await;
+    let school = school_with_admin(&app).await;
+    app.person(school, "pupil@test.local", "student", None)
+        .await;
+    let c = app.logged_in("pupil@test.local").await;
+    for path in [format!("/s/{school}/audit"), "/no-such-page".to_owned()] {
+        let res = c
+            .get(app.url(&path))
+            .header("x-request-id", "<script>evil")
+            .send()
+            .await
+            .unwrap();
+        assert!([403, 404].contains(&res.status().as_u16()), "{path}");
+        let id = res
+            .headers()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "generated id, got {id}");
+        let html = res.text().await.unwrap();
+        assert!(!html.contains("evil"), "{path}: {html}");
+        assert!(html.contains(&id), "the page shows the portal's id");
+    }
+    let ids: Vec<Option<String>> = sqlx::query_scalar(
+        "select request_id from audit_log where action = 'access.denied'",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert!(!ids.is_empty());
+    for id in ids {
+        let id = id.expect("a denial carries the request id");
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "audit row has {id}");
+    }
+}
+
+// ---- 3. denials record the client --------------------------------------------------------
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_a_denial_records_the_clients_address_and_the_proxys_id() {
+    let app = TestApp::spawn_with(WebConfig {
+        trust_proxy: true,
+        ..WebConfig::default()
+    })
+    .await;
+    let school = school_with_admin(&app).await;
+    app.person(school, "pupil@test.local", "student", None)
+        .await;
+    let c = app.logged_in("pupil@test.local").await;
+    let res = c
+        .get(app.url(&format!("/s/{school}/audit")))
+        .header("x-forwarded-for", "203.0.113.7, 10.0.0.1")
+        .header("x-request-id", "proxy-id-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let (ip, id): (Option<String>, Option<String>) = sqlx::query_as(
+        "select ip, request_id from audit_log where action = 'access.denied'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(id.as_deref(), Some("proxy-id-42"));
+
+    // Not trusted: the peer's address, whatever the header says.
+    let app = TestApp::spawn().await;
+    let school = school_with_admin(&app).await;
+    app.person(school, "pupil@test.local", "student", None)
+        .await;
+    let c = app.logged_in("pupil@test.local").await;
+    c.get(app.url(&format!("/s/{school}/audit")))
+        .header("x-forwarded-for", "203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    let ip: Option<String> =
+        sqlx::query_scalar("select ip from audit_log where action = 'access.denied'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(ip.as_deref(), Some("127.0.0.1"));
+}
+
+// ---- 4. 413 for oversized uploads ---------------------------------------------------------
+
+async fn upload_import(
+    app: &TestApp,
+    c: &reqwest::Client,
+    school: SchoolId,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name("big.csv")
+        .mime_str("text/csv")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "students")
+        .part("file", part);
+    c.post(app.url(&format!("/s/{school}/import")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_import_over_the_size_limit_answers_413_in_russian() {
+    let app = TestApp::spawn().await;
+    let school = school_with_admin(&app).await;
+    let c = app.logged_in("admin@test.local").await;
+    for size in [5 * 1024 * 1024 + 700 * 1024, 7 * 1024 * 1024] {
+        let res = upload_import(&app, &c, school, vec![b'a'; size]).await;
+        assert_eq!(res.status(), 413, "{size} bytes");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("Файл больше 5 МБ") || html.contains("Слишком большой запрос"),
+            "{size}: {html}"
+        );
+    }
+    // The file before the list's kind (as `curl -F file=@… -F kind=…` sends it): the kind
+    // is never read, still 413, not 400.
+    let part = reqwest::multipart::Part::bytes(vec![b'a'; 5 * 1024 * 1024 + 700 * 1024])
+        .file_name("big.csv")
+        .mime_str("text/csv")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part("file", part)
+        .text("kind", "students");
+    let res = c
+        .post(app.url(&format!("/s/{school}/import")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert!(res.text().await.unwrap().contains("Файл больше 5 МБ"));
+    let stored: i64 = sqlx::query_scalar("select count(*) from imports")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}
+
+#[tokio::test]
+async fn an_oversized_regulation_pdf_answers_413_in_russian() {
+    let app = TestApp::spawn().await;
+    let school = school_with_admin(&app).await;
+    let c = app.logged_in("admin@test.local").await;
+    for size in [1600 * 1024, 3 * 1024 * 1024] {
+        let mut pdf = b"%PDF-1.4 ".to_vec();
+        pdf.resize(size, b' ');
+        let form = reqwest::multipart::Form::new()
+            .text("edition", "редакция № 1")
+            .text("order_number", "1-о")
+            .text("order_date", "2026-09-01")
+            .text("effective_from", "2026-09-01")
+            .text("body", "")
+            .part(
+                "pdf",
+                reqwest::multipart::Part::bytes(pdf).file_name("p.pdf"),
+            );
+        let res = c
+            .post(app.url(&format!("/s/{school}/regulation")))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 413, "{size} bytes");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("Файл больше 1,5 МБ"), "{size}: {html}");
+    }
+    let stored: i64 = sqlx::query_scalar("select count(*) from regulation_editions")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}
+
+// ---- 5. lists and searches ----------------------------------------------------------------
+
+#[tokio::test]
+async fn any_page_number_on_any_list_is_a_page_not_a_500() {
+    let app = TestApp::spawn().await;
+    let school = school_with_admin(&app).await;
+    app.operator("op@test.local").await;
+    let c = app.logged_in("admin@test.local").await;
+    let op = app.logged_in("op@test.local").await;
+    // An import to page through.
+    let res = upload_import(
+        &app,
+        &c,
+        school,
+        "Класс;Фамилия;Имя\r\n5А;Петров;Пётр\r\n".as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let preview = location(&res);
+    let lists = [
+        format!("/s/{school}/people"),
+        format!("/s/{school}/people?q=а"),
+        format!("/s/{school}/chats"),
+        format!("/s/{school}/invites"),
+        format!("/s/{school}/join-requests"),
+        preview,
+    ];
+    for page in ["999999999999999999", "99999999999999999999999", "-5", "abc", ""] {
+        for list in &lists {
+            let sep = if list.contains('?') { '&' } else { '?' };
+            let path = format!("{list}{sep}page={page}");
+            let res = app.get(&c, &path).await;
+            assert_eq!(res.status(), 200, "{path}");
+        }
+        let path = format!("/operator/schools?page={page}");
+        assert_eq!(app.get(&op, &path).await.status(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_percent_or_underscore_typed_into_a_search_matches_itself() {
+    let app = TestApp::spawn().await;
+    let school = school_with_admin(&app).await;
+    app.person(school, "pupil@test.local", "student", None)
+        .await;
+    let c = app.logged_in("admin@test.local").await;
+    for q in ["%25", "_", "%25%25"] {
+        let html = app
+            .get(&c, &format!("/s/{school}/people?q={q}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            select_texts(&html, "tbody tr").is_empty(),
+            "q={q}: {:?}",
+            select_texts(&html, "tbody tr")
+        );
+        let html = app
+            .get(&c, &format!("/s/{school}/audit?person={q}&target={q}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            select_texts(&html, "tbody tr").is_empty(),
+            "audit q={q}: {:?}",
+            select_texts(&html, "tbody tr")
+        );
+    }
+    // A search still finds what it names.
+    let html = app
+        .get(&c, &format!("/s/{school}/people?q=петр"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!select_texts(&html, "tbody tr").is_empty());
+}
