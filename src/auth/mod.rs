@@ -555,12 +555,14 @@ async fn account_name(conn: &mut PgConnection, account: AccountId) -> sqlx::Resu
     ))
 }
 
-/// Whether the account holds admin rights anywhere (or runs the deployment): such
-/// accounts need 15-character passwords (SECURITY.md 9).
+/// Whether the account holds admin rights anywhere, or a grant waiting for approval (or
+/// runs the deployment): such accounts need 15-character passwords (SECURITY.md 9).
 pub async fn has_admin_rights(conn: &mut PgConnection, account: AccountId) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"select exists(select 1 from accounts where id = $1 and is_operator)
-               or exists(select 1 from admin_grants where account_id = $1 and revoked_at is null
+               or exists(select 1 from active_admin_grants where account_id = $1)
+               or exists(select 1 from admin_grants where account_id = $1 and approved_at is null
+                         and rejected_at is null and revoked_at is null
                          and (expires_at is null or expires_at > now())) as "e!""#,
         account as AccountId
     )

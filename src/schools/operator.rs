@@ -77,9 +77,8 @@ async fn list(
         r#"select s.id as "id: SchoolId", s.name,
              (select count(*) from memberships m where m.school_id = s.id and m.status = 'active') as "members!",
              (select string_agg(a.surname || ' ' || a.given_name, ', ' order by a.surname)
-              from admin_grants g join accounts a on a.id = g.account_id
-              where g.school_id = s.id and g.approved_at is not null and g.revoked_at is null
-                and (g.expires_at is null or g.expires_at > now())) as admins
+              from active_admin_grants g join accounts a on a.id = g.account_id
+              where g.school_id = s.id) as admins
            from schools s
            where s.name ilike $1 or s.short_name ilike $1
            order by s.name collate "C", s.id
@@ -262,8 +261,7 @@ async fn show_page(
     let admins = sqlx::query!(
         r#"select a.surname, a.given_name, a.patronymic, a.email, a.phone, g.order_number,
                   g.order_date, g.created_at,
-                  (g.approved_at is not null and g.revoked_at is null
-                   and (g.expires_at is null or g.expires_at > now())) as "active!"
+                  exists(select 1 from active_admin_grants v where v.id = g.id) as "active!"
            from admin_grants g join accounts a on a.id = g.account_id
            where g.school_id = $1 order by g.created_at desc"#,
         id as SchoolId
@@ -407,9 +405,7 @@ async fn appoint(
         }
     };
     let already: bool = sqlx::query_scalar!(
-        r#"select exists(select 1 from admin_grants where school_id = $1 and account_id = $2
-             and approved_at is not null and revoked_at is null
-             and (expires_at is null or expires_at > now())) as "e!""#,
+        r#"select exists(select 1 from active_admin_grants where school_id = $1 and account_id = $2) as "e!""#,
         id as SchoolId,
         account as AccountId
     )

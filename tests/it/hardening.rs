@@ -3,7 +3,7 @@
 //! proxy's address, 400 for oversized uploads, 500 for huge page numbers, `%` in searches.
 
 use school_portal::config::WebConfig;
-use school_portal::ids::SchoolId;
+use school_portal::ids::{AccountId, ClassId, SchoolId};
 
 use crate::helpers::*;
 
@@ -347,4 +347,138 @@ async fn a_percent_or_underscore_typed_into_a_search_matches_itself() {
         .await
         .unwrap();
     assert!(!select_texts(&html, "tbody tr").is_empty());
+}
+
+// ---- 6. one definition of who holds which role ---------------------------------------------
+
+async fn roles_in(app: &TestApp, school: SchoolId, account: AccountId) -> Vec<String> {
+    sqlx::query_scalar(
+        "select role from school_roles where school_id = $1 and account_id = $2 order by role",
+    )
+    .bind(school)
+    .bind(account)
+    .fetch_all(&app.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
+    let app = TestApp::spawn().await;
+    let school = app.school("Школа № 1").await;
+    let other = app.school("Школа № 2").await;
+    let class = app.class(school, 5, "А").await;
+    let class_b = app.class(school, 6, "Б").await;
+    let op = app.operator("op@test.local").await;
+
+    // A grant in force: admin (in this school only).
+    let admin = app.admin(school, "admin@test.local").await;
+    assert_eq!(roles_in(&app, school, admin).await, ["admin", "staff"]);
+    assert!(roles_in(&app, other, admin).await.is_empty());
+    // Expired, revoked, not yet approved: no admin.
+    for (email, condition) in [
+        ("expired@test.local", "expires_at = now() - interval '1 minute'"),
+        ("revoked@test.local", "revoked_at = now(), revoked_by = granted_by"),
+        ("pending@test.local", "approved_at = null, approved_by = null"),
+    ] {
+        let who = app.admin(school, email).await;
+        sqlx::query(&format!(
+            "update admin_grants set {condition} where account_id = $1"
+        ))
+        .bind(who)
+        .execute(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(roles_in(&app, school, who).await, ["staff"], "{email}");
+    }
+
+    // Class leadership now: class teacher, with the class led; ended: neither.
+    let (teacher, tm) = app.person(school, "ct@test.local", "teacher", None).await;
+    app.class_teacher(school, class, tm).await;
+    assert_eq!(
+        roles_in(&app, school, teacher).await,
+        ["class_teacher", "teacher"]
+    );
+    let subject: uuid::Uuid = sqlx::query_scalar(
+        "insert into subjects (school_id, id, kind, name) values ($1, gen_random_uuid(), 'subject', 'Математика') returning id",
+    )
+    .bind(school)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
+         values ($1, gen_random_uuid(), $2, $3, $4)",
+    )
+    .bind(school)
+    .bind(subject)
+    .bind(class_b)
+    .bind(tm)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let led: Vec<ClassId> = sqlx::query_scalar(
+        "select class_id from led_classes where school_id = $1 and account_id = $2",
+    )
+    .bind(school)
+    .bind(teacher)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(led, [class]);
+    let taught: Vec<ClassId> = sqlx::query_scalar(
+        "select class_id from taught_classes where school_id = $1 and account_id = $2",
+    )
+    .bind(school)
+    .bind(teacher)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(taught, [class_b]);
+    sqlx::query("update class_teacher_assignments set ended_at = now() where teacher_id = $1")
+        .bind(tm)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(roles_in(&app, school, teacher).await, ["teacher"]);
+
+    // The IT deputy flag.
+    let (deputy, dm) = app.person(school, "it@test.local", "deputy", None).await;
+    sqlx::query("update memberships set is_it_deputy = true where id = $1")
+        .bind(dm)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(roles_in(&app, school, deputy).await, ["deputy", "it_deputy"]);
+
+    // A membership that ended, and a deactivated account: nothing.
+    let (pupil, pm) = app
+        .person(school, "pupil@test.local", "student", Some(class))
+        .await;
+    assert_eq!(roles_in(&app, school, pupil).await, ["student"]);
+    sqlx::query("update memberships set status = 'left', left_at = now() where id = $1")
+        .bind(pm)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert!(roles_in(&app, school, pupil).await.is_empty());
+    sqlx::query("update accounts set deactivated_at = now() where id = $1")
+        .bind(deputy)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert!(roles_in(&app, school, deputy).await.is_empty());
+    let _ = op;
+
+    // The scope reads the same view: the expired admin is refused the audit log, the
+    // admin in force is not; the school is not theirs at all once the membership ended.
+    let c = app.logged_in("expired@test.local").await;
+    assert_eq!(app.get(&c, &format!("/s/{school}/audit")).await.status(), 403);
+    let c = app.logged_in("admin@test.local").await;
+    assert_eq!(app.get(&c, &format!("/s/{school}/audit")).await.status(), 200);
+    let c = app.logged_in("ct@test.local").await;
+    // The start page lists the school with the roles of the view.
+    let res = app.get(&c, "/").await;
+    assert_eq!(res.status(), 303, "one school: straight to it");
+    assert_eq!(location(&res), format!("/s/{school}"));
 }
