@@ -482,3 +482,254 @@ async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
     assert_eq!(res.status(), 303, "one school: straight to it");
     assert_eq!(location(&res), format!("/s/{school}"));
 }
+
+// ---- 7. the janitor ----------------------------------------------------------------------
+
+async fn exec(app: &TestApp, sql: &str) {
+    sqlx::query(sql).execute(&app.db).await.unwrap();
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&app.db).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_janitor_deletes_what_outlived_its_use_keeps_what_lives_and_audits_counts() {
+    let app = TestApp::spawn().await;
+    let school = school_with_admin(&app).await;
+    let other = app.school("Школа № 2").await;
+    let class = app.class(school, 5, "А").await;
+    let admin: AccountId =
+        sqlx::query_scalar("select id from accounts where email = 'admin@test.local'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+
+    // Sessions: one expired, one idle too long, one live.
+    for (name, expires, seen) in [
+        ("expired", "now() - interval '1 minute'", "now() - interval '2 minutes'"),
+        ("idle", "now() + interval '1 hour'", "now() - interval '2 hours'"),
+        ("live", "now() + interval '1 hour'", "now()"),
+    ] {
+        sqlx::query(&format!(
+            "insert into sessions (id, token_hash, account_id, security_stamp, expires_at, last_seen_at, user_agent)
+             select gen_random_uuid(), sha256(gen_random_uuid()::text::bytea), id, security_stamp, {expires}, {seen}, $2
+             from accounts where id = $1"
+        ))
+        .bind(admin)
+        .bind(name)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    // One-time tokens: used, expired, live.
+    for (expires, used) in [
+        ("now() + interval '1 hour'", "now()"),
+        ("now() - interval '1 minute'", "null"),
+        ("now() + interval '1 hour'", "null"),
+    ] {
+        exec(
+            &app,
+            &format!(
+                "insert into one_time_tokens (token_hash, purpose, expires_at, used_at)
+                 values (sha256(gen_random_uuid()::text::bytea), 'setup', {expires}, {used})"
+            ),
+        )
+        .await;
+    }
+    // Invites: expired long ago, expired yesterday.
+    for expires in ["now() - interval '100 days'", "now() - interval '1 day'"] {
+        sqlx::query(&format!(
+            "insert into invites (school_id, id, token_hash, role, class_id, max_uses, needs_approval, expires_at, created_by, created_at)
+             values ($1, gen_random_uuid(), sha256(gen_random_uuid()::text::bytea), 'student', $2, 30, true, {expires}, $3, {expires} - interval '7 days')"
+        ))
+        .bind(school)
+        .bind(class)
+        .bind(admin)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    // Throttle and rate-limit rows: past their window, and current.
+    exec(&app, "insert into login_throttle (key, failures, last_failure_at) values ('login:old', 3, now() - interval '3 days'), ('login:new', 3, now())").await;
+    exec(&app, "insert into rate_limits (key, window_start, hits) values ('ip:old', now() - interval '2 hours', 5), ('ip:new', now(), 5)").await;
+    // Imports: never applied and two days old; never applied and fresh; applied long ago.
+    for (created, applied) in [
+        ("now() - interval '2 days'", "null"),
+        ("now()", "null"),
+        ("now() - interval '30 days'", "now() - interval '30 days'"),
+    ] {
+        sqlx::query(&format!(
+            "insert into imports (school_id, id, kind, filename, content, created_at, applied_at)
+             values ($1, gen_random_uuid(), 'students', 'a.csv', 'x', {created}, {applied})"
+        ))
+        .bind(school)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    // People who left: long ago and alone (deleted); long ago but a member of another
+    // school (membership goes, account stays); long ago and named by the audit log
+    // (erased); recently (stays).
+    let (alone, alone_m) = app
+        .person(school, "alone@test.local", "student", Some(class))
+        .await;
+    let (elsewhere, elsewhere_m) = app
+        .person(school, "elsewhere@test.local", "student", Some(class))
+        .await;
+    app.member(other, elsewhere, "parent", None).await;
+    let (named, named_m) = app.person(school, "named@test.local", "teacher", None).await;
+    app.logged_in("named@test.local").await;
+    let (recent, recent_m) = app
+        .person(school, "recent@test.local", "student", Some(class))
+        .await;
+    for (m, ago) in [
+        (alone_m, "4 years"),
+        (elsewhere_m, "4 years"),
+        (named_m, "4 years"),
+        (recent_m, "10 days"),
+    ] {
+        sqlx::query(&format!(
+            "update memberships set status = 'left', left_at = now() - interval '{ago}' where id = $1"
+        ))
+        .bind(m)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    let live_sessions_of_named = count(
+        &app,
+        &format!("select count(*) from sessions where account_id = '{named}'"),
+    )
+    .await;
+    assert_eq!(live_sessions_of_named, 1);
+
+    let report = school_portal::janitor::run_once(&app.db, &app.state.config)
+        .await
+        .unwrap();
+    assert!(!report.skipped);
+    assert_eq!(report.sessions, 2, "{report:?}");
+    assert_eq!(report.tokens, 2, "{report:?}");
+    assert_eq!(report.invites, 1, "{report:?}");
+    assert_eq!(report.throttle, 1, "{report:?}");
+    assert_eq!(report.rate_limits, 1, "{report:?}");
+    assert_eq!(report.imports, 1, "{report:?}");
+    assert_eq!(report.memberships, 3, "{report:?}");
+    assert_eq!(report.accounts_deleted, 1, "{report:?}");
+    assert_eq!(report.accounts_erased, 1, "{report:?}");
+
+    // What lives stays.
+    let users: Vec<String> =
+        sqlx::query_scalar("select user_agent from sessions where account_id = $1")
+            .bind(admin)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(users, ["live"]);
+    assert_eq!(count(&app, "select count(*) from one_time_tokens").await, 1);
+    assert_eq!(count(&app, "select count(*) from invites").await, 1);
+    assert_eq!(
+        count(&app, "select count(*) from login_throttle where key = 'login:new'").await,
+        1
+    );
+    assert_eq!(count(&app, "select count(*) from login_throttle").await, 1);
+    assert_eq!(
+        count(&app, "select count(*) from rate_limits where key like 'ip:%'").await,
+        1
+    );
+    assert_eq!(
+        count(&app, "select count(*) from rate_limits where key = 'ip:new'").await,
+        1
+    );
+    assert_eq!(count(&app, "select count(*) from imports").await, 2);
+    // The people.
+    let account_exists = |id: AccountId| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>("select exists(select 1 from accounts where id = $1)")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(!account_exists(alone).await);
+    assert!(account_exists(elsewhere).await);
+    assert_eq!(
+        count(
+            &app,
+            &format!("select count(*) from memberships where account_id = '{elsewhere}'")
+        )
+        .await,
+        1,
+        "only the other school's membership"
+    );
+    let (email, surname, deactivated): (Option<String>, String, bool) = sqlx::query_as(
+        "select email, surname, deactivated_at is not null from accounts where id = $1",
+    )
+    .bind(named)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((email, surname.as_str(), deactivated), (None, "Удалён", true));
+    assert_eq!(
+        count(&app, &format!("select count(*) from sessions where account_id = '{named}'")).await,
+        0
+    );
+    assert!(account_exists(recent).await);
+    assert_eq!(
+        count(&app, &format!("select count(*) from memberships where id = '{recent_m}'")).await,
+        1
+    );
+    // The operator is never removed, the admin neither.
+    assert!(account_exists(admin).await);
+
+    // Audited as counts.
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select action, details from audit_log where action like 'janitor.%' order by id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    let get = |a: &str| {
+        rows.iter()
+            .find(|(x, _)| x == a)
+            .and_then(|(_, d)| d.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(get("janitor.sessions"), "sessions: 2");
+    assert_eq!(get("janitor.tokens"), "one-time tokens: 2");
+    assert_eq!(get("janitor.imports"), "unapplied imports: 1");
+    assert!(get("janitor.people").starts_with("memberships: 3;"), "{rows:?}");
+
+    // A second run finds nothing more and writes nothing.
+    let again = school_portal::janitor::run_once(&app.db, &app.state.config)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        school_portal::janitor::Report {
+            ..Default::default()
+        }
+    );
+}
+
+#[tokio::test]
+async fn two_janitors_at_once_do_not_both_run() {
+    let app = TestApp::spawn().await;
+    let mut tx = app.db.begin().await.unwrap();
+    // Another process's run holds the lock.
+    sqlx::query("select pg_advisory_xact_lock(29943474374864754)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let report = school_portal::janitor::run_once(&app.db, &app.state.config)
+        .await
+        .unwrap();
+    assert!(report.skipped);
+    tx.rollback().await.unwrap();
+    let report = school_portal::janitor::run_once(&app.db, &app.state.config)
+        .await
+        .unwrap();
+    assert!(!report.skipped);
+}
