@@ -78,7 +78,8 @@ pub struct WebConfig {
     #[arg(long, env = "PORTAL_LOGIN_PER_IP_PER_MINUTE", default_value_t = 30)]
     pub login_per_ip_per_minute: i32,
 
-    /// Take the client's address from X-Forwarded-For (only behind a trusted proxy).
+    /// Take the client's address from X-Forwarded-For and keep the proxy's X-Request-Id
+    /// (only behind a trusted proxy; else the portal generates every request id).
     #[arg(long, env = "PORTAL_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
 
