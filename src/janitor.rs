@@ -17,7 +17,7 @@ use crate::config::WebConfig;
 use crate::ids::{AccountId, SchoolId};
 
 /// The advisory-lock key of a janitor run («janitor» in ASCII).
-const LOCK_KEY: i64 = 0x6a61_6e69_746f_72;
+const LOCK_KEY: i64 = 0x006a_616e_6974_6f72;
 /// Import uploads not applied within this are dropped.
 const UNAPPLIED_IMPORT_HOURS: i32 = 24;
 /// Invites are kept (for the registry) this long after they expired or were revoked.
@@ -69,12 +69,10 @@ pub fn spawn(pool: PgPool, config: WebConfig) -> tokio::task::JoinHandle<()> {
 /// One run, in one transaction under an advisory lock.
 pub async fn run_once(pool: &PgPool, config: &WebConfig) -> sqlx::Result<Report> {
     let mut tx = pool.begin().await?;
-    let locked: bool = sqlx::query_scalar!(
-        r#"select pg_try_advisory_xact_lock($1) as "l!""#,
-        LOCK_KEY
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let locked: bool =
+        sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock($1) as "l!""#, LOCK_KEY)
+            .fetch_one(&mut *tx)
+            .await?;
     if !locked {
         return Ok(Report {
             skipped: true,
@@ -95,12 +93,11 @@ pub async fn run_once(pool: &PgPool, config: &WebConfig) -> sqlx::Result<Report>
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    r.tokens = sqlx::query!(
-        "delete from one_time_tokens where used_at is not null or expires_at < now()"
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    r.tokens =
+        sqlx::query!("delete from one_time_tokens where used_at is not null or expires_at < now()")
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
     r.invites = sqlx::query!(
         r#"delete from invites i
            where (i.expires_at < now() - make_interval(days => $1)
@@ -251,7 +248,11 @@ async fn remove_people_who_left(
     Ok(out)
 }
 
-async fn delete_membership(conn: &mut PgConnection, school: SchoolId, id: Uuid) -> sqlx::Result<()> {
+async fn delete_membership(
+    conn: &mut PgConnection,
+    school: SchoolId,
+    id: Uuid,
+) -> sqlx::Result<()> {
     let school = school.0;
     sqlx::query!(
         "delete from chat_members where school_id = $1 and member_id = $2",

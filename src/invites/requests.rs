@@ -229,14 +229,7 @@ async fn queue(
             .map(|n| format!("Одобрено: {}.", count(n, "заявка", "заявки", "заявок"))),
         _ => None,
     };
-    page(
-        &state,
-        &scope,
-        q.page.number(),
-        None,
-        notice,
-    )
-    .await
+    page(&state, &scope, q.page.number(), None, notice).await
 }
 
 /// Why a request could not be approved.

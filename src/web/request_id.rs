@@ -26,12 +26,7 @@ pub async fn drop_untrusted(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let keep = req
-        .headers()
-        .get_all(HEADER)
-        .iter()
-        .count()
-        == 1
+    let keep = req.headers().get_all(HEADER).iter().count() == 1
         && req
             .headers()
             .get(HEADER)

@@ -112,12 +112,11 @@ async fn a_clients_request_id_reaches_neither_the_page_nor_the_audit_log() {
         assert!(!html.contains("evil"), "{path}: {html}");
         assert!(html.contains(&id), "the page shows the portal's id");
     }
-    let ids: Vec<Option<String>> = sqlx::query_scalar(
-        "select request_id from audit_log where action = 'access.denied'",
-    )
-    .fetch_all(&app.db)
-    .await
-    .unwrap();
+    let ids: Vec<Option<String>> =
+        sqlx::query_scalar("select request_id from audit_log where action = 'access.denied'")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
     assert!(!ids.is_empty());
     for id in ids {
         let id = id.expect("a denial carries the request id");
@@ -146,12 +145,11 @@ async fn behind_a_trusted_proxy_a_denial_records_the_clients_address_and_the_pro
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    let (ip, id): (Option<String>, Option<String>) = sqlx::query_as(
-        "select ip, request_id from audit_log where action = 'access.denied'",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let (ip, id): (Option<String>, Option<String>) =
+        sqlx::query_as("select ip, request_id from audit_log where action = 'access.denied'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(ip.as_deref(), Some("203.0.113.7"));
     assert_eq!(id.as_deref(), Some("proxy-id-42"));
 
@@ -283,7 +281,9 @@ async fn any_page_number_on_any_list_is_a_page_not_a_500() {
         &app,
         &c,
         school,
-        "Класс;Фамилия;Имя\r\n5А;Петров;Пётр\r\n".as_bytes().to_vec(),
+        "Класс;Фамилия;Имя\r\n5А;Петров;Пётр\r\n"
+            .as_bytes()
+            .to_vec(),
     )
     .await;
     assert_eq!(res.status(), 303);
@@ -296,7 +296,13 @@ async fn any_page_number_on_any_list_is_a_page_not_a_500() {
         format!("/s/{school}/join-requests"),
         preview,
     ];
-    for page in ["999999999999999999", "99999999999999999999999", "-5", "abc", ""] {
+    for page in [
+        "999999999999999999",
+        "99999999999999999999999",
+        "-5",
+        "abc",
+        "",
+    ] {
         for list in &lists {
             let sep = if list.contains('?') { '&' } else { '?' };
             let path = format!("{list}{sep}page={page}");
@@ -377,9 +383,18 @@ async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
     assert!(roles_in(&app, other, admin).await.is_empty());
     // Expired, revoked, not yet approved: no admin.
     for (email, condition) in [
-        ("expired@test.local", "expires_at = now() - interval '1 minute'"),
-        ("revoked@test.local", "revoked_at = now(), revoked_by = granted_by"),
-        ("pending@test.local", "approved_at = null, approved_by = null"),
+        (
+            "expired@test.local",
+            "expires_at = now() - interval '1 minute'",
+        ),
+        (
+            "revoked@test.local",
+            "revoked_at = now(), revoked_by = granted_by",
+        ),
+        (
+            "pending@test.local",
+            "approved_at = null, approved_by = null",
+        ),
     ] {
         let who = app.admin(school, email).await;
         sqlx::query(&format!(
@@ -449,7 +464,10 @@ async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
         .execute(&app.db)
         .await
         .unwrap();
-    assert_eq!(roles_in(&app, school, deputy).await, ["deputy", "it_deputy"]);
+    assert_eq!(
+        roles_in(&app, school, deputy).await,
+        ["deputy", "it_deputy"]
+    );
 
     // A membership that ended, and a deactivated account: nothing.
     let (pupil, pm) = app
@@ -473,9 +491,15 @@ async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
     // The scope reads the same view: the expired admin is refused the audit log, the
     // admin in force is not; the school is not theirs at all once the membership ended.
     let c = app.logged_in("expired@test.local").await;
-    assert_eq!(app.get(&c, &format!("/s/{school}/audit")).await.status(), 403);
+    assert_eq!(
+        app.get(&c, &format!("/s/{school}/audit")).await.status(),
+        403
+    );
     let c = app.logged_in("admin@test.local").await;
-    assert_eq!(app.get(&c, &format!("/s/{school}/audit")).await.status(), 200);
+    assert_eq!(
+        app.get(&c, &format!("/s/{school}/audit")).await.status(),
+        200
+    );
     let c = app.logged_in("ct@test.local").await;
     // The start page lists the school with the roles of the view.
     let res = app.get(&c, "/").await;
@@ -507,8 +531,16 @@ async fn the_janitor_deletes_what_outlived_its_use_keeps_what_lives_and_audits_c
 
     // Sessions: one expired, one idle too long, one live.
     for (name, expires, seen) in [
-        ("expired", "now() - interval '1 minute'", "now() - interval '2 minutes'"),
-        ("idle", "now() + interval '1 hour'", "now() - interval '2 hours'"),
+        (
+            "expired",
+            "now() - interval '1 minute'",
+            "now() - interval '2 minutes'",
+        ),
+        (
+            "idle",
+            "now() + interval '1 hour'",
+            "now() - interval '2 hours'",
+        ),
         ("live", "now() + interval '1 hour'", "now()"),
     ] {
         sqlx::query(&format!(
@@ -578,7 +610,9 @@ async fn the_janitor_deletes_what_outlived_its_use_keeps_what_lives_and_audits_c
         .person(school, "elsewhere@test.local", "student", Some(class))
         .await;
     app.member(other, elsewhere, "parent", None).await;
-    let (named, named_m) = app.person(school, "named@test.local", "teacher", None).await;
+    let (named, named_m) = app
+        .person(school, "named@test.local", "teacher", None)
+        .await;
     app.logged_in("named@test.local").await;
     let (recent, recent_m) = app
         .person(school, "recent@test.local", "student", Some(class))
@@ -629,16 +663,28 @@ async fn the_janitor_deletes_what_outlived_its_use_keeps_what_lives_and_audits_c
     assert_eq!(count(&app, "select count(*) from one_time_tokens").await, 1);
     assert_eq!(count(&app, "select count(*) from invites").await, 1);
     assert_eq!(
-        count(&app, "select count(*) from login_throttle where key = 'login:new'").await,
+        count(
+            &app,
+            "select count(*) from login_throttle where key = 'login:new'"
+        )
+        .await,
         1
     );
     assert_eq!(count(&app, "select count(*) from login_throttle").await, 1);
     assert_eq!(
-        count(&app, "select count(*) from rate_limits where key like 'ip:%'").await,
+        count(
+            &app,
+            "select count(*) from rate_limits where key like 'ip:%'"
+        )
+        .await,
         1
     );
     assert_eq!(
-        count(&app, "select count(*) from rate_limits where key = 'ip:new'").await,
+        count(
+            &app,
+            "select count(*) from rate_limits where key = 'ip:new'"
+        )
+        .await,
         1
     );
     assert_eq!(count(&app, "select count(*) from imports").await, 2);
@@ -671,14 +717,25 @@ async fn the_janitor_deletes_what_outlived_its_use_keeps_what_lives_and_audits_c
     .fetch_one(&app.db)
     .await
     .unwrap();
-    assert_eq!((email, surname.as_str(), deactivated), (None, "Удалён", true));
     assert_eq!(
-        count(&app, &format!("select count(*) from sessions where account_id = '{named}'")).await,
+        (email, surname.as_str(), deactivated),
+        (None, "Удалён", true)
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!("select count(*) from sessions where account_id = '{named}'")
+        )
+        .await,
         0
     );
     assert!(account_exists(recent).await);
     assert_eq!(
-        count(&app, &format!("select count(*) from memberships where id = '{recent_m}'")).await,
+        count(
+            &app,
+            &format!("select count(*) from memberships where id = '{recent_m}'")
+        )
+        .await,
         1
     );
     // The operator is never removed, the admin neither.
@@ -700,7 +757,10 @@ async fn the_janitor_deletes_what_outlived_its_use_keeps_what_lives_and_audits_c
     assert_eq!(get("janitor.sessions"), "sessions: 2");
     assert_eq!(get("janitor.tokens"), "one-time tokens: 2");
     assert_eq!(get("janitor.imports"), "unapplied imports: 1");
-    assert!(get("janitor.people").starts_with("memberships: 3;"), "{rows:?}");
+    assert!(
+        get("janitor.people").starts_with("memberships: 3;"),
+        "{rows:?}"
+    );
 
     // A second run finds nothing more and writes nothing.
     let again = school_portal::janitor::run_once(&app.db, &app.state.config)
