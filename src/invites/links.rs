@@ -156,7 +156,6 @@ struct ListPage {
 struct ListQuery {
     state: Option<String>,
     class: Option<String>,
-    #[serde(default)]
     page: crate::web::query::Page,
     done: Option<String>,
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Deserializer};
 pub const MAX_PAGE: i64 = 10_000;
 
 /// A page number from `?page=`: 1 when missing or not a number, clamped to
-/// `1..=MAX_PAGE`. Use it as `#[serde(default)] page: Page` in a list's query struct.
+/// `1..=MAX_PAGE`. Use it as `page: Page` in a list's query struct (a missing field is
+/// page 1 with or without `#[serde(default)]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page(i64);
 
