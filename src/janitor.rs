@@ -17,7 +17,7 @@ use crate::config::WebConfig;
 use crate::ids::{AccountId, SchoolId};
 
 /// The advisory-lock key of a janitor run («janitor» in ASCII).
-const LOCK_KEY: i64 = 0x006a_616e_6974_6f72;
+pub const LOCK_KEY: i64 = 0x006a_616e_6974_6f72;
 /// Import uploads not applied within this are dropped.
 const UNAPPLIED_IMPORT_HOURS: i32 = 24;
 /// Invites are kept (for the registry) this long after they expired or were revoked.
