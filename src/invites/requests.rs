@@ -209,7 +209,6 @@ async fn page(
 
 #[derive(Deserialize, Default)]
 struct QueueQuery {
-    #[serde(default)]
     page: crate::web::query::Page,
     done: Option<String>,
 }

@@ -88,7 +88,6 @@ struct ListQuery {
     role: String,
     #[serde(default)]
     status: String,
-    #[serde(default)]
     page: crate::web::query::Page,
 }
 

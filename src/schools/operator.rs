@@ -54,7 +54,6 @@ struct ListPage {
 #[derive(Deserialize)]
 struct ListQuery {
     q: Option<String>,
-    #[serde(default)]
     page: crate::web::query::Page,
 }
 

@@ -296,6 +296,13 @@ async fn any_page_number_on_any_list_is_a_page_not_a_500() {
         format!("/s/{school}/join-requests"),
         preview,
     ];
+    for list in &lists {
+        assert_eq!(
+            app.get(&c, list).await.status(),
+            200,
+            "{list} without a page"
+        );
+    }
     for page in [
         "999999999999999999",
         "99999999999999999999999",
