@@ -322,9 +322,8 @@ async fn find(
     let g = sqlx::query!(
         r#"select account_id as "a: AccountId",
                   (approved_at is null and rejected_at is null and revoked_at is null) as "pending!",
-                  (approved_at is not null and revoked_at is null
-                   and (expires_at is null or expires_at > now())) as "active!"
-           from admin_grants where school_id = $1 and id = $2 for update"#,
+                  exists(select 1 from active_admin_grants v where v.id = g.id) as "active!"
+           from admin_grants g where school_id = $1 and id = $2 for update"#,
         school as SchoolId,
         grant as GrantId
     )
@@ -463,9 +462,7 @@ async fn revoke(
     }
     // A school must keep an administrator: the last active grant is not revoked here.
     let others: i64 = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from admin_grants where school_id = $1 and id <> $2
-             and approved_at is not null and revoked_at is null
-             and (expires_at is null or expires_at > now())"#,
+        r#"select count(*) as "n!" from active_admin_grants where school_id = $1 and id <> $2"#,
         scope.school_id() as SchoolId,
         grant as GrantId
     )

@@ -48,18 +48,7 @@ pub async fn denied(state: &AppState, parts: &Parts, access: Access) {
         .extensions
         .get::<Option<CurrentSession>>()
         .and_then(|s| s.as_ref().map(|s| s.account_id));
-    let meta = RequestMeta {
-        request_id: parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        ip: parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|ci| ci.0.ip().to_string()),
-        user_agent: None,
-    };
+    let meta = RequestMeta::from_parts(parts, &state.config);
     let school = parts
         .uri
         .path()

@@ -14,6 +14,7 @@ use crate::error::AppResult;
 use crate::ids::SchoolId;
 use crate::web::format::{self, parse_date};
 use crate::web::layout::Layout;
+use crate::web::query::{like_contains, like_prefix};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -123,6 +124,11 @@ struct Page {
     filter_query: String,
 }
 
+/// A filter as typed, or `None` when left empty.
+fn typed(s: &str) -> Option<&str> {
+    Some(s.trim()).filter(|s| !s.is_empty())
+}
+
 async fn page(
     State(state): State<AppState>,
     scope: SchoolScope,
@@ -138,19 +144,19 @@ async fn page(
                   coalesce(a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, ''), '—') as "actor!"
            from audit_log l left join accounts a on a.id = l.actor_id
            where l.school_id = $1
-             and ($2 = '' or translate(lower(coalesce(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, ''), '')), 'ё', 'е')
-                             like '%' || translate(lower($2), 'ё', 'е') || '%')
-             and ($3 = '' or l.action like $3 || '%')
-             and ($4 = '' or l.target ilike '%' || $4 || '%' or l.details ilike '%' || $4 || '%')
+             and ($2::text is null or translate(lower(coalesce(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, ''), '')), 'ё', 'е')
+                             like translate(lower($2), 'ё', 'е'))
+             and ($3::text is null or l.action like $3)
+             and ($4::text is null or l.target ilike $4 or l.details ilike $4)
              and ($5::timestamptz is null or l.at >= $5)
              and ($6::timestamptz is null or l.at < $6)
              and ($7::bigint is null or l.id < $7)
            order by l.id desc
            limit $8"#,
         scope.school_id() as SchoolId,
-        f.person.trim(),
-        f.action.trim(),
-        f.target.trim(),
+        typed(&f.person).map(like_contains),
+        typed(&f.action).map(like_prefix),
+        typed(&f.target).map(like_contains),
         from,
         to,
         f.before,

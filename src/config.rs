@@ -78,7 +78,8 @@ pub struct WebConfig {
     #[arg(long, env = "PORTAL_LOGIN_PER_IP_PER_MINUTE", default_value_t = 30)]
     pub login_per_ip_per_minute: i32,
 
-    /// Take the client's address from X-Forwarded-For (only behind a trusted proxy).
+    /// Take the client's address from X-Forwarded-For and keep the proxy's X-Request-Id
+    /// (only behind a trusted proxy; else the portal generates every request id).
     #[arg(long, env = "PORTAL_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
 
@@ -102,6 +103,15 @@ pub struct WebConfig {
     /// A live link unused for this many days counts as stale (start-page warning).
     #[arg(long, env = "PORTAL_STALE_INVITE_DAYS", default_value_t = 30)]
     pub stale_invite_days: i32,
+
+    /// Seconds between runs of the janitor (SECURITY.md 40).
+    #[arg(long, env = "PORTAL_JANITOR_INTERVAL_SECS", default_value_t = 3600)]
+    pub janitor_interval_secs: u64,
+
+    /// Days after leaving a school after which the janitor removes a membership (and the
+    /// account, when it belongs to no other school) (R4.3).
+    #[arg(long, env = "PORTAL_LEFT_RETENTION_DAYS", default_value_t = 1095)]
+    pub left_retention_days: i32,
 
     #[command(flatten)]
     pub smtp: SmtpConfig,
@@ -173,6 +183,8 @@ impl Default for WebConfig {
             join_per_ip_per_minute: 30,
             invites_per_minute: 20,
             stale_invite_days: 30,
+            janitor_interval_secs: 3600,
+            left_retention_days: 1095,
             smtp: SmtpConfig::default(),
         }
     }

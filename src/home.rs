@@ -39,21 +39,14 @@ struct ChooseSchoolPage {
     requests: Vec<crate::invites::RequestOutcome>,
 }
 
-/// The schools an account belongs to (memberships or admin rights), with its roles there.
+/// The schools an account belongs to, with its roles there: the `school_roles` view, the
+/// same definition the school scope reads.
 async fn my_schools(conn: &mut PgConnection, account: AccountId) -> sqlx::Result<Vec<SchoolLink>> {
     let rows = sqlx::query!(
         r#"select s.id as "id: SchoolId", s.name,
-                  array(select m.role from memberships m where m.school_id = s.id
-                        and m.account_id = $1 and m.status = 'active' order by m.role) as "roles!: Vec<String>",
-                  exists(select 1 from admin_grants g where g.school_id = s.id and g.account_id = $1
-                         and g.approved_at is not null and g.revoked_at is null
-                         and (g.expires_at is null or g.expires_at > now())) as "admin!"
-           from schools s
-           where exists(select 1 from memberships m where m.school_id = s.id
-                        and m.account_id = $1 and m.status = 'active')
-              or exists(select 1 from admin_grants g where g.school_id = s.id and g.account_id = $1
-                        and g.approved_at is not null and g.revoked_at is null
-                        and (g.expires_at is null or g.expires_at > now()))
+                  array_agg(r.role) as "roles!: Vec<String>"
+           from schools s join school_roles r on r.school_id = s.id and r.account_id = $1
+           group by s.id, s.name
            order by s.name"#,
         account as AccountId
     )
@@ -61,22 +54,14 @@ async fn my_schools(conn: &mut PgConnection, account: AccountId) -> sqlx::Result
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| {
-            let mut roles: Vec<&str> = Vec::new();
-            if r.admin {
-                roles.push(Role::Admin.title());
-            }
-            roles.extend(
-                r.roles
-                    .iter()
-                    .filter_map(|x| Role::from_membership(x))
-                    .map(Role::title),
-            );
-            SchoolLink {
-                id: r.id,
-                name: r.name,
-                roles: roles.join(", "),
-            }
+        .map(|r| SchoolLink {
+            id: r.id,
+            name: r.name,
+            roles: crate::auth::extract::roles_from_view(&r.roles)
+                .into_iter()
+                .map(Role::title)
+                .collect::<Vec<_>>()
+                .join(", "),
         })
         .collect())
 }

@@ -16,6 +16,7 @@ pub mod home;
 pub mod ids;
 pub mod imports;
 pub mod invites;
+pub mod janitor;
 pub mod mail;
 pub mod movements;
 pub mod people;
@@ -133,6 +134,10 @@ pub fn with_middleware(router: Router, config: &WebConfig) -> Router {
 
     router.layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                config.trust_proxy,
+                web::request_id::drop_untrusted,
+            ))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(trace)
             .layer(PropagateRequestIdLayer::x_request_id())
@@ -176,6 +181,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
     let ready = state.ready.clone();
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     let mailer = mail::spawn_sender(state.db.clone(), state.config.smtp.clone());
+    let janitor = janitor::spawn(state.db.clone(), (*state.config).clone());
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -186,6 +192,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
         })
         .await?;
     mailer.abort();
+    janitor.abort();
     Ok(())
 }
 

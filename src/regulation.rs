@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use time::OffsetDateTime;
 
@@ -49,6 +49,7 @@ pub fn routes(r: Routes) -> Routes {
 
 /// Largest PDF accepted (the request body limit applies too).
 const MAX_PDF: usize = 1536 * 1024;
+const TOO_BIG: &str = "Файл больше 1,5 МБ. Сожмите PDF или вставьте текст.";
 
 struct Edition {
     id: uuid::Uuid,
@@ -208,23 +209,41 @@ async fn create(
     let mut form = EditionForm::default();
     let mut pdf: Option<(Vec<u8>, String)> = None;
     let mut errors = FormErrors::default();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|_| AppError::BadRequest("Форму не удалось прочитать. Попробуйте ещё раз."))?
-    {
+    // Over the limit: the form comes back with 413 (the body limit's error counts too).
+    let mut too_big = false;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                too_big = true;
+                errors.add("pdf", TOO_BIG);
+                break;
+            }
+            Err(_) => {
+                return Err(AppError::BadRequest(
+                    "Форму не удалось прочитать. Попробуйте ещё раз.",
+                ));
+            }
+        };
         let name = field.name().unwrap_or("").to_owned();
         if name == "pdf" {
             let filename = field.file_name().unwrap_or("").to_owned();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|_| AppError::BadRequest("Файл не удалось прочитать."))?;
+            let bytes = match field.bytes().await {
+                Ok(bytes) => bytes,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    too_big = true;
+                    errors.add("pdf", TOO_BIG);
+                    break;
+                }
+                Err(_) => return Err(AppError::BadRequest("Файл не удалось прочитать.")),
+            };
             if bytes.is_empty() {
                 continue;
             }
             if bytes.len() > MAX_PDF {
-                errors.add("pdf", "Файл больше 1,5 МБ. Сожмите PDF или вставьте текст.");
+                too_big = true;
+                errors.add("pdf", TOO_BIG);
             } else if !bytes.starts_with(b"%PDF-") {
                 errors.add("pdf", "Это не PDF-файл.");
             } else {
@@ -273,13 +292,17 @@ async fn create(
     }
     let (Some(order_date), Some(effective), true) = (order_date, effective, errors.is_empty())
     else {
-        return Ok(render(&NewPage {
+        let page = render(&NewPage {
             layout: Layout::for_scope(&scope),
             school_id: scope.school_id(),
             form,
             errors,
-        })?
-        .into_response());
+        })?;
+        return Ok(if too_big {
+            (StatusCode::PAYLOAD_TOO_LARGE, page).into_response()
+        } else {
+            page.into_response()
+        });
     };
     let (pdf_bytes, pdf_name) = match pdf {
         Some((b, n)) => (Some(b), Some(n)),

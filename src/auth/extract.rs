@@ -12,12 +12,14 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use super::permissions::{Access, Action, Role, can};
 use super::session::{self, CurrentSession};
 use crate::AppState;
+use crate::config::WebConfig;
 use crate::error::AppError;
-use crate::ids::{AccountId, SchoolId, SessionId};
+use crate::ids::{AccountId, ClassId, SchoolId, SessionId};
 
 /// Who is asking: a logged-in account.
 #[derive(Debug, Clone)]
@@ -60,6 +62,8 @@ pub struct SchoolScope {
     school_name: String,
     timezone: String,
     roles: Vec<Role>,
+    led: Vec<ClassId>,
+    taught: Vec<ClassId>,
 }
 
 impl SchoolScope {
@@ -93,8 +97,27 @@ impl SchoolScope {
         }
     }
 
-    /// Loads the actor's roles in a school; `None` when they hold none there (or the
-    /// school does not exist).
+    /// Classes the actor leads now (class leadership).
+    pub fn led_classes(&self) -> &[ClassId] {
+        &self.led
+    }
+    /// Classes the actor teaches (teaching assignments).
+    pub fn taught_classes(&self) -> &[ClassId] {
+        &self.taught
+    }
+    /// Whether the actor is the class teacher of `class`.
+    pub fn leads(&self, class: ClassId) -> bool {
+        self.led.contains(&class)
+    }
+    /// Whether the actor teaches a subject in `class`.
+    pub fn teaches(&self, class: ClassId) -> bool {
+        self.taught.contains(&class)
+    }
+
+    /// Loads the actor's roles in a school, with the classes they lead and teach, in one
+    /// query over the `school_roles`, `led_classes` and `taught_classes` views (the one
+    /// definition, migrations/0007); `None` when they hold no role there (or the school
+    /// does not exist).
     async fn load(
         conn: &mut PgConnection,
         actor: Actor,
@@ -102,20 +125,14 @@ impl SchoolScope {
     ) -> sqlx::Result<Option<Self>> {
         let row = sqlx::query!(
             r#"select s.name, s.timezone,
-                 array(select m.role from memberships m
-                       where m.school_id = s.id and m.account_id = $2 and m.status = 'active'
-                       order by m.role) as "roles!: Vec<String>",
-                 exists(select 1 from memberships m
-                        where m.school_id = s.id and m.account_id = $2 and m.status = 'active'
-                          and m.is_it_deputy) as "it_deputy!",
-                 exists(select 1 from admin_grants g
-                        where g.school_id = s.id and g.account_id = $2
-                          and g.approved_at is not null and g.revoked_at is null
-                          and (g.expires_at is null or g.expires_at > now())) as "admin!",
-                 exists(select 1 from class_teacher_assignments c
-                        join memberships m on m.school_id = c.school_id and m.id = c.teacher_id
-                        where c.school_id = s.id and c.ended_at is null
-                          and m.account_id = $2 and m.status = 'active') as "class_teacher!"
+                 array(select r.role from school_roles r
+                       where r.school_id = s.id and r.account_id = $2) as "roles!: Vec<String>",
+                 array(select l.class_id from led_classes l
+                       where l.school_id = s.id and l.account_id = $2
+                       order by l.class_id) as "led!: Vec<Uuid>",
+                 array(select t.class_id from taught_classes t
+                       where t.school_id = s.id and t.account_id = $2
+                       order by t.class_id) as "taught!: Vec<Uuid>"
                from schools s where s.id = $1"#,
             school_id as SchoolId,
             actor.id() as AccountId,
@@ -123,82 +140,56 @@ impl SchoolScope {
         .fetch_optional(conn)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let mut roles: Vec<Role> = row
-            .roles
-            .iter()
-            .filter_map(|r| Role::from_membership(r))
-            .collect();
-        if row.admin {
-            roles.push(Role::Admin);
-        }
-        if row.it_deputy {
-            roles.push(Role::ItDeputy);
-        }
-        if row.class_teacher {
-            roles.push(Role::ClassTeacher);
-        }
+        let roles = roles_from_view(&row.roles);
         if roles.is_empty() {
             return Ok(None);
         }
-        roles.sort();
-        roles.dedup();
         Ok(Some(SchoolScope {
             actor,
             school_id,
             school_name: row.name,
             timezone: row.timezone,
             roles,
+            led: row.led.into_iter().map(ClassId).collect(),
+            taught: row.taught.into_iter().map(ClassId).collect(),
         }))
     }
 }
 
+/// A role as the `school_roles` view names it.
+pub(crate) fn role_from_view(name: &str) -> Option<Role> {
+    match name {
+        "admin" => Some(Role::Admin),
+        "it_deputy" => Some(Role::ItDeputy),
+        "class_teacher" => Some(Role::ClassTeacher),
+        other => Role::from_membership(other),
+    }
+}
+
+/// The roles of `school_roles` rows, sorted, each once.
+pub(crate) fn roles_from_view(names: &[String]) -> Vec<Role> {
+    let mut roles: Vec<Role> = names.iter().filter_map(|r| role_from_view(r)).collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
 /// The roles an account holds in a school right now, without a request: the invite
 /// links re-check their creator's authority at redemption with it (SECURITY.md 24).
-/// The same rules as [`SchoolScope`]'s; a deactivated account holds none.
+/// The same view as [`SchoolScope`]'s; a deactivated account holds none.
 pub(crate) async fn roles_of(
     conn: &mut PgConnection,
     account: AccountId,
     school: SchoolId,
 ) -> sqlx::Result<Vec<Role>> {
-    let row = sqlx::query!(
-        r#"select
-             array(select m.role from memberships m
-                   where m.school_id = $1 and m.account_id = $2 and m.status = 'active') as "roles!: Vec<String>",
-             exists(select 1 from memberships m where m.school_id = $1 and m.account_id = $2
-                    and m.status = 'active' and m.is_it_deputy) as "it_deputy!",
-             exists(select 1 from admin_grants g where g.school_id = $1 and g.account_id = $2
-                    and g.approved_at is not null and g.revoked_at is null
-                    and (g.expires_at is null or g.expires_at > now())) as "admin!",
-             exists(select 1 from class_teacher_assignments c
-                    join memberships m on m.school_id = c.school_id and m.id = c.teacher_id
-                    where c.school_id = $1 and c.ended_at is null
-                      and m.account_id = $2 and m.status = 'active') as "class_teacher!",
-             exists(select 1 from accounts a where a.id = $2 and a.deactivated_at is null) as "live!""#,
+    let names = sqlx::query_scalar!(
+        r#"select role as "role!" from school_roles where school_id = $1 and account_id = $2"#,
         school as SchoolId,
         account as AccountId,
     )
-    .fetch_one(conn)
+    .fetch_all(conn)
     .await?;
-    if !row.live {
-        return Ok(Vec::new());
-    }
-    let mut roles: Vec<Role> = row
-        .roles
-        .iter()
-        .filter_map(|r| Role::from_membership(r))
-        .collect();
-    for (held, role) in [
-        (row.admin, Role::Admin),
-        (row.it_deputy, Role::ItDeputy),
-        (row.class_teacher, Role::ClassTeacher),
-    ] {
-        if held {
-            roles.push(role);
-        }
-    }
-    roles.sort();
-    roles.dedup();
-    Ok(roles)
+    Ok(roles_from_view(&names))
 }
 
 /// Where the request came from, for the audit log and rate limits.
@@ -209,13 +200,12 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
-impl FromRequestParts<AppState> for RequestMeta {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+impl RequestMeta {
+    /// The one way a request's origin is read, for the extractor and for the guard's
+    /// denials alike: the client's address from `X-Forwarded-For` only behind a trusted
+    /// proxy (`trust_proxy`), else the peer; the request id the portal set
+    /// ([`crate::web::request_id`]).
+    pub fn from_parts(parts: &Parts, config: &WebConfig) -> Self {
         let header = |name: &str| {
             parts
                 .headers
@@ -223,7 +213,7 @@ impl FromRequestParts<AppState> for RequestMeta {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let forwarded = if state.config.trust_proxy {
+        let forwarded = if config.trust_proxy {
             header("x-forwarded-for")
                 .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
                 .filter(|s| !s.is_empty())
@@ -234,11 +224,22 @@ impl FromRequestParts<AppState> for RequestMeta {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ci| ci.0.ip().to_string());
-        Ok(RequestMeta {
-            request_id: header("x-request-id"),
+        RequestMeta {
+            request_id: header(crate::web::request_id::HEADER),
             ip: forwarded.or(peer),
             user_agent: header("user-agent"),
-        })
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(RequestMeta::from_parts(parts, &state.config))
     }
 }
 

@@ -56,12 +56,47 @@ impl FormErrors {
     }
 }
 
-/// A local path to go back to after login; anything else becomes "/".
-fn safe_next(next: Option<&str>) -> String {
+/// A local path to go back to after login (SECURITY.md 37); anything else becomes "/".
+/// One leading `/`, then no `//`, no `\`, no scheme, no control character or whitespace,
+/// checked on the value and on its percent-decoded form (`/%09/evil.example` is refused:
+/// browsers drop the tab and read `//evil.example`). What passes is always a valid
+/// `Location` header, so a line break can never turn into a 500.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if is_own_path(n) && is_own_path(&percent_decode(n)) => n.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+fn is_own_path(p: &str) -> bool {
+    p.starts_with('/')
+        && !p.starts_with("//")
+        && !p.contains('\\')
+        && !p.contains("//")
+        && !p.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+/// `%XX` sequences decoded (bytes that are not UTF-8 become U+FFFD).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A redirect that also sets the new session cookie.
@@ -520,12 +555,14 @@ async fn account_name(conn: &mut PgConnection, account: AccountId) -> sqlx::Resu
     ))
 }
 
-/// Whether the account holds admin rights anywhere (or runs the deployment): such
-/// accounts need 15-character passwords (SECURITY.md 9).
+/// Whether the account holds admin rights anywhere, or a grant waiting for approval (or
+/// runs the deployment): such accounts need 15-character passwords (SECURITY.md 9).
 pub async fn has_admin_rights(conn: &mut PgConnection, account: AccountId) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"select exists(select 1 from accounts where id = $1 and is_operator)
-               or exists(select 1 from admin_grants where account_id = $1 and revoked_at is null
+               or exists(select 1 from active_admin_grants where account_id = $1)
+               or exists(select 1 from admin_grants where account_id = $1 and approved_at is null
+                         and rejected_at is null and revoked_at is null
                          and (expires_at is null or expires_at > now())) as "e!""#,
         account as AccountId
     )

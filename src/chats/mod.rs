@@ -482,7 +482,7 @@ struct ListPage {
 #[derive(Deserialize, Default)]
 struct ListQuery {
     #[serde(default)]
-    page: Option<i64>,
+    page: crate::web::query::Page,
 }
 
 const PAGE: i64 = 50;
@@ -500,7 +500,7 @@ async fn list(
 ) -> AppResult<Response> {
     scope.require(Action::ViewChats)?;
     let mut conn = state.db.acquire().await?;
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.number();
     let all = is_leadership(&scope);
     let me = scope.actor().id();
     let classes = sqlx::query!(
@@ -562,7 +562,7 @@ async fn list(
         all,
         me as AccountId,
         PAGE + 1,
-        (page - 1) * PAGE
+        crate::web::query::page_offset(page, PAGE)
     )
     .fetch_all(&mut *conn)
     .await?;

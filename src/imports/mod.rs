@@ -255,13 +255,17 @@ async fn upload(
 ) -> AppResult<Response> {
     scope.require(Action::ImportPeople)?;
     let up = read_upload(form).await?;
-    let kind = up
-        .kind
-        .as_deref()
-        .and_then(Kind::parse)
-        .ok_or(AppError::BadRequest(
-            "Не указано, какой список загружается. Откройте страницу импорта и загрузите файл ещё раз.",
-        ))?;
+    let kind = up.kind.as_deref().and_then(Kind::parse);
+    // Too big is 413 even when the list's kind came after the file and was never read.
+    let kind = match kind {
+        Some(kind) => kind,
+        None if up.too_big => Kind::Students,
+        None => {
+            return Err(AppError::BadRequest(
+                "Не указано, какой список загружается. Откройте страницу импорта и загрузите файл ещё раз.",
+            ));
+        }
+    };
     let refused = if up.too_big {
         Some((
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -401,7 +405,8 @@ impl ImportPath {
 
 #[derive(Deserialize)]
 struct PreviewQuery {
-    page: Option<usize>,
+    #[serde(default)]
+    page: crate::web::query::Page,
     done: Option<String>,
 }
 
@@ -614,7 +619,7 @@ async fn preview(
         &mut conn,
         &scope,
         &stored,
-        q.page.unwrap_or(1),
+        q.page.number() as usize,
         notice,
         None,
     )

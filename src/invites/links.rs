@@ -141,7 +141,7 @@ struct ListPage {
 struct ListQuery {
     state: Option<String>,
     class: Option<String>,
-    page: Option<i64>,
+    page: crate::web::query::Page,
     done: Option<String>,
 }
 
@@ -166,7 +166,7 @@ async fn registry(
         .as_deref()
         .and_then(|c| c.parse::<Uuid>().ok())
         .map(ClassId);
-    let page = q.page.unwrap_or(1).clamp(1, 10_000);
+    let page = q.page.number();
     let stale_days = state.config.stale_invite_days;
     let rows = sqlx::query!(
         r#"select i.id as "id: InviteId", i.role, c.kind, c.title, i.purpose, i.max_uses, i.uses,
@@ -197,7 +197,7 @@ async fn registry(
         filter,
         stale_days,
         PAGE + 1,
-        (page - 1) * PAGE
+        crate::web::query::page_offset(page, PAGE)
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -152,7 +152,7 @@ async fn page(
         scope.school_id() as SchoolId,
         limit_param(&limit) as Option<Vec<Uuid>>,
         PAGE + 1,
-        (page_no - 1) * PAGE
+        crate::web::query::page_offset(page_no, PAGE)
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -209,7 +209,7 @@ async fn page(
 
 #[derive(Deserialize, Default)]
 struct QueueQuery {
-    page: Option<i64>,
+    page: crate::web::query::Page,
     done: Option<String>,
 }
 
@@ -228,14 +228,7 @@ async fn queue(
             .map(|n| format!("Одобрено: {}.", count(n, "заявка", "заявки", "заявок"))),
         _ => None,
     };
-    page(
-        &state,
-        &scope,
-        q.page.unwrap_or(1).clamp(1, 10_000),
-        None,
-        notice,
-    )
-    .await
+    page(&state, &scope, q.page.number(), None, notice).await
 }
 
 /// Why a request could not be approved.

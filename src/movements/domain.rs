@@ -664,10 +664,8 @@ pub async fn handovers(
     );
     let rights = sqlx::query!(
         r#"select
-             exists(select 1 from admin_grants g
-                    where g.school_id = m.school_id and g.account_id = m.account_id
-                      and g.approved_at is not null and g.revoked_at is null
-                      and (g.expires_at is null or g.expires_at > now())) as "active!",
+             exists(select 1 from active_admin_grants g
+                    where g.school_id = m.school_id and g.account_id = m.account_id) as "active!",
              exists(select 1 from admin_grants g
                     where g.school_id = m.school_id and g.account_id = m.account_id
                       and g.approved_at is null and g.revoked_at is null

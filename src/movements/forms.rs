@@ -333,14 +333,7 @@ async fn picker(
     let mut results = Vec::new();
     let mut more = false;
     if searched {
-        let pattern = (!q.is_empty()).then(|| {
-            format!(
-                "%{}%",
-                q.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
+        let pattern = (!q.is_empty()).then(|| crate::web::query::like_contains(&q));
         let rows = sqlx::query!(
             r#"select m.id as "id: MembershipId", a.surname, a.given_name, a.patronymic,
                       c.title as "class?"

@@ -88,7 +88,7 @@ struct ListQuery {
     role: String,
     #[serde(default)]
     status: String,
-    page: Option<i64>,
+    page: crate::web::query::Page,
 }
 
 fn status_title(s: &str) -> &'static str {
@@ -106,7 +106,7 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewPeople)?;
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.number();
     let search = q.q.trim().to_owned();
     let role = if ROLES.iter().any(|(r, _)| *r == q.role) {
         q.role.clone()
@@ -132,8 +132,8 @@ async fn list(
              join accounts a on a.id = m.account_id
              left join classes c on c.school_id = m.school_id and c.id = m.class_id and c.kind = 'class'
              where m.school_id = $1
-               and ($2 = '' or translate(lower(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, '')), 'ё', 'е')
-                               like '%' || translate(lower($2), 'ё', 'е') || '%')
+               and ($2::text is null or translate(lower(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, '')), 'ё', 'е')
+                               like translate(lower($2), 'ё', 'е'))
                and ($3 = '' or m.role = $3)
                and ($4 = '' or m.status = $4)
              group by a.id
@@ -145,11 +145,11 @@ async fn list(
            order by surname collate "ru-RU-x-icu", given_name collate "ru-RU-x-icu", id
            limit $5 offset $6"#,
         scope.school_id() as SchoolId,
-        search,
+        (!search.is_empty()).then(|| crate::web::query::like_contains(&search)),
         role,
         status,
         PAGE_SIZE + 1,
-        (page - 1) * PAGE_SIZE
+        crate::web::query::page_offset(page, PAGE_SIZE)
     )
     .fetch_all(&mut *conn)
     .await?;

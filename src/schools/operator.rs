@@ -54,7 +54,7 @@ struct ListPage {
 #[derive(Deserialize)]
 struct ListQuery {
     q: Option<String>,
-    page: Option<i64>,
+    page: crate::web::query::Page,
 }
 
 async fn list(
@@ -63,13 +63,8 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> AppResult<Response> {
     let q = query.q.unwrap_or_default().trim().to_owned();
-    let page = query.page.unwrap_or(1).max(1);
-    let pattern = format!(
-        "%{}%",
-        q.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let page = query.page.number();
+    let pattern = crate::web::query::like_contains(&q);
     let mut conn = state.db.acquire().await?;
     let total = sqlx::query_scalar!(
         r#"select count(*) as "n!" from schools where name ilike $1 or short_name ilike $1"#,
@@ -81,16 +76,15 @@ async fn list(
         r#"select s.id as "id: SchoolId", s.name,
              (select count(*) from memberships m where m.school_id = s.id and m.status = 'active') as "members!",
              (select string_agg(a.surname || ' ' || a.given_name, ', ' order by a.surname)
-              from admin_grants g join accounts a on a.id = g.account_id
-              where g.school_id = s.id and g.approved_at is not null and g.revoked_at is null
-                and (g.expires_at is null or g.expires_at > now())) as admins
+              from active_admin_grants g join accounts a on a.id = g.account_id
+              where g.school_id = s.id) as admins
            from schools s
            where s.name ilike $1 or s.short_name ilike $1
            order by s.name collate "C", s.id
            limit $2 offset $3"#,
         pattern,
         PAGE_SIZE + 1,
-        (page - 1) * PAGE_SIZE
+        crate::web::query::page_offset(page, PAGE_SIZE)
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -266,8 +260,7 @@ async fn show_page(
     let admins = sqlx::query!(
         r#"select a.surname, a.given_name, a.patronymic, a.email, a.phone, g.order_number,
                   g.order_date, g.created_at,
-                  (g.approved_at is not null and g.revoked_at is null
-                   and (g.expires_at is null or g.expires_at > now())) as "active!"
+                  exists(select 1 from active_admin_grants v where v.id = g.id) as "active!"
            from admin_grants g join accounts a on a.id = g.account_id
            where g.school_id = $1 order by g.created_at desc"#,
         id as SchoolId
@@ -411,9 +404,7 @@ async fn appoint(
         }
     };
     let already: bool = sqlx::query_scalar!(
-        r#"select exists(select 1 from admin_grants where school_id = $1 and account_id = $2
-             and approved_at is not null and revoked_at is null
-             and (expires_at is null or expires_at > now())) as "e!""#,
+        r#"select exists(select 1 from active_admin_grants where school_id = $1 and account_id = $2) as "e!""#,
         id as SchoolId,
         account as AccountId
     )

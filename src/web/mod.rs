@@ -6,6 +6,8 @@ pub mod assets;
 pub mod format;
 pub mod layout;
 pub mod middleware;
+pub mod query;
+pub mod request_id;
 
 use askama::Template;
 use axum::Router;

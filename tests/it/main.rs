@@ -11,6 +11,7 @@ mod accounts;
 mod browser;
 mod chats;
 mod demo;
+mod hardening;
 mod imports;
 mod invites;
 mod movements;
