@@ -76,10 +76,14 @@ async fn main() {
     let mut classes = 0;
     for _ in 0..N {
         let t = Instant::now();
-        classes = school_portal::chats::compliance::rows(&mut conn, school, None)
-            .await
-            .unwrap()
-            .len();
+        classes = school_portal::chats::compliance::rows(
+            &mut conn,
+            school_portal::auth::tenant::Tenant::for_tests(school),
+            None,
+        )
+        .await
+        .unwrap()
+        .len();
         query.push(t.elapsed());
     }
     drop(conn);

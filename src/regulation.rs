@@ -13,6 +13,7 @@ use crate::audit;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
+use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
 use crate::web::format::{self, parse_date};
@@ -72,7 +73,8 @@ struct ShowPage {
     can_manage: bool,
 }
 
-async fn editions(state: &AppState, school: SchoolId) -> AppResult<Vec<Edition>> {
+async fn editions(state: &AppState, tenant: Tenant) -> AppResult<Vec<Edition>> {
+    let school = tenant.id();
     let mut conn = state.db.acquire().await?;
     let today = OffsetDateTime::now_utc().date();
     let rows = sqlx::query!(
@@ -107,7 +109,7 @@ async fn show_edition(
     scope: &SchoolScope,
     pick: Option<uuid::Uuid>,
 ) -> AppResult<Response> {
-    let mut all = editions(state, scope.school_id()).await?;
+    let mut all = editions(state, scope.tenant()).await?;
     let index = match pick {
         Some(id) => Some(
             all.iter()

@@ -287,7 +287,17 @@ impl FromRequestParts<AppState> for MaybeActor {
 }
 
 /// The deployment operator (SECURITY.md: deny by default; 403 for anyone else).
-pub struct Operator(pub Actor);
+pub struct Operator(Actor);
+
+impl Operator {
+    pub fn actor(&self) -> &Actor {
+        &self.0
+    }
+    /// The operator keeps every school: the key to the one they act on.
+    pub fn tenant(&self, school: SchoolId) -> super::tenant::Tenant {
+        super::tenant::Tenant::new(school)
+    }
+}
 
 impl FromRequestParts<AppState> for Operator {
     type Rejection = AppError;

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod password;
 pub mod permissions;
 pub mod session;
+pub mod tenant;
 pub mod throttle;
 
 use std::collections::HashMap;

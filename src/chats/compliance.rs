@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::extract::SchoolScope;
 use crate::auth::permissions::{Action, Role};
+use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
 use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::web::layout::Layout;
@@ -101,9 +102,10 @@ pub fn share(part: i64, whole: i64) -> String {
 /// The rows: every live class of the current year, or only those `only_led_by` leads.
 pub async fn rows(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     only_led_by: Option<AccountId>,
 ) -> sqlx::Result<Vec<Row>> {
+    let school = tenant.id();
     let rows = sqlx::query!(
         r#"with cls as (
              select c.school_id, c.id, c.title, c.grade, c.letter from classes c
@@ -230,7 +232,7 @@ pub async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResul
     scope.require(Action::ViewCompliance)?;
     let mut conn = state.db.acquire().await?;
     let only = (!sees_all(&scope)).then(|| scope.actor().id());
-    let rows = rows(&mut conn, scope.school_id(), only).await?;
+    let rows = rows(&mut conn, scope.tenant(), only).await?;
     let light = school_light(&rows);
     let admin = scope.has(Role::Admin);
     let mut views = Vec::with_capacity(rows.len());
@@ -316,7 +318,7 @@ pub async fn csv(State(state): State<AppState>, scope: SchoolScope) -> AppResult
     scope.require(Action::ViewCompliance)?;
     let mut conn = state.db.acquire().await?;
     let only = (!sees_all(&scope)).then(|| scope.actor().id());
-    let rows = rows(&mut conn, scope.school_id(), only).await?;
+    let rows = rows(&mut conn, scope.tenant(), only).await?;
     // A BOM so that Excel reads UTF-8.
     let body = format!("\u{feff}{}", to_csv(&rows));
     Ok((

@@ -5,9 +5,11 @@
 
 use sqlx::PgConnection;
 
+use crate::auth::tenant::Tenant;
 use crate::ids::SchoolId;
 
-pub async fn populate(conn: &mut PgConnection, school: SchoolId) -> sqlx::Result<()> {
+pub async fn populate(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<()> {
+    let school = tenant.id();
     // Which classes get which chats: by the class's place in the list (n), 5А apart.
     sqlx::query!(
         r#"with cls as (

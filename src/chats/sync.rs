@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Entry};
 use crate::auth::extract::RequestMeta;
+use crate::auth::tenant::Tenant;
 use crate::ids::{AccountId, SchoolId};
 
 /// What a sync changed.
@@ -24,10 +25,11 @@ pub struct Synced {
 pub async fn sync_people(
     conn: &mut PgConnection,
     meta: &RequestMeta,
-    school: SchoolId,
+    tenant: Tenant,
     actor: AccountId,
     people: &[Uuid],
 ) -> sqlx::Result<Synced> {
+    let school = tenant.id();
     if people.is_empty() {
         return Ok(Synced::default());
     }
@@ -88,9 +90,10 @@ pub async fn sync_people(
 /// Archives the live chats of these classes (a graduated class's chats end with it).
 pub async fn archive_class_chats(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     classes: &[Uuid],
 ) -> sqlx::Result<u64> {
+    let school = tenant.id();
     Ok(sqlx::query!(
         r#"update chats set archived_at = now()
            where school_id = $1 and class_id = any($2) and archived_at is null"#,
@@ -106,11 +109,12 @@ pub async fn archive_class_chats(
 /// default follow («5А — ученики» → «6А — ученики»); titles the teacher changed stay.
 pub async fn retitle_class_chats(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     classes: &[Uuid],
     old_titles: &[String],
     new_titles: &[String],
 ) -> sqlx::Result<u64> {
+    let school = tenant.id();
     Ok(sqlx::query!(
         r#"update chats k set title = x.new_title || substr(k.title, length(x.old_title) + 1)
            from unnest($2::uuid[], $3::text[], $4::text[]) as x(id, old_title, new_title)

@@ -346,9 +346,10 @@ fn random_password() -> String {
 
 async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()> {
     let school = DEMO_SCHOOL;
+    let tenant = crate::auth::tenant::Tenant::for_job(school);
     crate::schools::create_school(
         &mut *tx,
-        school,
+        tenant,
         "Школа № 1 (демо)",
         Some("Школа № 1"),
         "Europe/Moscow",
@@ -369,7 +370,7 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
             .bind(school)
             .fetch_one(&mut *tx)
             .await?;
-    let staffroom = crate::schools::staffroom(&mut *tx, school).await?;
+    let staffroom = crate::schools::staffroom(&mut *tx, tenant).await?;
 
     // Classes: 1–11, three letters in the younger and middle grades, two in the senior.
     let mut class_ids = Vec::new();
@@ -639,7 +640,7 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     // The administrator, appointed by the director's order (R2.2).
     crate::schools::grant_admin(
         &mut *tx,
-        school,
+        tenant,
         admin,
         op,
         "15-о",
@@ -654,7 +655,7 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     .bind(format!("school:{school}"))
     .execute(&mut *tx)
     .await?;
-    crate::invites::demo::populate(&mut *tx, school).await?;
-    crate::chats::demo::populate(&mut *tx, school).await?;
+    crate::invites::demo::populate(&mut *tx, tenant).await?;
+    crate::chats::demo::populate(&mut *tx, tenant).await?;
     Ok(())
 }

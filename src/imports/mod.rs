@@ -666,7 +666,7 @@ async fn apply(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
         }
     };
-    plan::apply(&mut tx, school, &plan).await?;
+    plan::apply(&mut tx, scope.tenant(), &plan).await?;
     let summary = plan.summary();
     // The file held personal data and is not needed once applied (152-FZ: keep the
     // minimum); the summary stays.

@@ -21,6 +21,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::parse::{self, Col, Field, Kind, Row, RowError, Table};
+use crate::auth::tenant::Tenant;
 use crate::error::AppError;
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::people::NewPerson;
@@ -1212,7 +1213,8 @@ fn missing(what: &str) -> AppError {
 /// [`crate::people::create_account`], [`crate::people::enrol_student`],
 /// [`crate::people::ensure_parent`] and [`crate::people::link_parent`] do, with the same conflict rules; staff lists are short and go
 /// through [`crate::schools::ensure_staff_membership`].
-pub async fn apply(conn: &mut PgConnection, school: SchoolId, plan: &Plan) -> Result<(), AppError> {
+pub async fn apply(conn: &mut PgConnection, tenant: Tenant, plan: &Plan) -> Result<(), AppError> {
+    let school = tenant.id();
     if !plan.errors.is_empty() {
         return Err(AppError::Other(anyhow::anyhow!(
             "refusing to apply an import plan with errors"
@@ -1375,7 +1377,7 @@ pub async fn apply(conn: &mut PgConnection, school: SchoolId, plan: &Plan) -> Re
 
     for s in &w.staff {
         let a = account(s.who)?;
-        let m = crate::schools::ensure_staff_membership(&mut *conn, school, a, s.role).await?;
+        let m = crate::schools::ensure_staff_membership(&mut *conn, tenant, a, s.role).await?;
         if let Some(position) = &s.position {
             sqlx::query!(
                 "update memberships set position = $3 where school_id = $1 and id = $2",

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::auth::session::{new_token, token_hash};
-use crate::ids::SchoolId;
+use crate::auth::tenant::Tenant;
 
 struct DemoLink {
     role: &'static str,
@@ -131,7 +131,8 @@ const REQUESTS: &[DemoRequest] = &[
     },
 ];
 
-pub async fn populate(conn: &mut PgConnection, school: SchoolId) -> anyhow::Result<()> {
+pub async fn populate(conn: &mut PgConnection, tenant: Tenant) -> anyhow::Result<()> {
+    let school = tenant.id();
     let admin: Uuid =
         sqlx::query_scalar("select id from accounts where email = 'admin@demo.local'")
             .fetch_one(&mut *conn)

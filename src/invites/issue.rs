@@ -105,7 +105,7 @@ pub async fn issue(
 ) -> AppResult<Outcome> {
     scope.require(Action::CreateInvites)?;
     let mut conn = state.db.acquire().await?;
-    let leads = led_classes(&mut conn, scope.school_id(), scope.actor().id())
+    let leads = led_classes(&mut conn, scope.tenant(), scope.actor().id())
         .await?
         .contains(&req.class);
     if !may_create(scope.roles(), leads, &req.role) {

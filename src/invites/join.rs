@@ -20,6 +20,7 @@ use crate::audit::{self, Entry};
 use crate::auth::FormErrors;
 use crate::auth::extract::{MaybeActor, RequestMeta};
 use crate::auth::permissions::Access;
+use crate::auth::tenant::Tenant;
 use crate::auth::{password, session, throttle};
 use crate::error::{AppError, AppResult, urlencode};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
@@ -70,7 +71,15 @@ async fn live(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Live>
     .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = row else { return Ok(None) };
-    if !creator_still_may(&mut *conn, r.school, r.created_by, &r.role, r.class).await? {
+    if !creator_still_may(
+        &mut *conn,
+        Tenant::of_invite(r.school),
+        r.created_by,
+        &r.role,
+        r.class,
+    )
+    .await?
+    {
         return Ok(None);
     }
     Ok(Some(Live {
@@ -306,14 +315,15 @@ pub(crate) async fn member_refusal(
 /// child when one is known.
 pub(crate) async fn admit(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     account: AccountId,
     role: &str,
     class: ClassId,
     child: Option<MembershipId>,
 ) -> sqlx::Result<MembershipId> {
+    let school = tenant.id();
     if is_staff_role(role) {
-        crate::schools::ensure_staff_membership(conn, school, account, role).await
+        crate::schools::ensure_staff_membership(conn, tenant, account, role).await
     } else if role == "student" {
         crate::people::enrol_student(conn, school, account, class).await
     } else {
@@ -355,7 +365,15 @@ async fn redeem(
     let Some(inv) = used else {
         return Ok(Err(None));
     };
-    if !creator_still_may(&mut *conn, inv.school, inv.created_by, &inv.role, inv.class).await? {
+    if !creator_still_may(
+        &mut *conn,
+        Tenant::of_invite(inv.school),
+        inv.created_by,
+        &inv.role,
+        inv.class,
+    )
+    .await?
+    {
         return Ok(Err(None));
     }
     let pending = sqlx::query_scalar!(
@@ -430,11 +448,23 @@ async fn redeem(
         Ok(Ok(Joined::Requested))
     } else {
         let member = admit(
-            &mut *conn, inv.school, account, &inv.role, inv.class, inv.child,
+            &mut *conn,
+            Tenant::of_invite(inv.school),
+            account,
+            &inv.role,
+            inv.class,
+            inv.child,
         )
         .await?;
         // Into the class's chats at once (R2.6.a, R2.7.a).
-        crate::chats::sync::sync_people(&mut *conn, meta, inv.school, account, &[member.0]).await?;
+        crate::chats::sync::sync_people(
+            &mut *conn,
+            meta,
+            Tenant::of_invite(inv.school),
+            account,
+            &[member.0],
+        )
+        .await?;
         crate::chats::join_chat_by_invite(&mut *conn, inv.school, inv.id.0, account).await?;
         audit::record(
             conn,

@@ -357,7 +357,7 @@ async fn check(
         errors.add("role", "Выберите роль из списка.");
     }
     let class = if is_staff_role(role) {
-        Some(crate::schools::staffroom(&mut *conn, scope.school_id()).await?)
+        Some(crate::schools::staffroom(&mut *conn, scope.tenant()).await?)
     } else {
         let chosen = form.class_id.parse::<Uuid>().ok().map(ClassId);
         // Only the classes offered: the administrator's all, a class teacher's own.

@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use crate::auth::extract::{SchoolScope, roles_of};
 use crate::auth::permissions::{Action, Role};
+use crate::auth::tenant::Tenant;
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::Routes;
 use crate::web::format::{self, count};
@@ -126,9 +127,10 @@ pub fn may_create(roles: &[Role], leads_class: bool, role: &str) -> bool {
 /// The classes an account leads now in a school.
 pub(crate) async fn led_classes(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     account: AccountId,
 ) -> sqlx::Result<Vec<ClassId>> {
+    let school = tenant.id();
     sqlx::query_scalar!(
         r#"select a.class_id as "id: ClassId" from class_teacher_assignments a
            join memberships m on m.school_id = a.school_id and m.id = a.teacher_id
@@ -151,7 +153,7 @@ pub(crate) async fn class_limit(
         Ok(None)
     } else {
         Ok(Some(
-            led_classes(conn, scope.school_id(), scope.actor().id()).await?,
+            led_classes(conn, scope.tenant(), scope.actor().id()).await?,
         ))
     }
 }
@@ -165,14 +167,15 @@ pub(crate) fn limit_param(limit: &Option<Vec<ClassId>>) -> Option<Vec<Uuid>> {
 /// administrator's or a former class teacher's links stop working.
 pub(crate) async fn creator_still_may(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     creator: AccountId,
     role: &str,
     class: ClassId,
 ) -> sqlx::Result<bool> {
+    let school = tenant.id();
     let roles = roles_of(&mut *conn, creator, school).await?;
     let leads = roles.contains(&Role::ClassTeacher)
-        && led_classes(&mut *conn, school, creator)
+        && led_classes(&mut *conn, tenant, creator)
             .await?
             .contains(&class);
     Ok(may_create(&roles, leads, role))
@@ -358,9 +361,10 @@ pub(crate) struct Child {
 
 pub(crate) async fn class_students(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     class: ClassId,
 ) -> sqlx::Result<Vec<Child>> {
+    let school = tenant.id();
     Ok(sqlx::query!(
         r#"select m.id as "id: MembershipId", a.surname, a.given_name, a.patronymic
            from memberships m join accounts a on a.id = m.account_id

@@ -161,7 +161,7 @@ async fn page(
     for r in rows.into_iter().take(PAGE as usize) {
         let needs_child = r.role == "parent" && !r.has_child;
         let children = if needs_child {
-            class_students(&mut conn, scope.school_id(), r.class).await?
+            class_students(&mut conn, scope.tenant(), r.class).await?
         } else {
             Vec::new()
         };
@@ -269,7 +269,7 @@ async fn approve(
         (Some(c), _) => Some(c),
         (None, Some(c)) if r.role == "parent" => {
             // Only a student of the request's class.
-            let ok = class_students(&mut *conn, scope.school_id(), r.class)
+            let ok = class_students(&mut *conn, scope.tenant(), r.class)
                 .await?
                 .iter()
                 .any(|s| s.id == c);
@@ -296,7 +296,7 @@ async fn approve(
     }
     let member = admit(
         &mut *conn,
-        scope.school_id(),
+        scope.tenant(),
         r.account,
         &r.role,
         r.class,
@@ -307,7 +307,7 @@ async fn approve(
     crate::chats::sync::sync_people(
         &mut *conn,
         meta,
-        scope.school_id(),
+        scope.tenant(),
         scope.actor().id(),
         &[member.0],
     )
@@ -499,7 +499,7 @@ async fn bulk(
         .await?;
         let Some(n) = note else { continue };
         let child = if n.role == "parent" && !n.has_child {
-            let children = class_students(&mut tx, scope.school_id(), n.class).await?;
+            let children = class_students(&mut tx, scope.tenant(), n.class).await?;
             match guess_child(&children, n.note.as_deref().unwrap_or("")) {
                 Some(c) => Some(c),
                 None => {

@@ -16,7 +16,6 @@ use time::{Date, Month};
 use uuid::Uuid;
 
 use crate::audit::{self, Entry};
-use crate::auth::extract::RequestMeta;
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
 use crate::people::{self, NewPerson};
 use crate::web::format;
@@ -136,12 +135,9 @@ impl Order {
     }
 }
 
-/// Who records a movement, in which school, from which request (for the audit row).
-pub struct By<'a> {
-    pub school: SchoolId,
-    pub actor: AccountId,
-    pub meta: &'a RequestMeta,
-}
+/// Who records a movement, in which school, from which request (for the audit row); made
+/// only by the school scope.
+pub use crate::auth::tenant::By;
 
 /// Something that must pass to someone else before a staff member may leave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,7 +284,7 @@ async fn insert_movement(
                                   from_class_title, to_class_title, order_number, order_date,
                                   reason, happened_on, recorded_by)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         id,
         row.kind.code(),
         row.membership as MembershipId,
@@ -300,7 +296,7 @@ async fn insert_movement(
         row.order.as_ref().map(|o| o.date),
         row.reason,
         row.on,
-        by.actor as AccountId
+        by.actor() as AccountId
     )
     .execute(conn)
     .await?;
@@ -316,10 +312,10 @@ async fn audit_movement(
 ) -> sqlx::Result<()> {
     audit::record(
         conn,
-        by.meta,
+        by.meta(),
         Entry {
-            actor: Some(by.actor),
-            school: Some(by.school),
+            actor: Some(by.actor()),
+            school: Some(by.school()),
             action: kind.audit_action(),
             target: Some(format!("account:{account}")),
             details: Some(details),
@@ -401,11 +397,11 @@ pub async fn enrol(
     e: &Enrolment,
 ) -> Result<Enrolled, MovementError> {
     claim(conn, id).await?;
-    let class_title = current_class_title(conn, by.school, e.class)
+    let class_title = current_class_title(conn, by.school(), e.class)
         .await?
         .ok_or(MovementError::ClassNotFound)?;
     let account = people::create_account(conn, &e.person).await?;
-    let membership = people::enrol_student(conn, by.school, account, e.class).await?;
+    let membership = people::enrol_student(conn, by.school(), account, e.class).await?;
     let details = format!("{class_title}, {}", e.order.text());
     insert_movement(
         conn,
@@ -423,7 +419,8 @@ pub async fn enrol(
     )
     .await?;
     audit_movement(conn, by, Kind::Enrolment, account, details).await?;
-    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[membership.0]).await?;
+    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[membership.0])
+        .await?;
     Ok(Enrolled {
         account,
         membership,
@@ -476,8 +473,8 @@ pub async fn transfer(
     on: Date,
 ) -> Result<(), MovementError> {
     claim(conn, id).await?;
-    let s = lock_student(conn, by.school, student).await?;
-    let to_title = current_class_title(conn, by.school, to)
+    let s = lock_student(conn, by.school(), student).await?;
+    let to_title = current_class_title(conn, by.school(), to)
         .await?
         .ok_or(MovementError::ClassNotFound)?;
     if s.class.as_ref().map(|c| c.0) == Some(to) {
@@ -485,7 +482,7 @@ pub async fn transfer(
     }
     sqlx::query!(
         "update memberships set class_id = $3 where school_id = $1 and id = $2",
-        by.school as SchoolId,
+        by.school() as SchoolId,
         student as MembershipId,
         to as ClassId
     )
@@ -509,7 +506,7 @@ pub async fn transfer(
     )
     .await?;
     audit_movement(conn, by, Kind::Transfer, s.account, details).await?;
-    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[student.0]).await?;
+    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[student.0]).await?;
     Ok(())
 }
 
@@ -561,7 +558,7 @@ async fn release_parents(
                             where l.school_id = p.school_id and l.parent_id = p.id
                               and c.status <> 'left')
            returning p.account_id"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         children
     )
     .fetch_all(&mut *conn)
@@ -571,10 +568,10 @@ async fn release_parents(
         for account in &accounts {
             audit::record(
                 conn,
-                by.meta,
+                by.meta(),
                 Entry {
-                    actor: Some(by.actor),
-                    school: Some(by.school),
+                    actor: Some(by.actor()),
+                    school: Some(by.school()),
                     action: "membership.parent_left",
                     target: Some(format!("account:{account}")),
                     details: Some("все дети выбыли из школы".to_owned()),
@@ -599,11 +596,11 @@ pub async fn leave(
     reason: Option<&str>,
 ) -> Result<Vec<String>, MovementError> {
     claim(conn, id).await?;
-    let s = lock_student(conn, by.school, student).await?;
-    let parents = parents_left_alone(conn, by.school, student).await?;
+    let s = lock_student(conn, by.school(), student).await?;
+    let parents = parents_left_alone(conn, by.school(), student).await?;
     sqlx::query!(
         "update memberships set status = 'left', left_at = now() where school_id = $1 and id = $2",
-        by.school as SchoolId,
+        by.school() as SchoolId,
         student as MembershipId
     )
     .execute(&mut *conn)
@@ -634,7 +631,7 @@ pub async fn leave(
     )
     .await?;
     audit_movement(conn, by, Kind::Leaving, s.account, details).await?;
-    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[student.0]).await?;
+    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[student.0]).await?;
     Ok(parents)
 }
 
@@ -723,7 +720,7 @@ pub async fn staff_leave(
            left join classes c on c.school_id = m.school_id and c.id = m.class_id
            where m.school_id = $1 and m.id = $2 and m.role in ('teacher', 'staff', 'deputy')
            for update of m"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         member as MembershipId
     )
     .fetch_optional(&mut *conn)
@@ -732,13 +729,13 @@ pub async fn staff_leave(
     if row.status == "left" {
         return Err(MovementError::NotActive);
     }
-    let items = handovers(conn, by.school, member).await?;
+    let items = handovers(conn, by.school(), member).await?;
     if !items.is_empty() {
         return Err(MovementError::HandOverFirst(items));
     }
     sqlx::query!(
         "update memberships set status = 'left', left_at = now() where school_id = $1 and id = $2",
-        by.school as SchoolId,
+        by.school() as SchoolId,
         member as MembershipId
     )
     .execute(&mut *conn)
@@ -764,7 +761,7 @@ pub async fn staff_leave(
     )
     .await?;
     audit_movement(conn, by, Kind::StaffLeaving, row.account, details).await?;
-    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &[member.0]).await?;
+    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[member.0]).await?;
     Ok(())
 }
 
@@ -1119,11 +1116,11 @@ pub async fn rollover_apply(
     // One rollover at a time per school; the plan is read after the lock.
     sqlx::query!(
         "select pg_advisory_xact_lock(hashtextextended('rollover:' || $1::text, 0))",
-        by.school.to_string()
+        by.school().to_string()
     )
     .execute(&mut *conn)
     .await?;
-    let plan = rollover_plan(conn, by.school).await?;
+    let plan = rollover_plan(conn, by.school()).await?;
     if !plan.blockers.is_empty() {
         return Err(RolloverError::Refused(plan.blockers));
     }
@@ -1179,7 +1176,7 @@ pub async fn rollover_apply(
     // The new year: the old one stops being current first (one current year per school).
     sqlx::query!(
         "update academic_years set is_current = false where school_id = $1 and id = $2",
-        by.school as SchoolId,
+        by.school() as SchoolId,
         plan.from_year as AcademicYearId
     )
     .execute(&mut *conn)
@@ -1189,7 +1186,7 @@ pub async fn rollover_apply(
            values ($1, $2, $3, $4, true)
            on conflict (school_id, starts_on) do update set is_current = true
            returning id as "id: AcademicYearId""#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         new_year as AcademicYearId,
         plan.to_starts,
         plan.to_ends
@@ -1200,13 +1197,13 @@ pub async fn rollover_apply(
         r#"insert into rollovers (school_id, id, from_year_id, to_year_id, order_number,
                                   order_date, performed_by, summary)
            values ($1, $2, $3, $4, $5, $6, $7, $8)"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         rollover as RolloverId,
         plan.from_year as AcademicYearId,
         new_year as AcademicYearId,
         order_number,
         order_date,
-        by.actor as AccountId,
+        by.actor() as AccountId,
         summary
     )
     .execute(&mut *conn)
@@ -1236,7 +1233,7 @@ pub async fn rollover_apply(
            select $1, gen_random_uuid(), 'repeat', x.m, x.f, x.t, x.ft, x.tt, $7, $8, $9, $10, $11
            from unnest($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[])
              as x(m, f, ft, t, tt)"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         &r_member[..],
         &r_from[..],
         &r_from_title[..],
@@ -1246,7 +1243,7 @@ pub async fn rollover_apply(
         order_date,
         on,
         rollover as RolloverId,
-        by.actor as AccountId
+        by.actor() as AccountId
     )
     .execute(&mut *conn)
     .await?;
@@ -1254,7 +1251,7 @@ pub async fn rollover_apply(
         r#"update memberships m set class_id = x.t
            from unnest($2::uuid[], $3::uuid[]) as x(m, t)
            where m.school_id = $1 and m.id = x.m"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         &r_member[..],
         &r_to[..]
     )
@@ -1277,7 +1274,7 @@ pub async fn rollover_apply(
            join classes c on c.school_id = $1 and c.id = n.id
            join memberships m on m.school_id = c.school_id and m.class_id = c.id
            where m.role = 'student' and m.status <> 'left' and not (m.id = any($4))"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         &m_ids[..],
         &m_titles[..],
         &r_member[..],
@@ -1285,7 +1282,7 @@ pub async fn rollover_apply(
         order_date,
         on,
         rollover as RolloverId,
-        by.actor as AccountId
+        by.actor() as AccountId
     )
     .execute(&mut *conn)
     .await?;
@@ -1293,7 +1290,7 @@ pub async fn rollover_apply(
         r#"update classes c set grade = c.grade + 1, title = n.title, academic_year_id = $2
            from unnest($3::uuid[], $4::text[]) as n(id, title)
            where c.school_id = $1 and c.id = n.id"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         new_year as AcademicYearId,
         &m_ids[..],
         &m_titles[..]
@@ -1302,7 +1299,7 @@ pub async fn rollover_apply(
     .await?;
 
     let m_old_titles: Vec<String> = moving.iter().map(|c| c.title.clone()).collect();
-    crate::chats::sync::retitle_class_chats(conn, by.school, &m_ids, &m_old_titles, &m_titles)
+    crate::chats::sync::retitle_class_chats(conn, by.tenant(), &m_ids, &m_old_titles, &m_titles)
         .await?;
 
     // Graduation: the 11th classes' students leave, the classes are archived.
@@ -1316,14 +1313,14 @@ pub async fn rollover_apply(
            join memberships m on m.school_id = c.school_id and m.class_id = c.id
            where c.school_id = $1 and c.id = any($2) and m.role = 'student'
              and m.status <> 'left' and not (m.id = any($3))"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         &g_ids[..],
         &r_member[..],
         order_number,
         order_date,
         on,
         rollover as RolloverId,
-        by.actor as AccountId
+        by.actor() as AccountId
     )
     .execute(&mut *conn)
     .await?;
@@ -1333,7 +1330,7 @@ pub async fn rollover_apply(
            where m.school_id = $1 and m.class_id = any($2) and m.role = 'student'
              and m.status <> 'left' and not (m.id = any($3))
            returning m.id, m.account_id"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         &g_ids[..],
         &r_member[..]
     )
@@ -1344,11 +1341,11 @@ pub async fn rollover_apply(
     end_sessions(conn, &graduate_accounts).await?;
     let parents = release_parents(conn, by, &graduate_ids, false).await?;
     // The chats keep step: graduated classes' chats are archived, repeaters change chats.
-    crate::chats::sync::archive_class_chats(conn, by.school, &g_ids).await?;
-    crate::chats::sync::sync_people(conn, by.meta, by.school, by.actor, &r_member).await?;
+    crate::chats::sync::archive_class_chats(conn, by.tenant(), &g_ids).await?;
+    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &r_member).await?;
     sqlx::query!(
         "update classes set archived_at = now() where school_id = $1 and id = any($2)",
-        by.school as SchoolId,
+        by.school() as SchoolId,
         &g_ids[..]
     )
     .execute(&mut *conn)
@@ -1356,7 +1353,7 @@ pub async fn rollover_apply(
     sqlx::query!(
         r#"update class_teacher_assignments set ended_at = now()
            where school_id = $1 and class_id = any($2) and ended_at is null"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         &g_ids[..]
     )
     .execute(&mut *conn)
@@ -1368,7 +1365,7 @@ pub async fn rollover_apply(
         r#"update memberships set conditional_promotion = (id = any($2))
            where school_id = $1 and role = 'student'
              and (conditional_promotion or id = any($2))"#,
-        by.school as SchoolId,
+        by.school() as SchoolId,
         &conditional[..]
     )
     .execute(&mut *conn)
@@ -1389,10 +1386,10 @@ pub async fn rollover_apply(
     }
     audit::record(
         conn,
-        by.meta,
+        by.meta(),
         Entry {
-            actor: Some(by.actor),
-            school: Some(by.school),
+            actor: Some(by.actor()),
+            school: Some(by.school()),
             action: "rollover.applied",
             target: Some(format!("rollover:{rollover}")),
             details: Some(summary.clone()),

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
 
-use super::domain::{self, By, Enrolment, Handover, MovementError, MovementId};
+use super::domain::{self, Enrolment, Handover, MovementError, MovementId};
 use super::{
     ClassOption, LEAVING_REASONS, STAFF_REASONS, current_classes, opt, reason, required_date,
     required_order,
@@ -19,6 +19,7 @@ use crate::AppState;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
+use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClassId, MembershipId, SchoolId};
 use crate::people::NewPerson;
@@ -104,7 +105,7 @@ pub(super) async fn enrol_page(
 ) -> AppResult<Response> {
     scope.require(Action::RecordMovements)?;
     let mut conn = state.db.acquire().await?;
-    let classes = current_classes(&mut conn, scope.school_id()).await?;
+    let classes = current_classes(&mut conn, scope.tenant()).await?;
     let today = domain::school_today(&mut conn, scope.school_id()).await?;
     let class = chosen_class(&q.class, &classes)
         .map(|c| c.to_string())
@@ -144,7 +145,7 @@ pub(super) async fn enrol(
     let school = scope.school_id();
     let key = parse_key(&form.key)?;
     let mut conn = state.db.acquire().await?;
-    let classes = current_classes(&mut conn, school).await?;
+    let classes = current_classes(&mut conn, scope.tenant()).await?;
     let today = domain::school_today(&mut conn, school).await?;
     drop(conn);
 
@@ -218,11 +219,7 @@ pub(super) async fn enrol(
             return page(form, errors, duplicates);
         }
     }
-    let by = By {
-        school,
-        actor: scope.actor().id(),
-        meta: &meta,
-    };
+    let by = scope.by(&meta);
     let e = Enrolment {
         person,
         class,
@@ -266,9 +263,10 @@ impl StudentCard {
 /// A student of this school (any status), or `None` — also for another school's student.
 async fn student_card(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     id: MembershipId,
 ) -> sqlx::Result<Option<StudentCard>> {
+    let school = tenant.id();
     let row = sqlx::query!(
         r#"select m.id as "id: MembershipId", m.status, m.class_id as "class_id?: ClassId",
                   c.title as "class?", a.surname, a.given_name, a.patronymic, a.birth_date
@@ -293,11 +291,11 @@ async fn student_card(
 /// The student named by a form field or `?student=`: 404 unless it is this school's.
 async fn require_student(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     value: &str,
 ) -> AppResult<StudentCard> {
     let id: MembershipId = value.trim().parse().map_err(|_| AppError::NotFound)?;
-    student_card(conn, school, id)
+    student_card(conn, tenant, id)
         .await?
         .ok_or(AppError::NotFound)
 }
@@ -322,11 +320,12 @@ const PICK_LIMIT: i64 = 50;
 
 async fn picker(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     q: &str,
     class: &str,
 ) -> sqlx::Result<Picker> {
-    let classes = current_classes(&mut *conn, school).await?;
+    let school = tenant.id();
+    let classes = current_classes(&mut *conn, tenant).await?;
     let q = q.trim().to_owned();
     let class_id = chosen_class(class, &classes);
     let searched = !q.is_empty() || class_id.is_some();
@@ -426,14 +425,17 @@ pub(super) async fn transfer_page(
     let school = scope.school_id();
     let mut conn = state.db.acquire().await?;
     let (picker, student) = if q.student.trim().is_empty() {
-        (Some(picker(&mut conn, school, &q.q, &q.class).await?), None)
+        (
+            Some(picker(&mut conn, scope.tenant(), &q.q, &q.class).await?),
+            None,
+        )
     } else {
         (
             None,
-            Some(require_student(&mut conn, school, &q.student).await?),
+            Some(require_student(&mut conn, scope.tenant(), &q.student).await?),
         )
     };
-    let classes = current_classes(&mut conn, school).await?;
+    let classes = current_classes(&mut conn, scope.tenant()).await?;
     let today = domain::school_today(&mut conn, school).await?;
     Ok(render(&TransferPage {
         layout: Layout::for_scope(&scope),
@@ -466,8 +468,8 @@ pub(super) async fn transfer(
     let school = scope.school_id();
     let key = parse_key(&form.key)?;
     let mut conn = state.db.acquire().await?;
-    let student = require_student(&mut conn, school, &form.student).await?;
-    let classes = current_classes(&mut conn, school).await?;
+    let student = require_student(&mut conn, scope.tenant(), &form.student).await?;
+    let classes = current_classes(&mut conn, scope.tenant()).await?;
     drop(conn);
 
     let mut errors = FormErrors::default();
@@ -503,11 +505,7 @@ pub(super) async fn transfer(
         return page(form, student, errors);
     };
     let mut tx = state.db.begin().await?;
-    let by = By {
-        school,
-        actor: scope.actor().id(),
-        meta: &meta,
-    };
+    let by = scope.by(&meta);
     match domain::transfer(&mut tx, &by, key, student.id, to, &order, on).await {
         Ok(()) => {
             tx.commit().await?;
@@ -576,11 +574,14 @@ pub(super) async fn leave_page(
     let school = scope.school_id();
     let mut conn = state.db.acquire().await?;
     let (picker, student) = if q.student.trim().is_empty() {
-        (Some(picker(&mut conn, school, &q.q, &q.class).await?), None)
+        (
+            Some(picker(&mut conn, scope.tenant(), &q.q, &q.class).await?),
+            None,
+        )
     } else {
         (
             None,
-            Some(require_student(&mut conn, school, &q.student).await?),
+            Some(require_student(&mut conn, scope.tenant(), &q.student).await?),
         )
     };
     let parents = match &student {
@@ -620,7 +621,7 @@ pub(super) async fn leave(
     let school = scope.school_id();
     let key = parse_key(&form.key)?;
     let mut conn = state.db.acquire().await?;
-    let student = require_student(&mut conn, school, &form.student).await?;
+    let student = require_student(&mut conn, scope.tenant(), &form.student).await?;
     let parents = if student.active {
         domain::parents_left_alone(&mut conn, school, student.id).await?
     } else {
@@ -657,11 +658,7 @@ pub(super) async fn leave(
         return page(form, errors);
     };
     let mut tx = state.db.begin().await?;
-    let by = By {
-        school,
-        actor: scope.actor().id(),
-        meta: &meta,
-    };
+    let by = scope.by(&meta);
     match domain::leave(&mut tx, &by, key, student_id, &order, on, why.as_deref()).await {
         Ok(_) => {
             tx.commit().await?;
@@ -699,10 +696,8 @@ fn role_title(role: &str) -> &'static str {
     }
 }
 
-async fn staff_options(
-    conn: &mut PgConnection,
-    school: SchoolId,
-) -> sqlx::Result<Vec<StaffOption>> {
+async fn staff_options(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<Vec<StaffOption>> {
+    let school = tenant.id();
     let rows = sqlx::query!(
         r#"select m.id as "id: MembershipId", m.role, m.position,
                   a.surname, a.given_name, a.patronymic
@@ -729,9 +724,10 @@ async fn staff_options(
 
 async fn require_staff(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     value: &str,
 ) -> AppResult<StaffCard> {
+    let school = tenant.id();
     let id: MembershipId = value.trim().parse().map_err(|_| AppError::NotFound)?;
     let row = sqlx::query!(
         r#"select m.id as "id: MembershipId", m.role, m.position, m.status,
@@ -824,7 +820,7 @@ pub(super) async fn staff_leave_page(
     let member = if q.member.trim().is_empty() {
         None
     } else {
-        Some(require_staff(&mut conn, school, &q.member).await?)
+        Some(require_staff(&mut conn, scope.tenant(), &q.member).await?)
     };
     let items = match &member {
         Some(m) if m.active => domain::handovers(&mut conn, school, m.id).await?,
@@ -832,7 +828,7 @@ pub(super) async fn staff_leave_page(
     };
     let (handovers, handover_message) = handover_links(school, &items);
     let staff = if member.is_none() {
-        staff_options(&mut conn, school).await?
+        staff_options(&mut conn, scope.tenant()).await?
     } else {
         Vec::new()
     };
@@ -869,7 +865,7 @@ pub(super) async fn staff_leave(
     let school = scope.school_id();
     let key = parse_key(&form.key)?;
     let mut conn = state.db.acquire().await?;
-    let member = require_staff(&mut conn, school, &form.member).await?;
+    let member = require_staff(&mut conn, scope.tenant(), &form.member).await?;
     drop(conn);
 
     let mut errors = FormErrors::default();
@@ -911,11 +907,7 @@ pub(super) async fn staff_leave(
         return page(form, member, errors, &items);
     };
     let mut tx = state.db.begin().await?;
-    let by = By {
-        school,
-        actor: scope.actor().id(),
-        meta: &meta,
-    };
+    let by = scope.by(&meta);
     match domain::staff_leave(&mut tx, &by, key, member.id, &order, on, why.as_deref()).await {
         Ok(()) => {
             tx.commit().await?;

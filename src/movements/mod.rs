@@ -16,6 +16,7 @@ use time::Date;
 
 use crate::auth::FormErrors;
 use crate::auth::permissions::{Access, Action};
+use crate::auth::tenant::Tenant;
 use crate::ids::{ClassId, SchoolId};
 use crate::web::Routes;
 use crate::web::format;
@@ -95,8 +96,9 @@ pub(crate) struct ClassOption {
 /// The classes of the current academic year (not archived), 1А to 11В.
 async fn current_classes(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
 ) -> sqlx::Result<Vec<ClassOption>> {
+    let school = tenant.id();
     sqlx::query_as!(
         ClassOption,
         r#"select c.id as "id: ClassId", c.title from classes c

@@ -16,6 +16,7 @@ use crate::audit::{self, Entry};
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
+use crate::auth::tenant::Tenant;
 use crate::error::{AppResult, urlencode};
 use crate::ids::{ClassId, SchoolId};
 use crate::web::format;
@@ -163,10 +164,8 @@ struct FilterClass {
     label: String,
 }
 
-async fn filter_classes(
-    conn: &mut PgConnection,
-    school: SchoolId,
-) -> sqlx::Result<Vec<FilterClass>> {
+async fn filter_classes(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<Vec<FilterClass>> {
+    let school = tenant.id();
     let rows = sqlx::query!(
         r#"select c.id as "id: ClassId", c.title, y.starts_on, y.is_current,
                   c.archived_at is not null as "archived!"
@@ -201,12 +200,13 @@ async fn filter_classes(
 /// all of them (the export).
 async fn fetch(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     tz: &str,
     f: &Filters,
     after: Option<MovementId>,
     limit: Option<i64>,
 ) -> sqlx::Result<Vec<RegisterRow>> {
+    let school = tenant.id();
     let rows = sqlx::query!(
         r#"select m.id as "id: MovementId", m.kind, m.happened_on, m.order_number, m.order_date,
                   m.reason, m.recorded_at,
@@ -279,9 +279,10 @@ async fn fetch(
 /// left, the parents who left with them).
 async fn recorded_notice(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     id: MovementId,
 ) -> sqlx::Result<Option<(String, Vec<String>)>> {
+    let school = tenant.id();
     let row = sqlx::query!(
         r#"select m.kind, m.membership_id, m.recorded_at, m.order_number, m.order_date,
                   a.surname, a.given_name, a.patronymic,
@@ -368,10 +369,10 @@ pub(super) async fn list(
     let f = Filters::parse(&q);
     let after: Option<MovementId> = q.after.parse().ok();
     let mut conn = state.db.acquire().await?;
-    let classes = filter_classes(&mut conn, school).await?;
+    let classes = filter_classes(&mut conn, scope.tenant()).await?;
     let mut rows = fetch(
         &mut conn,
-        school,
+        scope.tenant(),
         scope.timezone(),
         &f,
         after,
@@ -398,7 +399,7 @@ pub(super) async fn list(
         }
     };
     let notice = match q.recorded.parse::<MovementId>() {
-        Ok(id) => recorded_notice(&mut conn, school, id).await?,
+        Ok(id) => recorded_notice(&mut conn, scope.tenant(), id).await?,
         Err(_) => None,
     };
     Ok(render(&RegisterPage {
@@ -448,8 +449,8 @@ pub(super) async fn csv(
     let school = scope.school_id();
     let f = Filters::parse(&q);
     let mut conn = state.db.acquire().await?;
-    let classes = filter_classes(&mut conn, school).await?;
-    let rows = fetch(&mut conn, school, scope.timezone(), &f, None, None).await?;
+    let classes = filter_classes(&mut conn, scope.tenant()).await?;
+    let rows = fetch(&mut conn, scope.tenant(), scope.timezone(), &f, None, None).await?;
     let mut out = String::from("\u{feff}");
     let header = [
         "Дата",

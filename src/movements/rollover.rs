@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::domain::{self, By, Plan, RolloverError, RolloverId, RolloverInput};
+use super::domain::{self, Plan, RolloverError, RolloverId, RolloverInput};
 use super::{ClassOption, opt, required_order};
 use crate::AppState;
 use crate::auth::FormErrors;
@@ -284,11 +284,7 @@ pub(super) async fn apply(
         conditional: marks.conditional.clone(),
         early_confirmed: marks.early_confirm,
     };
-    let by = By {
-        school,
-        actor: scope.actor().id(),
-        meta: &meta,
-    };
+    let by = scope.by(&meta);
     let mut tx = state.db.begin().await?;
     match domain::rollover_apply(&mut tx, &by, &input).await {
         Ok(done) => {

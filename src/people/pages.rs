@@ -592,7 +592,7 @@ async fn new_staff(
         return page(form, errors);
     }
     let membership =
-        crate::schools::ensure_staff_membership(&mut tx, scope.school_id(), account, &form.role)
+        crate::schools::ensure_staff_membership(&mut tx, scope.tenant(), account, &form.role)
             .await?;
     let position = Some(form.position.trim()).filter(|p| !p.is_empty());
     sqlx::query!(

@@ -9,6 +9,7 @@ pub mod profile;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
+use crate::auth::tenant::Tenant;
 use crate::ids::{AcademicYearId, AccountId, ClassId, GrantId, MembershipId, SchoolId};
 use crate::web::Routes;
 use crate::web::format::academic_year_of;
@@ -25,11 +26,12 @@ pub const STAFFROOM: &str = "Учительская";
 /// school (SECURITY.md 18).
 pub async fn create_school(
     conn: &mut PgConnection,
-    id: SchoolId,
+    tenant: Tenant,
     name: &str,
     short_name: Option<&str>,
     timezone: &str,
 ) -> sqlx::Result<bool> {
+    let id = tenant.id();
     let created = sqlx::query!(
         "insert into schools (id, name, short_name, timezone) values ($1, $2, $3, $4) on conflict (id) do nothing",
         id as SchoolId,
@@ -64,7 +66,8 @@ pub async fn create_school(
 }
 
 /// The school's «Учительская».
-pub async fn staffroom(conn: &mut PgConnection, school: SchoolId) -> sqlx::Result<ClassId> {
+pub async fn staffroom(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<ClassId> {
+    let school = tenant.id();
     sqlx::query_scalar!(
         r#"select id as "id: ClassId" from classes where school_id = $1 and kind = 'staffroom'"#,
         school as SchoolId
@@ -77,11 +80,12 @@ pub async fn staffroom(conn: &mut PgConnection, school: SchoolId) -> sqlx::Resul
 /// already has that role there. Returns the membership.
 pub async fn ensure_staff_membership(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     account: AccountId,
     role: &str,
 ) -> sqlx::Result<MembershipId> {
-    let room = staffroom(&mut *conn, school).await?;
+    let school = tenant.id();
+    let room = staffroom(&mut *conn, tenant).await?;
     sqlx::query_scalar!(
         r#"insert into memberships (school_id, id, account_id, role, class_id, verification)
            values ($1, $2, $3, $4, $5, 'unverified')
@@ -101,12 +105,13 @@ pub async fn ensure_staff_membership(
 /// add the director's approval flow).
 pub async fn grant_admin(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     account: AccountId,
     by: AccountId,
     order_number: &str,
     order_date: time::Date,
 ) -> sqlx::Result<GrantId> {
+    let school = tenant.id();
     let id = GrantId::new();
     sqlx::query!(
         r#"insert into admin_grants (school_id, id, account_id, granted_by, approved_by, approved_at,

@@ -59,9 +59,10 @@ struct ListQuery {
 
 async fn list(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    op: Operator,
     Query(query): Query<ListQuery>,
 ) -> AppResult<Response> {
+    let actor = op.actor();
     let q = query.q.unwrap_or_default().trim().to_owned();
     let page = query.page.number();
     let pattern = crate::web::query::like_contains(&q);
@@ -100,7 +101,7 @@ async fn list(
         })
         .collect();
     Ok(render(&ListPage {
-        layout: Layout::for_actor(&actor),
+        layout: Layout::for_actor(actor),
         schools,
         q,
         page,
@@ -131,9 +132,10 @@ struct NewPage {
     timezones: &'static [(&'static str, i8, &'static str)],
 }
 
-async fn new_page(Operator(actor): Operator) -> AppResult<Response> {
+async fn new_page(op: Operator) -> AppResult<Response> {
+    let actor = op.actor();
     Ok(render(&NewPage {
-        layout: Layout::for_actor(&actor),
+        layout: Layout::for_actor(actor),
         form: SchoolForm {
             // The new school's id travels with the form: submitting it twice creates one.
             id: SchoolId::new().to_string(),
@@ -148,10 +150,11 @@ async fn new_page(Operator(actor): Operator) -> AppResult<Response> {
 
 async fn create(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    op: Operator,
     meta: RequestMeta,
     Form(form): Form<SchoolForm>,
 ) -> AppResult<Response> {
+    let actor = op.actor();
     let mut errors = FormErrors::default();
     let id: Option<SchoolId> = form.id.parse().ok();
     if id.is_none() {
@@ -170,7 +173,7 @@ async fn create(
     }
     let (Some(id), true) = (id, errors.is_empty()) else {
         return Ok(render(&NewPage {
-            layout: Layout::for_actor(&actor),
+            layout: Layout::for_actor(actor),
             form,
             errors,
             timezones: TIMEZONES,
@@ -179,7 +182,7 @@ async fn create(
     };
     let short = Some(form.short_name.trim()).filter(|s| !s.is_empty());
     let mut tx = state.db.begin().await?;
-    if super::create_school(&mut tx, id, name, short, &form.timezone).await? {
+    if super::create_school(&mut tx, op.tenant(id), name, short, &form.timezone).await? {
         audit::record(
             &mut tx,
             &meta,
@@ -295,23 +298,25 @@ async fn show_page(
 
 async fn show(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    op: Operator,
     Path(id): Path<SchoolId>,
 ) -> AppResult<Response> {
+    let actor = op.actor();
     let form = AppointForm {
         position: "staff".into(),
         ..Default::default()
     };
-    show_page(&state, &actor, id, form, FormErrors::default(), None, None).await
+    show_page(&state, actor, id, form, FormErrors::default(), None, None).await
 }
 
 async fn appoint(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    op: Operator,
     meta: RequestMeta,
     Path(id): Path<SchoolId>,
     Form(form): Form<AppointForm>,
 ) -> AppResult<Response> {
+    let actor = op.actor();
     let mut errors = FormErrors::default();
     let surname = form.surname.trim().to_owned();
     let given = form.given_name.trim().to_owned();
@@ -354,7 +359,7 @@ async fn appoint(
         _ => {}
     }
     let (Some(email), Some(order_date), true) = (email, order_date, errors.is_empty()) else {
-        return show_page(&state, &actor, id, form, errors, None, None).await;
+        return show_page(&state, actor, id, form, errors, None, None).await;
     };
 
     let mut tx = state.db.begin().await?;
@@ -397,7 +402,7 @@ async fn appoint(
                 let mut errors = FormErrors::default();
                 errors.add("phone", "Этот телефон уже указан у другого человека.");
                 drop(tx);
-                return show_page(&state, &actor, id, form, errors, None, None).await;
+                return show_page(&state, actor, id, form, errors, None, None).await;
             }
             inserted?;
             (new_id, false)
@@ -414,11 +419,18 @@ async fn appoint(
         let mut errors = FormErrors::default();
         errors.add("email", "Этот человек уже администратор этой школы.");
         drop(tx);
-        return show_page(&state, &actor, id, form, errors, None, None).await;
+        return show_page(&state, actor, id, form, errors, None, None).await;
     }
-    super::ensure_staff_membership(&mut tx, id, account, &form.position).await?;
-    let grant =
-        super::grant_admin(&mut tx, id, account, actor.id(), &order_number, order_date).await?;
+    super::ensure_staff_membership(&mut tx, op.tenant(id), account, &form.position).await?;
+    let grant = super::grant_admin(
+        &mut tx,
+        op.tenant(id),
+        account,
+        actor.id(),
+        &order_number,
+        order_date,
+    )
+    .await?;
     let link = if has_password {
         None
     } else {
@@ -450,7 +462,7 @@ async fn appoint(
     let name = format::full_name(&surname, &given, patronymic.as_deref());
     show_page(
         &state,
-        &actor,
+        actor,
         id,
         AppointForm {
             position: "staff".into(),

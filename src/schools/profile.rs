@@ -13,6 +13,7 @@ use crate::audit;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
+use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
 use crate::ids::SchoolId;
 use crate::web::format::{self, TIMEZONES, normalize_email, normalize_phone};
@@ -77,7 +78,8 @@ impl ProfileForm {
     }
 }
 
-async fn load(conn: &mut PgConnection, school: SchoolId) -> sqlx::Result<ProfileForm> {
+async fn load(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<ProfileForm> {
+    let school = tenant.id();
     let r = sqlx::query!(
         r#"select name, short_name, inn, address, phone, email, website, director_name, timezone
            from schools where id = $1"#,
@@ -128,7 +130,7 @@ async fn show(
 ) -> AppResult<Response> {
     scope.require(Action::ViewSchoolProfile)?;
     let mut conn = state.db.acquire().await?;
-    let profile = load(&mut conn, scope.school_id()).await?;
+    let profile = load(&mut conn, scope.tenant()).await?;
     let rows = profile
         .fields()
         .iter()
@@ -166,7 +168,7 @@ struct EditPage {
 async fn edit_page(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::EditSchoolProfile)?;
     let mut conn = state.db.acquire().await?;
-    let form = load(&mut conn, scope.school_id()).await?;
+    let form = load(&mut conn, scope.tenant()).await?;
     Ok(render(&EditPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
@@ -255,7 +257,7 @@ async fn update(
         }
     };
     let mut tx = state.db.begin().await?;
-    let mut old = load(&mut tx, scope.school_id()).await?;
+    let mut old = load(&mut tx, scope.tenant()).await?;
     // Compare like with like: the stored phone, not its display form.
     old.phone = normalize_phone(&old.phone).unwrap_or(old.phone);
     let changes: Vec<String> = old

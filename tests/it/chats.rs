@@ -3,6 +3,7 @@
 
 use crate::helpers::*;
 use school_portal::auth::extract::RequestMeta;
+use school_portal::auth::tenant::Tenant;
 use school_portal::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use school_portal::movements::domain::{self, By, MovementId, Order};
 use uuid::Uuid;
@@ -496,11 +497,7 @@ async fn transfer_from_5a_to_5b_moves_only_them_between_the_chats_in_one_transac
         ip: None,
         user_agent: None,
     };
-    let by = By {
-        school: w.school,
-        actor: w.admin,
-        meta: &meta,
-    };
+    let by = By::for_tests(Tenant::for_tests(w.school), w.admin, &meta);
     let mut tx = w.app.db.begin().await.unwrap();
     domain::transfer(
         &mut tx,
@@ -584,11 +581,7 @@ async fn leaving_and_enrolment_update_the_class_chats_r2_4_d() {
         ip: None,
         user_agent: None,
     };
-    let by = By {
-        school: w.school,
-        actor: w.admin,
-        meta: &meta,
-    };
+    let by = By::for_tests(Tenant::for_tests(w.school), w.admin, &meta);
     let order = Order {
         number: "46-о".into(),
         date: time::macros::date!(2026 - 10 - 01),
@@ -1207,11 +1200,7 @@ async fn rollover_keeps_the_promoted_classs_chats_and_archives_the_graduates_r2_
         ip: None,
         user_agent: None,
     };
-    let by = By {
-        school: w.school,
-        actor: w.admin,
-        meta: &meta,
-    };
+    let by = By::for_tests(Tenant::for_tests(w.school), w.admin, &meta);
     let mut tx = w.app.db.begin().await.unwrap();
     domain::rollover_apply(
         &mut tx,

@@ -265,7 +265,7 @@ async fn embedded_database_starts_is_reused_and_readiness_follows_it() {
     let mut conn = pool.acquire().await.unwrap();
     school_portal::schools::create_school(
         &mut conn,
-        school_portal::ids::SchoolId::new(),
+        school_portal::auth::tenant::Tenant::for_tests(school_portal::ids::SchoolId::new()),
         "Школа",
         None,
         "Europe/Moscow",

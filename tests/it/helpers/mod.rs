@@ -147,9 +147,15 @@ impl TestApp {
     pub async fn school(&self, name: &str) -> SchoolId {
         let id = SchoolId::new();
         let mut conn = self.db.acquire().await.expect("conn");
-        school_portal::schools::create_school(&mut conn, id, name, None, "Europe/Moscow")
-            .await
-            .expect("create school");
+        school_portal::schools::create_school(
+            &mut conn,
+            school_portal::auth::tenant::Tenant::for_tests(id),
+            name,
+            None,
+            "Europe/Moscow",
+        )
+        .await
+        .expect("create school");
         id
     }
 
@@ -248,7 +254,7 @@ impl TestApp {
         let mut conn = self.db.acquire().await.expect("conn");
         school_portal::schools::grant_admin(
             &mut conn,
-            school,
+            school_portal::auth::tenant::Tenant::for_tests(school),
             account,
             op,
             "1-о",
