@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Entry};
 use crate::auth::extract::RequestMeta;
+use crate::auth::tenant::Tenant;
 use crate::config::WebConfig;
 use crate::ids::{AccountId, SchoolId};
 
@@ -219,7 +220,7 @@ async fn remove_people_who_left(
             continue;
         };
         let mut sp = conn.begin().await?;
-        match delete_membership(&mut sp, m.school, m.id).await {
+        match delete_membership(&mut sp, Tenant::for_job(m.school), m.id).await {
             Ok(()) => {
                 sp.commit().await?;
                 counts.memberships += 1;
@@ -248,11 +249,8 @@ async fn remove_people_who_left(
     Ok(out)
 }
 
-async fn delete_membership(
-    conn: &mut PgConnection,
-    school: SchoolId,
-    id: Uuid,
-) -> sqlx::Result<()> {
+async fn delete_membership(conn: &mut PgConnection, tenant: Tenant, id: Uuid) -> sqlx::Result<()> {
+    let school = tenant.id();
     let school = school.0;
     sqlx::query!(
         "delete from chat_members where school_id = $1 and member_id = $2",

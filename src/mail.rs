@@ -15,6 +15,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::auth::tenant::Tenant;
 use crate::config::SmtpConfig;
 use crate::ids::SchoolId;
 
@@ -26,11 +27,12 @@ const BATCH: usize = 50;
 /// Queues a message; it is sent after the surrounding transaction commits.
 pub async fn enqueue(
     conn: &mut PgConnection,
-    school: Option<SchoolId>,
+    school: Option<Tenant>,
     to: &str,
     subject: &str,
     body: &str,
 ) -> sqlx::Result<()> {
+    let school = school.map(Tenant::id);
     sqlx::query!(
         r#"insert into outbox (id, school_id, to_address, subject, body) values ($1, $2, $3, $4, $5)"#,
         Uuid::now_v7(),

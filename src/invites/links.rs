@@ -734,7 +734,7 @@ async fn email(
     super::issue::creation_limit(&mut tx, &state, scope.actor().id()).await?;
     let link = join_url(&state.public_url, &form.token);
     let (subject, body) = invite_mail(scope.school_name(), &view, &link);
-    crate::mail::enqueue(&mut tx, Some(scope.school_id()), &to, &subject, &body).await?;
+    crate::mail::enqueue(&mut tx, Some(scope.tenant()), &to, &subject, &body).await?;
     audit::record(
         &mut tx,
         &meta,

@@ -245,8 +245,9 @@ pub struct RequestOutcome {
 pub async fn my_requests(
     conn: &mut PgConnection,
     account: AccountId,
-    school: Option<SchoolId>,
+    school: Option<Tenant>,
 ) -> sqlx::Result<Vec<RequestOutcome>> {
+    let school = school.map(Tenant::id);
     let rows = sqlx::query!(
         r#"select s.name as school, s.timezone, r.role, c.kind, c.title, r.status, r.reason,
                   r.created_at, r.decided_at
@@ -349,7 +350,7 @@ pub async fn home_notes(
             ));
         }
     }
-    notes.mine = my_requests(conn, scope.actor().id(), Some(school)).await?;
+    notes.mine = my_requests(conn, scope.actor().id(), Some(scope.tenant())).await?;
     Ok(notes)
 }
 

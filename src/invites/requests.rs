@@ -345,7 +345,7 @@ async fn approve(
         );
         crate::mail::enqueue(
             conn,
-            Some(scope.school_id()),
+            Some(scope.tenant()),
             &email,
             &format!("Заявка одобрена: {}", scope.school_name()),
             &body,
@@ -443,7 +443,7 @@ async fn decide(
                 );
                 crate::mail::enqueue(
                     &mut tx,
-                    Some(scope.school_id()),
+                    Some(scope.tenant()),
                     &email,
                     &format!("Заявка отклонена: {}", scope.school_name()),
                     &body,

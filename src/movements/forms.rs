@@ -33,7 +33,8 @@ fn iso(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-fn recorded(school: SchoolId, id: MovementId) -> Response {
+fn recorded(tenant: Tenant, id: MovementId) -> Response {
+    let school = tenant.id();
     Redirect::to(&format!("/s/{school}/movements?recorded={id}")).into_response()
 }
 
@@ -205,7 +206,7 @@ pub(super) async fn enrol(
     // A form sent twice is recognised before anything else is checked.
     match domain::claim(&mut tx, key).await {
         Ok(()) => {}
-        Err(MovementError::AlreadyRecorded) => return Ok(recorded(school, key)),
+        Err(MovementError::AlreadyRecorded) => return Ok(recorded(scope.tenant(), key)),
         Err(e) => return Err(movement_failure(e)),
     }
     if form.not_duplicate.is_none() {
@@ -229,9 +230,9 @@ pub(super) async fn enrol(
     match domain::enrol(&mut tx, &by, key, &e).await {
         Ok(_) => {
             tx.commit().await?;
-            Ok(recorded(school, key))
+            Ok(recorded(scope.tenant(), key))
         }
-        Err(MovementError::AlreadyRecorded) => Ok(recorded(school, key)),
+        Err(MovementError::AlreadyRecorded) => Ok(recorded(scope.tenant(), key)),
         Err(MovementError::ClassNotFound) => {
             drop(tx);
             errors.add("class", "Выберите класс из списка.");
@@ -509,9 +510,9 @@ pub(super) async fn transfer(
     match domain::transfer(&mut tx, &by, key, student.id, to, &order, on).await {
         Ok(()) => {
             tx.commit().await?;
-            Ok(recorded(school, key))
+            Ok(recorded(scope.tenant(), key))
         }
-        Err(MovementError::AlreadyRecorded) => Ok(recorded(school, key)),
+        Err(MovementError::AlreadyRecorded) => Ok(recorded(scope.tenant(), key)),
         Err(MovementError::SameClass) => {
             errors.add(
                 "to_class",
@@ -662,9 +663,9 @@ pub(super) async fn leave(
     match domain::leave(&mut tx, &by, key, student_id, &order, on, why.as_deref()).await {
         Ok(_) => {
             tx.commit().await?;
-            Ok(recorded(school, key))
+            Ok(recorded(scope.tenant(), key))
         }
-        Err(MovementError::AlreadyRecorded) => Ok(recorded(school, key)),
+        Err(MovementError::AlreadyRecorded) => Ok(recorded(scope.tenant(), key)),
         Err(MovementError::NotActive) => {
             errors.add("student", "Этот ученик уже выбыл из школы.");
             page(form, errors)
@@ -787,7 +788,8 @@ struct StaffLeavePage {
     reasons: &'static [&'static str],
 }
 
-fn handover_links(school: SchoolId, items: &[Handover]) -> (Vec<HandoverLink>, String) {
+fn handover_links(tenant: Tenant, items: &[Handover]) -> (Vec<HandoverLink>, String) {
+    let school = tenant.id();
     let links = items
         .iter()
         .map(|h| HandoverLink {
@@ -826,7 +828,7 @@ pub(super) async fn staff_leave_page(
         Some(m) if m.active => domain::handovers(&mut conn, school, m.id).await?,
         _ => Vec::new(),
     };
-    let (handovers, handover_message) = handover_links(school, &items);
+    let (handovers, handover_message) = handover_links(scope.tenant(), &items);
     let staff = if member.is_none() {
         staff_options(&mut conn, scope.tenant()).await?
     } else {
@@ -883,7 +885,7 @@ pub(super) async fn staff_leave(
                 errors: FormErrors,
                 items: &[Handover]|
      -> AppResult<Response> {
-        let (handovers, handover_message) = handover_links(school, items);
+        let (handovers, handover_message) = handover_links(scope.tenant(), items);
         Ok(render(&StaffLeavePage {
             layout: Layout::for_scope(&scope),
             school_id: school,
@@ -911,9 +913,9 @@ pub(super) async fn staff_leave(
     match domain::staff_leave(&mut tx, &by, key, member.id, &order, on, why.as_deref()).await {
         Ok(()) => {
             tx.commit().await?;
-            Ok(recorded(school, key))
+            Ok(recorded(scope.tenant(), key))
         }
-        Err(MovementError::AlreadyRecorded) => Ok(recorded(school, key)),
+        Err(MovementError::AlreadyRecorded) => Ok(recorded(scope.tenant(), key)),
         Err(MovementError::HandOverFirst(items)) => {
             drop(tx);
             page(form, member, errors, &items)

@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{Operator, RequestMeta};
 use crate::auth::permissions::Access;
+use crate::auth::tenant::Tenant;
 use crate::auth::{FormErrors, issue_one_time_token};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
@@ -246,12 +247,13 @@ struct ShowPage {
 async fn show_page(
     state: &AppState,
     actor: &crate::auth::extract::Actor,
-    id: SchoolId,
+    tenant: Tenant,
     form: AppointForm,
     errors: FormErrors,
     new_link: Option<String>,
     appointed: Option<String>,
 ) -> AppResult<Response> {
+    let id = tenant.id();
     let mut conn = state.db.acquire().await?;
     let school = sqlx::query!(
         "select name, timezone, created_at from schools where id = $1",
@@ -306,7 +308,16 @@ async fn show(
         position: "staff".into(),
         ..Default::default()
     };
-    show_page(&state, actor, id, form, FormErrors::default(), None, None).await
+    show_page(
+        &state,
+        actor,
+        op.tenant(id),
+        form,
+        FormErrors::default(),
+        None,
+        None,
+    )
+    .await
 }
 
 async fn appoint(
@@ -359,7 +370,7 @@ async fn appoint(
         _ => {}
     }
     let (Some(email), Some(order_date), true) = (email, order_date, errors.is_empty()) else {
-        return show_page(&state, actor, id, form, errors, None, None).await;
+        return show_page(&state, actor, op.tenant(id), form, errors, None, None).await;
     };
 
     let mut tx = state.db.begin().await?;
@@ -402,7 +413,7 @@ async fn appoint(
                 let mut errors = FormErrors::default();
                 errors.add("phone", "Этот телефон уже указан у другого человека.");
                 drop(tx);
-                return show_page(&state, actor, id, form, errors, None, None).await;
+                return show_page(&state, actor, op.tenant(id), form, errors, None, None).await;
             }
             inserted?;
             (new_id, false)
@@ -419,7 +430,7 @@ async fn appoint(
         let mut errors = FormErrors::default();
         errors.add("email", "Этот человек уже администратор этой школы.");
         drop(tx);
-        return show_page(&state, actor, id, form, errors, None, None).await;
+        return show_page(&state, actor, op.tenant(id), form, errors, None, None).await;
     }
     super::ensure_staff_membership(&mut tx, op.tenant(id), account, &form.position).await?;
     let grant = super::grant_admin(
@@ -463,7 +474,7 @@ async fn appoint(
     show_page(
         &state,
         actor,
-        id,
+        op.tenant(id),
         AppointForm {
             position: "staff".into(),
             ..Default::default()
