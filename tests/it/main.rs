@@ -8,6 +8,7 @@ mod helpers;
 
 mod access;
 mod accounts;
+mod architecture;
 mod browser;
 mod chats;
 mod demo;
