@@ -820,19 +820,28 @@ async fn revoke(
 ) -> AppResult<Response> {
     scope.require(Action::RevokeInvites)?;
     let mut tx = state.db.begin().await?;
-    let limit = class_limit(&mut tx, &scope).await?;
     let found = sqlx::query!(
-        r#"select i.role, c.kind, c.title, i.purpose from invites i
+        r#"select i.role, c.kind, c.title, i.purpose, i.class_id as "class: ClassId",
+                  i.created_by as "creator: AccountId" from invites i
            join classes c on c.school_id = i.school_id and c.id = i.class_id
-           where i.school_id = $1 and i.id = $2 and i.revoked_at is null
-             and ($3::uuid[] is null or (i.role in ('student', 'parent') and i.class_id = any($3)))"#,
+           where i.school_id = $1 and i.id = $2 and i.revoked_at is null"#,
         scope.school_id() as SchoolId,
-        invite as InviteId,
-        limit_param(&limit) as Option<Vec<Uuid>>
+        invite as InviteId
     )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(AppError::NotFound)?;
+    // The object rule LeadsClass: another class's link is refused, 403.
+    crate::auth::objects::Facts::load(&mut tx, &scope)
+        .await?
+        .require_on(
+            Action::RevokeInvites,
+            &crate::auth::objects::Target::Invite {
+                class: found.class,
+                creator: found.creator,
+                pupil: matches!(found.role.as_str(), "student" | "parent"),
+            },
+        )?;
     let back = format!("/s/{}/invites", scope.school_id());
     if form.confirm != "yes" {
         let purpose = if found.purpose.is_empty() {
