@@ -681,6 +681,13 @@ async fn new_page(
     Query(q): Query<NewQuery>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewChats)?;
+    if !Kind::ALL
+        .into_iter()
+        .any(|k| !k.is_mandatory() && scope.can(k.create_action()))
+    {
+        // Nothing this person may create (the director): the chats themselves, not a 403.
+        return Ok(Redirect::to(&format!("/s/{}/chats", scope.school_id())).into_response());
+    }
     let kind = q
         .kind
         .as_deref()

@@ -663,13 +663,17 @@ struct ShareForm {
 
 /// The link behind a token the creator holds, if the actor may share it.
 async fn shared(conn: &mut PgConnection, scope: &SchoolScope, token: &str) -> AppResult<View> {
+    if token.trim().is_empty() {
+        return Err(AppError::BadRequest("Не указана ссылка-приглашение."));
+    }
     let view = view_by_token(&mut *conn, scope, token)
         .await?
         .ok_or(AppError::NotFound)?;
     let limit = class_limit(&mut *conn, scope).await?;
     let leads = limit.as_ref().is_none_or(|l| l.contains(&view.class));
+    // Another class's link: the object rule LeadsClass, 403.
     if !may_create(scope.roles(), leads, &view.role) {
-        return Err(AppError::NotFound);
+        return Err(AppError::Forbidden);
     }
     Ok(view)
 }

@@ -309,8 +309,22 @@ async fn classes_world() -> Classes {
     app.class_teacher(school, five_b, ct_b).await;
     let mut kids = Vec::new();
     for (class, kid_email, surname, given, parent_email, phone) in [
-        (five_a, "ka@test.local", "Морозов", "Артём", "pa@test.local", "+79160000001"),
-        (five_b, "kb@test.local", "Сидоров", "Семён", "pb@test.local", "+79160000002"),
+        (
+            five_a,
+            "ka@test.local",
+            "Морозов",
+            "Артём",
+            "pa@test.local",
+            "+79160000001",
+        ),
+        (
+            five_b,
+            "kb@test.local",
+            "Сидоров",
+            "Семён",
+            "pb@test.local",
+            "+79160000002",
+        ),
     ] {
         let kid = app.account(kid_email, surname, given).await;
         let kid = app.member(school, kid, "student", Some(class)).await;

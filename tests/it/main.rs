@@ -16,5 +16,6 @@ mod invites;
 mod movements;
 mod people;
 mod platform;
+mod routes;
 mod schools;
 mod structure;
