@@ -13,8 +13,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::objects::{Facts, Target};
 use crate::auth::extract::SchoolScope;
+use crate::auth::objects::{Facts, Target};
 use crate::auth::permissions::{Action, Role};
 use crate::error::AppResult;
 use crate::ids::{AccountId, ClassId, SchoolId};
