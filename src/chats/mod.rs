@@ -625,28 +625,20 @@ async fn new_form(
     if kinds.is_empty() {
         return Err(AppError::Forbidden);
     }
-    let admin = scope.has(Role::Admin);
+    // The classes the object rules let this kind of chat be created in.
+    let facts = Facts::load(&mut *conn, scope).await?;
+    let action = kind.map_or(Action::CreateClassChats, Kind::create_action);
     let classes = sqlx::query!(
         r#"select c.id as "id: ClassId", c.title from classes c
            join academic_years y on y.school_id = c.school_id and y.id = c.academic_year_id
            where c.school_id = $1 and c.kind = 'class' and c.archived_at is null and y.is_current
-             and ($2 or exists(select 1 from class_teacher_assignments a
-                               join memberships m on m.school_id = a.school_id and m.id = a.teacher_id
-                               where a.school_id = c.school_id and a.class_id = c.id
-                                 and a.ended_at is null and m.account_id = $3)
-                     or ($4 and exists(select 1 from teaching_assignments t
-                               join memberships m on m.school_id = t.school_id and m.id = t.teacher_id
-                               where t.school_id = c.school_id and t.class_id = c.id
-                                 and m.account_id = $3)))
            order by c.grade, c.letter"#,
-        scope.school_id() as SchoolId,
-        admin,
-        scope.actor().id() as AccountId,
-        kind.is_some_and(|k| k.create_action() == Action::CreateSubjectChats)
+        scope.school_id() as SchoolId
     )
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
+    .filter(|r| facts.can_on(action, &Target::Class(r.id)))
     .map(|r| (r.id, r.title))
     .collect();
     let subjects = sqlx::query!(
