@@ -3,6 +3,7 @@
 //! links for appointed administrators.
 
 pub mod extract;
+pub mod objects;
 pub mod password;
 pub mod permissions;
 pub mod session;

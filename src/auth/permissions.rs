@@ -4,6 +4,27 @@
 
 use std::fmt;
 
+/// Declares an enum of unit variants together with `ALL`, every variant in declaration
+/// order, so the list cannot drift from the enum.
+macro_rules! with_all {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)* }
+    ) => {
+        $(#[$meta])*
+        pub enum $name { $($(#[$vmeta])* $variant,)* }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: [$name; [$(stringify!($variant)),*].len()] = [$($name::$variant),*];
+        }
+    };
+}
+pub(crate) use with_all;
+
+pub use super::objects::{Facts, Rule, Target};
+
+with_all! {
 /// A role a person holds in a school. `Admin` comes from an approved admin-rights grant,
 /// `ClassTeacher` from a current class-leadership assignment, `ItDeputy` from the deputy's
 /// flag; the rest are memberships.
@@ -19,20 +40,9 @@ pub enum Role {
     Student,
     Parent,
 }
+}
 
 impl Role {
-    pub const ALL: [Role; 9] = [
-        Role::Admin,
-        Role::Director,
-        Role::Deputy,
-        Role::ItDeputy,
-        Role::ClassTeacher,
-        Role::Teacher,
-        Role::Staff,
-        Role::Student,
-        Role::Parent,
-    ];
-
     /// The membership role stored in the database, if this role is one.
     pub fn from_membership(role: &str) -> Option<Role> {
         Some(match role {
@@ -68,6 +78,7 @@ impl fmt::Display for Role {
     }
 }
 
+with_all! {
 /// Something a person does inside a school.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -150,48 +161,13 @@ pub enum Action {
     ViewCompliance,
     /// «Мои чаты»: the chats one is in, with the link to each on the platform (R2.6.a, R2.7.a).
     ViewMyChats,
+    /// See the contacts of a class's students' parents on the class's page (SECURITY.md 36):
+    /// the administrator, and the class teacher for their own class.
+    ViewClassContacts,
+}
 }
 
 impl Action {
-    pub const ALL: [Action; 36] = [
-        Action::ViewSchoolHome,
-        Action::ViewSchoolProfile,
-        Action::EditSchoolProfile,
-        Action::ViewSchoolSummary,
-        Action::ViewClasses,
-        Action::ManageClasses,
-        Action::ViewSubjects,
-        Action::ManageSubjects,
-        Action::ViewPeople,
-        Action::ManagePeople,
-        Action::VerifyStatus,
-        Action::ViewClassTeachers,
-        Action::AssignClassTeachers,
-        Action::ViewMovements,
-        Action::RecordMovements,
-        Action::Rollover,
-        Action::ImportPeople,
-        Action::ViewAdminRights,
-        Action::ProposeAdminRights,
-        Action::ApproveAdminRights,
-        Action::RevokeAdminRights,
-        Action::ViewAuditLog,
-        Action::ViewRegulation,
-        Action::ManageRegulation,
-        Action::ViewInvites,
-        Action::CreateInvites,
-        Action::RevokeInvites,
-        Action::CleanupInvites,
-        Action::ReviewJoinRequests,
-        Action::ViewChats,
-        Action::CreateClassChats,
-        Action::CreateSubjectChats,
-        Action::CreateStaffChats,
-        Action::ManageChats,
-        Action::ViewCompliance,
-        Action::ViewMyChats,
-    ];
-
     pub fn describe(self) -> &'static str {
         match self {
             Action::ViewSchoolHome => "school start page",
@@ -230,6 +206,7 @@ impl Action {
             Action::ManageChats => "members, reconcile, hand over, archive a chat (R2.4.d)",
             Action::ViewCompliance => "compliance of classes with the regulation (R2.4–R2.7)",
             Action::ViewMyChats => "my chats with their platform links (R2.6.a, R2.7.a)",
+            Action::ViewClassContacts => "parents' contacts on a class's page (SECURITY.md 36)",
         }
     }
 }
@@ -304,6 +281,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
         &[Admin, Director, Deputy, ItDeputy, ClassTeacher],
     ),
     (Action::ViewMyChats, EVERY_MEMBER),
+    (Action::ViewClassContacts, &[Admin, ClassTeacher]),
 ];
 
 /// The roles allowed an action.

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::extract::SchoolScope;
+use crate::auth::objects::Target;
 use crate::auth::permissions::{Action, Role};
 use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
@@ -234,18 +235,11 @@ pub async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResul
     let only = (!sees_all(&scope)).then(|| scope.actor().id());
     let rows = rows(&mut conn, scope.tenant(), only).await?;
     let light = school_light(&rows);
-    let admin = scope.has(Role::Admin);
+    let facts = scope.facts();
     let mut views = Vec::with_capacity(rows.len());
     for row in rows {
-        let can_create = scope.can(Action::CreateClassChats)
-            && (admin
-                || super::leads_class(
-                    &mut conn,
-                    scope.school_id(),
-                    scope.actor().id(),
-                    row.class_id,
-                )
-                .await?);
+        // The object rule LeadsClass, per class.
+        let can_create = facts.can_on(Action::CreateClassChats, &Target::Class(row.class_id));
         views.push(View {
             light: row.light(),
             students_share: share(row.students_in_chat, row.students),

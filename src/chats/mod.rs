@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
+use crate::auth::objects::{Facts, Target};
 use crate::auth::permissions::{Access, Action, Role};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
@@ -242,26 +243,6 @@ pub async fn leads_class(
     .await
 }
 
-/// Whether the account teaches something in the class (R1.5).
-async fn teaches_class(
-    conn: &mut PgConnection,
-    school: SchoolId,
-    account: AccountId,
-    class: ClassId,
-) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from teaching_assignments t
-                  join memberships m on m.school_id = t.school_id and m.id = t.teacher_id
-                  where t.school_id = $1 and t.class_id = $3
-                    and m.account_id = $2 and m.status = 'active') as "x!""#,
-        school as SchoolId,
-        account as AccountId,
-        class as ClassId
-    )
-    .fetch_one(conn)
-    .await
-}
-
 /// A live class of the current year: its title (`None` for another school's, a past
 /// year's or an archived one).
 async fn live_class(
@@ -284,24 +265,18 @@ async fn live_class(
 /// The permission table first, then the rows behind it: a class teacher creates only for
 /// their own class (R2.4.c), a teacher only for a class they teach (R2.5.c).
 async fn may_create(
-    conn: &mut PgConnection,
+    _conn: &mut PgConnection,
     scope: &SchoolScope,
     kind: Kind,
     class: Option<ClassId>,
 ) -> AppResult<()> {
     scope.require(kind.create_action())?;
-    if scope.has(Role::Admin) {
-        return Ok(());
-    }
-    let me = scope.actor().id();
+    let facts = scope.facts();
     let ok = match (kind.create_action(), class) {
         (Action::CreateStaffChats, _) => true,
-        (Action::CreateClassChats, Some(c)) => leads_class(conn, scope.school_id(), me, c).await?,
-        (Action::CreateSubjectChats, Some(c)) => {
-            leads_class(conn, scope.school_id(), me, c).await?
-                || teaches_class(conn, scope.school_id(), me, c).await?
-        }
-        _ => false,
+        // The object rules: LeadsClass, TeachesClass.
+        (action, Some(c)) => facts.can_on(action, &Target::Class(c)),
+        (_, None) => scope.has(Role::Admin),
     };
     if ok { Ok(()) } else { Err(AppError::Forbidden) }
 }
@@ -650,28 +625,20 @@ async fn new_form(
     if kinds.is_empty() {
         return Err(AppError::Forbidden);
     }
-    let admin = scope.has(Role::Admin);
+    // The classes the object rules let this kind of chat be created in.
+    let facts = scope.facts();
+    let action = kind.map_or(Action::CreateClassChats, Kind::create_action);
     let classes = sqlx::query!(
         r#"select c.id as "id: ClassId", c.title from classes c
            join academic_years y on y.school_id = c.school_id and y.id = c.academic_year_id
            where c.school_id = $1 and c.kind = 'class' and c.archived_at is null and y.is_current
-             and ($2 or exists(select 1 from class_teacher_assignments a
-                               join memberships m on m.school_id = a.school_id and m.id = a.teacher_id
-                               where a.school_id = c.school_id and a.class_id = c.id
-                                 and a.ended_at is null and m.account_id = $3)
-                     or ($4 and exists(select 1 from teaching_assignments t
-                               join memberships m on m.school_id = t.school_id and m.id = t.teacher_id
-                               where t.school_id = c.school_id and t.class_id = c.id
-                                 and m.account_id = $3)))
            order by c.grade, c.letter"#,
-        scope.school_id() as SchoolId,
-        admin,
-        scope.actor().id() as AccountId,
-        kind.is_some_and(|k| k.create_action() == Action::CreateSubjectChats)
+        scope.school_id() as SchoolId
     )
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
+    .filter(|r| facts.can_on(action, &Target::Class(r.id)))
     .map(|r| (r.id, r.title))
     .collect();
     let subjects = sqlx::query!(
@@ -706,6 +673,13 @@ async fn new_page(
     Query(q): Query<NewQuery>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewChats)?;
+    if !Kind::ALL
+        .into_iter()
+        .any(|k| !k.is_mandatory() && scope.can(k.create_action()))
+    {
+        // Nothing this person may create (the director): the chats themselves, not a 403.
+        return Ok(Redirect::to(&format!("/s/{}/chats", scope.school_id())).into_response());
+    }
     let kind = q
         .kind
         .as_deref()
@@ -852,6 +826,7 @@ struct ChatHead {
     in_chat: bool,
     chat_admin: bool,
     leads: bool,
+    facts: Facts,
 }
 
 async fn load_chat(
@@ -903,18 +878,27 @@ async fn load_chat(
         in_chat: r.in_chat,
         chat_admin: r.chat_admin,
         leads: r.leads,
+        facts: scope.facts(),
     };
-    if !(is_leadership(scope) || head.in_chat || head.leads) {
-        return Err(AppError::Forbidden);
-    }
+    // The object rule SeesChat.
+    head.facts.require_on(Action::ViewChats, &head.target())?;
     Ok(head)
 }
 
 impl ChatHead {
-    /// The owner or an admin of the chat, the class teacher of its class, or the
-    /// administrator (R2.4.d).
-    fn manageable(&self, scope: &SchoolScope) -> bool {
-        scope.can(Action::ManageChats) && (scope.has(Role::Admin) || self.chat_admin || self.leads)
+    /// The chat as the object rules see it.
+    fn target(&self) -> Target {
+        Target::Chat {
+            class: self.class_id,
+            member: self.in_chat,
+            manager: self.chat_admin,
+        }
+    }
+
+    /// The object rule ManagesChat: the owner or an admin of the chat, the class teacher
+    /// of its class, or the administrator (R2.4.d).
+    fn manageable(&self) -> bool {
+        self.facts.can_on(Action::ManageChats, &self.target())
     }
 }
 
@@ -1048,9 +1032,8 @@ async fn show_page(
         school_role: school_role(&r.role),
     })
     .collect();
-    let can_manage = head.manageable(scope) && !head.archived;
-    let can_invite = scope.can(Action::CreateInvites)
-        && (scope.has(Role::Admin) || head.leads)
+    let can_manage = head.manageable() && !head.archived;
+    let can_invite = head.facts.can_on(Action::CreateInvites, &head.target())
         && !head.archived
         && matches!(head.kind, Kind::ClassStudents | Kind::ClassParents);
     let (candidates, successors) = if can_manage {
@@ -1154,7 +1137,7 @@ async fn for_change(
 ) -> AppResult<ChatHead> {
     scope.require(Action::ManageChats)?;
     let head = load_chat(conn, scope, chat).await?;
-    if !head.manageable(scope) {
+    if !head.manageable() {
         return Err(AppError::Forbidden);
     }
     if head.archived {

@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::audit;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
+use crate::auth::objects::Target;
 use crate::auth::permissions::{Access, Action};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
@@ -427,6 +428,10 @@ async fn show(
     scope.require(Action::ViewClasses)?;
     let mut conn = state.db.acquire().await?;
     let class = find_class(&mut conn, scope.school_id(), class_id).await?;
+    // Parents' phones only to whose duty needs them (SECURITY.md 36).
+    let contacts = scope
+        .facts()
+        .can_on(Action::ViewClassContacts, &Target::Class(class_id));
     let class_teacher = sqlx::query_scalar!(
         r#"select a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '') as "name!"
            from class_teacher_assignments t
@@ -442,7 +447,8 @@ async fn show(
         r#"select m.id as "membership: MembershipId", a.id as "account: AccountId",
                   a.surname, a.given_name, a.patronymic, a.birth_date, m.conditional_promotion,
                   (select string_agg(pa.surname || ' ' || pa.given_name || coalesce(' ' || pa.patronymic, '')
-                                     || coalesce(', ' || pa.phone, ''), '; ' order by pa.surname)
+                                     || case when $3 then coalesce(', ' || pa.phone, '') else '' end,
+                                     '; ' order by pa.surname)
                    from parent_links l
                    join memberships p on p.school_id = l.school_id and p.id = l.parent_id and p.status = 'active'
                    join accounts pa on pa.id = p.account_id
@@ -451,7 +457,8 @@ async fn show(
            where m.school_id = $1 and m.class_id = $2 and m.role = 'student' and m.status = 'active'
            order by a.surname collate "ru-RU-x-icu", a.given_name collate "ru-RU-x-icu""#,
         scope.school_id() as SchoolId,
-        class_id as ClassId
+        class_id as ClassId,
+        contacts
     )
     .fetch_all(&mut *conn)
     .await?

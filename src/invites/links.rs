@@ -627,13 +627,17 @@ struct ShareForm {
 
 /// The link behind a token the creator holds, if the actor may share it.
 async fn shared(conn: &mut PgConnection, scope: &SchoolScope, token: &str) -> AppResult<View> {
+    if token.trim().is_empty() {
+        return Err(AppError::BadRequest("Не указана ссылка-приглашение."));
+    }
     let view = view_by_token(&mut *conn, scope, token)
         .await?
         .ok_or(AppError::NotFound)?;
     let limit = class_limit(&mut *conn, scope).await?;
     let leads = limit.as_ref().is_none_or(|l| l.contains(&view.class));
+    // Another class's link: the object rule LeadsClass, 403.
     if !may_create(scope.roles(), leads, &view.role) {
-        return Err(AppError::NotFound);
+        return Err(AppError::Forbidden);
     }
     Ok(view)
 }
@@ -784,19 +788,26 @@ async fn revoke(
 ) -> AppResult<Response> {
     scope.require(Action::RevokeInvites)?;
     let mut tx = state.db.begin().await?;
-    let limit = class_limit(&mut tx, &scope).await?;
     let found = sqlx::query!(
-        r#"select i.role, c.kind, c.title, i.purpose from invites i
+        r#"select i.role, c.kind, c.title, i.purpose, i.class_id as "class: ClassId",
+                  i.created_by as "creator: AccountId" from invites i
            join classes c on c.school_id = i.school_id and c.id = i.class_id
-           where i.school_id = $1 and i.id = $2 and i.revoked_at is null
-             and ($3::uuid[] is null or (i.role in ('student', 'parent') and i.class_id = any($3)))"#,
+           where i.school_id = $1 and i.id = $2 and i.revoked_at is null"#,
         scope.school_id() as SchoolId,
-        invite as InviteId,
-        limit_param(&limit) as Option<Vec<Uuid>>
+        invite as InviteId
     )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(AppError::NotFound)?;
+    // The object rule LeadsClass: another class's link is refused, 403.
+    scope.facts().require_on(
+        Action::RevokeInvites,
+        &crate::auth::objects::Target::Invite {
+            class: found.class,
+            creator: found.creator,
+            pupil: matches!(found.role.as_str(), "student" | "parent"),
+        },
+    )?;
     let back = format!("/s/{}/invites", scope.school_id());
     if form.confirm != "yes" {
         let purpose = if found.purpose.is_empty() {

@@ -19,6 +19,7 @@ use super::{
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{RequestMeta, SchoolScope};
+use crate::auth::objects::{Facts, Target};
 use crate::auth::permissions::{Access, Action};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
@@ -127,10 +128,11 @@ async fn page(
     let limit = class_limit(&mut conn, scope).await?;
     let total = sqlx::query_scalar!(
         r#"select count(*) as "n!" from join_requests
-           where school_id = $1 and status = 'pending'
+           where school_id = $1 and status = 'pending' and account_id <> $3
              and ($2::uuid[] is null or (role in ('student', 'parent') and class_id = any($2)))"#,
         scope.school_id() as SchoolId,
-        limit_param(&limit) as Option<Vec<Uuid>>
+        limit_param(&limit) as Option<Vec<Uuid>>,
+        scope.actor().id() as AccountId
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -145,14 +147,15 @@ async fn page(
            join accounts a on a.id = r.account_id
            join classes c on c.school_id = r.school_id and c.id = r.class_id
            join invites i on i.school_id = r.school_id and i.id = r.invite_id
-           where r.school_id = $1 and r.status = 'pending'
+           where r.school_id = $1 and r.status = 'pending' and r.account_id <> $5
              and ($2::uuid[] is null or (r.role in ('student', 'parent') and r.class_id = any($2)))
            order by r.created_at, r.id
            limit $3 offset $4"#,
         scope.school_id() as SchoolId,
         limit_param(&limit) as Option<Vec<Uuid>>,
         PAGE + 1,
-        crate::web::query::page_offset(page_no, PAGE)
+        crate::web::query::page_offset(page_no, PAGE),
+        scope.actor().id() as AccountId
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -233,9 +236,33 @@ async fn queue(
 
 /// Why a request could not be approved.
 enum Blocked {
-    /// Another school's, someone else's class, or already decided.
+    /// Another school's, or already decided.
     NotFound,
+    /// The object rules refuse it: another class's, or the approver's own (SECURITY.md 38).
+    Forbidden,
     Message(String),
+}
+
+/// A pending request of the scope's school, as the object rules see it (`None`: another
+/// school's, missing, or already decided).
+async fn pending_target(
+    conn: &mut PgConnection,
+    scope: &SchoolScope,
+    request: JoinRequestId,
+) -> sqlx::Result<Option<Target>> {
+    let row = sqlx::query!(
+        r#"select account_id as "account: AccountId", role, class_id as "class: ClassId"
+           from join_requests where school_id = $1 and id = $2 and status = 'pending'"#,
+        scope.school_id() as SchoolId,
+        request as JoinRequestId
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Target::JoinRequest {
+        requester: r.account,
+        class: r.class,
+        pupil: matches!(r.role.as_str(), "student" | "parent"),
+    }))
 }
 
 /// Approves one pending request inside the caller's transaction: the membership, the
@@ -244,7 +271,7 @@ async fn approve(
     conn: &mut PgConnection,
     scope: &SchoolScope,
     meta: &RequestMeta,
-    limit: &Option<Vec<ClassId>>,
+    facts: &Facts,
     request: JoinRequestId,
     chosen_child: Option<MembershipId>,
 ) -> AppResult<Result<(), Blocked>> {
@@ -254,17 +281,23 @@ async fn approve(
            from join_requests r join accounts a on a.id = r.account_id
            join classes c on c.school_id = r.school_id and c.id = r.class_id
            where r.school_id = $1 and r.id = $2 and r.status = 'pending'
-             and ($3::uuid[] is null or (r.role in ('student', 'parent') and r.class_id = any($3)))
            for update of r"#,
         scope.school_id() as SchoolId,
-        request as JoinRequestId,
-        limit_param(limit) as Option<Vec<Uuid>>
+        request as JoinRequestId
     )
     .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = row else {
         return Ok(Err(Blocked::NotFound));
     };
+    let target = Target::JoinRequest {
+        requester: r.account,
+        class: r.class,
+        pupil: matches!(r.role.as_str(), "student" | "parent"),
+    };
+    if !facts.can_on(Action::ReviewJoinRequests, &target) {
+        return Ok(Err(Blocked::Forbidden));
+    }
     let child = match (r.child, chosen_child) {
         (Some(c), _) => Some(c),
         (None, Some(c)) if r.role == "parent" => {
@@ -375,16 +408,22 @@ async fn decide(
     scope.require(Action::ReviewJoinRequests)?;
     let back = format!("/s/{}/join-requests", scope.school_id());
     let mut tx = state.db.begin().await?;
-    let limit = class_limit(&mut tx, &scope).await?;
+    // The object first (404 / 403), then the form.
+    let facts = scope.facts();
+    let target = pending_target(&mut tx, &scope, request)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    facts.require_on(Action::ReviewJoinRequests, &target)?;
     match form.decision.as_str() {
         "approve" => {
             let child = form.child_id.parse::<Uuid>().ok().map(MembershipId);
-            match approve(&mut tx, &scope, &meta, &limit, request, child).await? {
+            match approve(&mut tx, &scope, &meta, &facts, request, child).await? {
                 Ok(()) => {
                     tx.commit().await?;
                     Ok(Redirect::to(&format!("{back}?done=approved")).into_response())
                 }
                 Err(Blocked::NotFound) => Err(AppError::NotFound),
+                Err(Blocked::Forbidden) => Err(AppError::Forbidden),
                 Err(Blocked::Message(m)) => {
                     drop(tx);
                     page(&state, &scope, 1, Some(m), None).await
@@ -412,14 +451,11 @@ async fn decide(
                    from accounts a
                    where r.school_id = $1 and r.id = $2 and r.status = 'pending'
                      and a.id = r.account_id
-                     and ($5::uuid[] is null
-                          or (r.role in ('student', 'parent') and r.class_id = any($5)))
                    returning r.account_id as "account: AccountId", a.email"#,
                 scope.school_id() as SchoolId,
                 request as JoinRequestId,
                 reason,
-                scope.actor().id() as AccountId,
-                limit_param(&limit) as Option<Vec<Uuid>>
+                scope.actor().id() as AccountId
             )
             .fetch_optional(&mut *tx)
             .await?
@@ -483,10 +519,15 @@ async fn bulk(
         .await;
     }
     let mut tx = state.db.begin().await?;
-    let limit = class_limit(&mut tx, &scope).await?;
+    let facts = scope.facts();
     let mut skipped = Vec::new();
     let mut done = 0i64;
     for id in ids {
+        // Another class's or one's own request is neither decided nor named here.
+        match pending_target(&mut tx, &scope, id).await? {
+            Some(target) if facts.can_on(Action::ReviewJoinRequests, &target) => {}
+            _ => continue,
+        }
         let note = sqlx::query!(
             r#"select r.role, r.class_id as "class: ClassId", r.child_id is not null as "has_child!",
                       r.note, a.surname, a.given_name
@@ -510,9 +551,9 @@ async fn bulk(
         } else {
             None
         };
-        match approve(&mut tx, &scope, &meta, &limit, id, child).await? {
+        match approve(&mut tx, &scope, &meta, &facts, id, child).await? {
             Ok(()) => done += 1,
-            Err(Blocked::NotFound) => {}
+            Err(Blocked::NotFound | Blocked::Forbidden) => {}
             Err(Blocked::Message(_)) => skipped.push(format!("{} {}", n.surname, n.given_name)),
         }
     }

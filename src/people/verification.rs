@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use crate::AppState;
 use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
+use crate::auth::objects::Target;
 use crate::auth::permissions::{Access, Action};
 use crate::classes::role_title;
 use crate::error::{AppError, AppResult};
@@ -140,6 +141,22 @@ async fn decide(
         _ => return Err(AppError::BadRequest("Неизвестное решение.")),
     };
     let mut tx = state.db.begin().await?;
+    // The object rule NotOwn: nobody confirms their own status (SECURITY.md 38).
+    let subject = sqlx::query_scalar!(
+        r#"select account_id as "a: AccountId" from memberships where school_id = $1 and id = $2"#,
+        scope.school_id() as SchoolId,
+        membership as MembershipId
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    scope.facts().require_on(
+        Action::VerifyStatus,
+        &Target::Membership {
+            account: subject,
+            class: None,
+        },
+    )?;
     let row = sqlx::query!(
         r#"update memberships set verification = $3, verification_reason = $4, verified_at = now(),
                   verified_by = $5

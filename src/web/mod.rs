@@ -16,6 +16,7 @@ use axum::response::Html;
 use axum::routing::{MethodRouter, get, post};
 
 use crate::AppState;
+use crate::auth::objects::{Rule, route_rules};
 use crate::auth::permissions::Access;
 use crate::error::AppResult;
 
@@ -31,6 +32,9 @@ pub struct RouteRow {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
+    /// The object rules checked against the object the path names (derived from the
+    /// action and the path by [`route_rules`](crate::auth::objects::route_rules)).
+    pub rules: &'static [Rule],
 }
 
 /// Builds the router and, beside it, the table of every route with its access rule. A route
@@ -74,10 +78,15 @@ impl Routes {
         access: Access,
         route: MethodRouter<AppState>,
     ) -> Self {
+        let rules = match access {
+            Access::School(action) => route_rules(action, path),
+            _ => &[],
+        };
         self.rows.push(RouteRow {
             method,
             path,
             access,
+            rules,
         });
         let guarded = route.route_layer(axum::middleware::from_fn_with_state(
             (self.state.clone(), access),
@@ -95,6 +104,7 @@ impl Routes {
 /// `docs/permissions.md`, generated from the route table and the permission matrix (a
 /// test keeps the committed file equal to this).
 pub fn permissions_markdown(rows: &[RouteRow]) -> String {
+    use crate::auth::objects::actions_of;
     use crate::auth::permissions::{MATRIX, Role};
     let mut out = String::from(
         "# Permissions\n\n\
@@ -123,16 +133,40 @@ pub fn permissions_markdown(rows: &[RouteRow]) -> String {
         out.push('\n');
     }
     out.push_str(
+        "\n## Object rules\n\n\
+         Beside the roles, an action done to one object (a class, a chat, a join request, \
+         an invite, a grant, a membership) asks the object rules of `src/auth/objects.rs`. \
+         Failing one answers 403; another school's object is not found (404).\n\n\
+         | Rule | Who passes | Actions |\n|---|---|---|\n",
+    );
+    for rule in Rule::ALL {
+        let actions: Vec<String> = actions_of(rule)
+            .iter()
+            .map(|a| format!("`{a:?}`"))
+            .collect();
+        out.push_str(&format!(
+            "| `{rule:?}` | {} | {} |\n",
+            rule.describe(),
+            actions.join(", ")
+        ));
+    }
+    out.push_str(
         "\n## Routes\n\n\
          `public`: anyone; `logged in`: any account; `operator`: the deployment operator; \
          `school: Action`: a member of the school in the URL whose roles allow the action \
          (anonymous → login; member without the right → 403; not a member or another \
-         school's object → 404).\n\n| Method | Path | Access |\n|---|---|---|\n",
+         school's object → 404). «Object rules»: checked against the object the path \
+         names (failing one → 403).\n\n| Method | Path | Access | Object rules |\n\
+         |---|---|---|---|\n",
     );
     for row in rows {
+        let rules: Vec<String> = row.rules.iter().map(|r| format!("`{r:?}`")).collect();
         out.push_str(&format!(
-            "| {} | `{}` | {} |\n",
-            row.method, row.path, row.access
+            "| {} | `{}` | {} | {} |\n",
+            row.method,
+            row.path,
+            row.access,
+            rules.join(", ")
         ));
     }
     out

@@ -281,3 +281,273 @@ async fn a_member_of_two_schools_chooses_between_them_r1_4() {
     assert!(links.contains(&format!("/s/{}", w.school)));
     assert!(links.contains(&format!("/s/{}", w.other)));
 }
+
+// ---- object rules: no self-decisions, only one's own class, minimisation --------------
+
+struct Classes {
+    app: TestApp,
+    school: school_portal::ids::SchoolId,
+    five_a: school_portal::ids::ClassId,
+    five_b: school_portal::ids::ClassId,
+    kid_a: school_portal::ids::MembershipId,
+}
+
+/// One school: an administrator, a director, the class teachers of 5А and 5Б, a student
+/// in each class (Морозов Артём in 5А, Сидоров Семён in 5Б) with a parent whose phone is
+/// on file.
+async fn classes_world() -> Classes {
+    let app = TestApp::spawn().await;
+    let school = app.school("Школа № 1").await;
+    let five_a = app.class(school, 5, "А").await;
+    let five_b = app.class(school, 5, "Б").await;
+    app.admin(school, "admin@test.local").await;
+    app.person(school, "director@test.local", "director", None)
+        .await;
+    let (_, ct_a) = app.person(school, "ct-a@test.local", "teacher", None).await;
+    app.class_teacher(school, five_a, ct_a).await;
+    let (_, ct_b) = app.person(school, "ct-b@test.local", "teacher", None).await;
+    app.class_teacher(school, five_b, ct_b).await;
+    let mut kids = Vec::new();
+    for (class, kid_email, surname, given, parent_email, phone) in [
+        (
+            five_a,
+            "ka@test.local",
+            "Морозов",
+            "Артём",
+            "pa@test.local",
+            "+79160000001",
+        ),
+        (
+            five_b,
+            "kb@test.local",
+            "Сидоров",
+            "Семён",
+            "pb@test.local",
+            "+79160000002",
+        ),
+    ] {
+        let kid = app.account(kid_email, surname, given).await;
+        let kid = app.member(school, kid, "student", Some(class)).await;
+        let (parent, pm) = app.person(school, parent_email, "parent", None).await;
+        sqlx::query("update accounts set phone = $2 where id = $1")
+            .bind(parent)
+            .bind(phone)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)",
+        )
+        .bind(school)
+        .bind(pm)
+        .bind(kid)
+        .execute(&app.db)
+        .await
+        .unwrap();
+        kids.push(kid);
+    }
+    Classes {
+        app,
+        school,
+        five_a,
+        five_b,
+        kid_a: kids[0],
+    }
+}
+
+async fn account_of(app: &TestApp, email: &str) -> school_portal::ids::AccountId {
+    sqlx::query_scalar("select id from accounts where email = $1")
+        .bind(email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+/// A pending parent's join request of `account` into `class`, through a parents' link of
+/// the administrator's; `child` as a slip would set it.
+async fn parent_request(
+    w: &Classes,
+    account: school_portal::ids::AccountId,
+    class: school_portal::ids::ClassId,
+    child: Option<school_portal::ids::MembershipId>,
+    note: &str,
+) -> uuid::Uuid {
+    let admin = account_of(&w.app, "admin@test.local").await;
+    let invite = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into invites (school_id, id, token_hash, role, class_id, max_uses, needs_approval,
+                              expires_at, created_by)
+         values ($1, $2, $3, 'parent', $4, 10, true, now() + interval '7 days', $5)",
+    )
+    .bind(w.school)
+    .bind(invite)
+    .bind(invite.as_bytes().to_vec())
+    .bind(class)
+    .bind(admin)
+    .execute(&w.app.db)
+    .await
+    .unwrap();
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into join_requests (school_id, id, invite_id, account_id, role, class_id, child_id, note)
+         values ($1, $2, $3, $4, 'parent', $5, $6, $7)",
+    )
+    .bind(w.school)
+    .bind(id)
+    .bind(invite)
+    .bind(account)
+    .bind(class)
+    .bind(child)
+    .bind(note)
+    .execute(&w.app.db)
+    .await
+    .unwrap();
+    id
+}
+
+async fn status_of(app: &TestApp, request: uuid::Uuid) -> String {
+    sqlx::query_scalar("select status from join_requests where id = $1")
+        .bind(request)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn nobody_approves_their_own_join_request_alone_or_in_bulk_security_38() {
+    let w = classes_world().await;
+    let s = w.school;
+    for login in ["ct-a@test.local", "admin@test.local"] {
+        let me = account_of(&w.app, login).await;
+        let own = parent_request(&w, me, w.five_a, Some(w.kid_a), "Морозов Артём").await;
+        let c = w.app.logged_in(login).await;
+        let queue = w
+            .app
+            .get(&c, &format!("/s/{s}/join-requests"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !queue.contains(&own.to_string()),
+            "{login}: one's own request is not in one's queue"
+        );
+        let res = w
+            .app
+            .post(
+                &c,
+                &format!("/s/{s}/join-requests/{own}"),
+                &[("decision", "approve")],
+            )
+            .await;
+        assert_eq!(res.status(), 403, "{login} approving their own request");
+        let own_s = own.to_string();
+        let res = w
+            .app
+            .post(
+                &c,
+                &format!("/s/{s}/join-requests/bulk"),
+                &[("ids", &own_s)],
+            )
+            .await;
+        assert!(res.status().is_success() || res.status().is_redirection());
+        assert_eq!(status_of(&w.app, own).await, "pending", "{login}, bulk");
+        let links: i64 = sqlx::query_scalar(
+            "select count(*) from parent_links l join memberships p on p.school_id = l.school_id
+             and p.id = l.parent_id where p.account_id = $1",
+        )
+        .bind(me)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+        assert_eq!(links, 0, "{login} became nobody's legal representative");
+    }
+    // Someone else's request of 5А the class teacher does approve in bulk.
+    let stranger = w.app.account("stranger@test.local", "Орлов", "Олег").await;
+    let theirs = parent_request(&w, stranger, w.five_a, Some(w.kid_a), "").await;
+    let ct = w.app.logged_in("ct-a@test.local").await;
+    let theirs_s = theirs.to_string();
+    w.app
+        .post(
+            &ct,
+            &format!("/s/{s}/join-requests/bulk"),
+            &[("ids", &theirs_s)],
+        )
+        .await;
+    assert_eq!(status_of(&w.app, theirs).await, "approved");
+}
+
+#[tokio::test]
+async fn bulk_approval_neither_names_nor_decides_another_classs_requester() {
+    let w = classes_world().await;
+    let s = w.school;
+    let requester = w.app.account("req@test.local", "Кузнецова", "Вера").await;
+    // A 5Б parent naming no child: before, bulk approval by the 5А class teacher answered
+    // «Не одобрены …: Кузнецова Вера».
+    let other = parent_request(&w, requester, w.five_b, None, "").await;
+    let ct = w.app.logged_in("ct-a@test.local").await;
+    let queue = w
+        .app
+        .get(&ct, &format!("/s/{s}/join-requests"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!queue.contains("Кузнецова"));
+    let other_s = other.to_string();
+    let res = w
+        .app
+        .post(
+            &ct,
+            &format!("/s/{s}/join-requests/bulk"),
+            &[("ids", &other_s)],
+        )
+        .await;
+    let body = res.text().await.unwrap();
+    assert!(
+        !body.contains("Кузнецова"),
+        "another class's requester named"
+    );
+    assert_eq!(status_of(&w.app, other).await, "pending");
+    let res = w
+        .app
+        .post(
+            &ct,
+            &format!("/s/{s}/join-requests/{other}"),
+            &[("decision", "reject"), ("reason", "нет")],
+        )
+        .await;
+    assert_eq!(res.status(), 403, "another class's request: an object rule");
+    assert_eq!(status_of(&w.app, other).await, "pending");
+}
+
+#[tokio::test]
+async fn parents_phones_on_a_class_page_only_for_the_administrator_and_its_class_teacher_security_36()
+ {
+    let w = classes_world().await;
+    let s = w.school;
+    let page = |c: reqwest::Client, class: school_portal::ids::ClassId| {
+        let app = &w.app;
+        async move {
+            let res = app.get(&c, &format!("/s/{s}/classes/{class}")).await;
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+    let phone_a = "+79160000001";
+    let phone_b = "+79160000002";
+    let ct_a = w.app.logged_in("ct-a@test.local").await;
+    let own = page(ct_a.clone(), w.five_a).await;
+    assert!(
+        own.contains(phone_a),
+        "the class teacher sees their class's parents"
+    );
+    let foreign = page(ct_a, w.five_b).await;
+    assert!(foreign.contains("Сидоров"), "the page itself stays open");
+    assert!(!foreign.contains(phone_b), "but not another class's phones");
+    let director = w.app.logged_in("director@test.local").await;
+    assert!(!page(director, w.five_a).await.contains(phone_a));
+    let admin = w.app.logged_in("admin@test.local").await;
+    assert!(page(admin.clone(), w.five_a).await.contains(phone_a));
+    assert!(page(admin, w.five_b).await.contains(phone_b));
+}

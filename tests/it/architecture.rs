@@ -16,7 +16,11 @@ fn no_function_outside_auth_takes_a_bare_school_id() {
                 stack.push(path);
                 continue;
             }
-            let rel = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if !rel.ends_with(".rs") || rel.starts_with("auth/") || rel == "ids.rs" {
                 continue;
             }

@@ -954,7 +954,7 @@ async fn the_class_teacher_decides_only_their_own_classs_requests_r2_1_i() {
             &[("decision", "reject"), ("reason", "нет")],
         )
         .await;
-    assert_eq!(res.status(), 404, "another class's request is not theirs");
+    assert_eq!(res.status(), 403, "another class's request is not theirs");
     let admin_home = w
         .app
         .get(&admin, &format!("/s/{}", w.school))

@@ -18,5 +18,6 @@ mod invites;
 mod movements;
 mod people;
 mod platform;
+mod routes;
 mod schools;
 mod structure;

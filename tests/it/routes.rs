@@ -1,0 +1,742 @@
+//! The route-table test over HTTP (issue 8, item 6; SECURITY.md 10–12, 38): every route of
+//! `school_portal::route_table` × every role, with the outcome computed from the table
+//! alone (the route's `Access`, the permission matrix and the object rules the row carries)
+//! and compared with what the running portal answers. A route added tomorrow is walked too;
+//! a path parameter this test cannot fill fails it.
+
+use school_portal::auth::objects::{Facts, Target};
+use school_portal::auth::permissions::{Access, Role, can};
+use school_portal::config::WebConfig;
+use school_portal::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use school_portal::web::RouteRow;
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+/// Who asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Student,
+    Parent,
+    /// Teaches a subject in 5А.
+    Teacher,
+    /// The class teacher of 5А.
+    ClassTeacher,
+    /// The class teacher of 5Б.
+    OtherClassTeacher,
+    Deputy,
+    Director,
+    Admin,
+    Operator,
+    /// The administrator of another school.
+    OtherAdmin,
+}
+
+const EVERYONE: [Who; 11] = [
+    Who::Anonymous,
+    Who::Student,
+    Who::Parent,
+    Who::Teacher,
+    Who::ClassTeacher,
+    Who::OtherClassTeacher,
+    Who::Deputy,
+    Who::Director,
+    Who::Admin,
+    Who::Operator,
+    Who::OtherAdmin,
+];
+
+/// What a request comes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Login,
+    Forbidden,
+    NotFound,
+    /// Anything else but a 500: a page, a redirect, a validation message, 400, 429.
+    Allowed,
+    ServerError,
+}
+
+fn outcome(res: &reqwest::Response) -> Outcome {
+    match res.status().as_u16() {
+        403 => Outcome::Forbidden,
+        404 => Outcome::NotFound,
+        500..=599 => Outcome::ServerError,
+        301..=308 if location(res).starts_with("/login?next=") => Outcome::Login,
+        _ => Outcome::Allowed,
+    }
+}
+
+struct Person {
+    who: Who,
+    account: Option<AccountId>,
+    /// Their facts in school A (`None`: not a member of it).
+    facts: Option<Facts>,
+    client: reqwest::Client,
+}
+
+struct World {
+    app: TestApp,
+    school: SchoolId,
+    five_a: ClassId,
+    chat: Uuid,
+    chat_member: MembershipId,
+    invite: Uuid,
+    invite_token: String,
+    request: Uuid,
+    requester: AccountId,
+    kid_account: AccountId,
+    unverified: MembershipId,
+    unverified_account: AccountId,
+    grant: Uuid,
+    candidate: AccountId,
+    subject: Uuid,
+    assignment: Uuid,
+    spare_teacher: MembershipId,
+    spare_subject: Uuid,
+    five_b: ClassId,
+    edition: Uuid,
+    import: Uuid,
+    setup_token: String,
+    password_token: String,
+    admin: AccountId,
+    people: Vec<Person>,
+}
+
+fn facts(account: AccountId, roles: &[Role], led: &[ClassId], taught: &[ClassId]) -> Facts {
+    Facts {
+        account,
+        roles: roles.to_vec(),
+        led: led.to_vec(),
+        taught: taught.to_vec(),
+    }
+}
+
+async fn exec(app: &TestApp, sql: &str, binds: &[Uuid]) {
+    let mut q = sqlx::query(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    q.execute(&app.db).await.expect(sql);
+}
+
+/// Two schools and one of each role and object.
+async fn world() -> World {
+    let app = TestApp::spawn_with(WebConfig {
+        join_per_ip_per_minute: 100_000,
+        invites_per_minute: 100_000,
+        login_per_ip_per_minute: 100_000,
+        ..WebConfig::default()
+    })
+    .await;
+    let school = app.school("Школа № 1").await;
+    let other = app.school("Школа № 2").await;
+    let five_a = app.class(school, 5, "А").await;
+    let five_b = app.class(school, 5, "Б").await;
+    let admin = app.admin(school, "admin@test.local").await;
+    let (director, _) = app
+        .person(school, "director@test.local", "director", None)
+        .await;
+    let (deputy, _) = app
+        .person(school, "deputy@test.local", "deputy", None)
+        .await;
+    let (teacher, teacher_m) = app
+        .person(school, "teacher@test.local", "teacher", None)
+        .await;
+    let (ct_a, ct_a_m) = app.person(school, "ct-a@test.local", "teacher", None).await;
+    app.class_teacher(school, five_a, ct_a_m).await;
+    let (ct_b, ct_b_m) = app.person(school, "ct-b@test.local", "teacher", None).await;
+    app.class_teacher(school, five_b, ct_b_m).await;
+    let (kid_account, kid) = app
+        .person(school, "student@test.local", "student", Some(five_a))
+        .await;
+    let (parent, parent_m) = app
+        .person(school, "parent@test.local", "parent", None)
+        .await;
+    exec(
+        &app,
+        "insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)",
+        &[school.0, parent_m.0, kid.0],
+    )
+    .await;
+    let other_admin = app.admin(other, "other-admin@test.local").await;
+    let operator = app.operator("operator@test.local").await;
+
+    // A subject taught in 5А by the teacher; a spare assignment the walk may delete.
+    let subject = Uuid::now_v7();
+    let spare_subject = Uuid::now_v7();
+    exec(
+        &app,
+        "insert into subjects (school_id, id, kind, name) values ($1, $2, 'subject', 'Математика'),
+                ($1, $3, 'subject', 'Музыка')",
+        &[school.0, subject, spare_subject],
+    )
+    .await;
+    exec(
+        &app,
+        "insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
+         values ($1, gen_random_uuid(), $2, $3, $4)",
+        &[school.0, subject, five_a.0, teacher_m.0],
+    )
+    .await;
+    let (_, spare_teacher) = app
+        .person(school, "spare@test.local", "teacher", None)
+        .await;
+    let assignment = Uuid::now_v7();
+    // A chat of 5А, owned by its class teacher, with the student in it.
+    let chat = Uuid::now_v7();
+    exec(
+        &app,
+        "insert into chats (school_id, id, kind, title, owner_id, class_id)
+         values ($1, $2, 'class_students', 'Ученики 5А', $3, $4)",
+        &[school.0, chat, ct_a_m.0, five_a.0],
+    )
+    .await;
+    exec(
+        &app,
+        "insert into chat_members (school_id, chat_id, member_id, role)
+         values ($1, $2, $3, 'owner'), ($1, $2, $4, 'member')",
+        &[school.0, chat, ct_a_m.0, kid.0],
+    )
+    .await;
+    // A parents' link of 5А and a request filed by it.
+    let invite = Uuid::now_v7();
+    let invite_token = school_portal::auth::session::new_token();
+    sqlx::query(
+        "insert into invites (school_id, id, token_hash, role, class_id, max_uses, needs_approval,
+                              expires_at, created_by)
+         values ($1, $2, $3, 'parent', $4, 1000, true, now() + interval '7 days', $5)",
+    )
+    .bind(school)
+    .bind(invite)
+    .bind(school_portal::auth::session::token_hash(&invite_token))
+    .bind(five_a)
+    .bind(admin)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let requester = app
+        .account("requester@test.local", "Заявкин", "Зиновий")
+        .await;
+    let request = Uuid::now_v7();
+    exec(
+        &app,
+        "insert into join_requests (school_id, id, invite_id, account_id, role, class_id, note)
+         values ($1, $2, $3, $4, 'parent', $5, 'Петров Пётр')",
+        &[school.0, request, invite, requester.0, five_a.0],
+    )
+    .await;
+    // A teacher waiting for status confirmation; a staff member proposed for admin rights.
+    let (unverified_account, unverified) = app
+        .person(school, "unverified@test.local", "teacher", None)
+        .await;
+    exec(
+        &app,
+        "update memberships set verification = 'unverified' where id = $1",
+        &[unverified.0],
+    )
+    .await;
+    let (candidate, _) = app
+        .person(school, "candidate@test.local", "staff", None)
+        .await;
+    let grant = Uuid::now_v7();
+    exec(
+        &app,
+        "insert into admin_grants (school_id, id, account_id, granted_by, order_number, order_date)
+         values ($1, $2, $3, $4, '7-о', date '2025-09-01')",
+        &[school.0, grant, candidate.0, admin.0],
+    )
+    .await;
+    // A regulation edition with a PDF.
+    let edition = Uuid::now_v7();
+    sqlx::query(
+        "insert into regulation_editions (school_id, id, edition, order_number, order_date,
+                                          effective_from, body, pdf, pdf_name, created_by)
+         values ($1, $2, '1', '3-о', date '2025-08-30', date '2025-09-01', 'Регламент',
+                 $3, 'reg.pdf', $4)",
+    )
+    .bind(school)
+    .bind(edition)
+    .bind(b"%PDF-1.4\n%%EOF\n".to_vec())
+    .bind(admin)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    // One-time tokens for the public pages.
+    let setup_token = school_portal::auth::session::new_token();
+    let password_token = school_portal::auth::session::new_token();
+    sqlx::query(
+        "insert into one_time_tokens (token_hash, purpose, account_id, expires_at)
+         values ($1, 'setup', null, now() + interval '1 day'),
+                ($2, 'set_password', $3, now() + interval '1 day')",
+    )
+    .bind(school_portal::auth::session::token_hash(&setup_token))
+    .bind(school_portal::auth::session::token_hash(&password_token))
+    .bind(candidate)
+    .execute(&app.db)
+    .await
+    .unwrap();
+
+    let mut people = Vec::new();
+    for (who, login, account, f) in [
+        (Who::Anonymous, None, None, None),
+        (
+            Who::Student,
+            Some("student@test.local"),
+            Some(kid_account),
+            Some(facts(kid_account, &[Role::Student], &[], &[])),
+        ),
+        (
+            Who::Parent,
+            Some("parent@test.local"),
+            Some(parent),
+            Some(facts(parent, &[Role::Parent], &[], &[])),
+        ),
+        (
+            Who::Teacher,
+            Some("teacher@test.local"),
+            Some(teacher),
+            Some(facts(teacher, &[Role::Teacher], &[], &[five_a])),
+        ),
+        (
+            Who::ClassTeacher,
+            Some("ct-a@test.local"),
+            Some(ct_a),
+            Some(facts(
+                ct_a,
+                &[Role::ClassTeacher, Role::Teacher],
+                &[five_a],
+                &[],
+            )),
+        ),
+        (
+            Who::OtherClassTeacher,
+            Some("ct-b@test.local"),
+            Some(ct_b),
+            Some(facts(
+                ct_b,
+                &[Role::ClassTeacher, Role::Teacher],
+                &[five_b],
+                &[],
+            )),
+        ),
+        (
+            Who::Deputy,
+            Some("deputy@test.local"),
+            Some(deputy),
+            Some(facts(deputy, &[Role::Deputy], &[], &[])),
+        ),
+        (
+            Who::Director,
+            Some("director@test.local"),
+            Some(director),
+            Some(facts(director, &[Role::Director], &[], &[])),
+        ),
+        (
+            Who::Admin,
+            Some("admin@test.local"),
+            Some(admin),
+            Some(facts(admin, &[Role::Admin, Role::Staff], &[], &[])),
+        ),
+        (
+            Who::Operator,
+            Some("operator@test.local"),
+            Some(operator),
+            None,
+        ),
+        (
+            Who::OtherAdmin,
+            Some("other-admin@test.local"),
+            Some(other_admin),
+            None,
+        ),
+    ] {
+        // Each role logs in once (argon2 is slow by design).
+        let client = match login {
+            Some(l) => app.logged_in(l).await,
+            None => app.client(),
+        };
+        people.push(Person {
+            who,
+            account,
+            facts: f,
+            client,
+        });
+    }
+    // An import of the school's own template, not applied yet.
+    let admin_client = &people[8].client;
+    let template = app
+        .get(
+            admin_client,
+            &format!("/s/{school}/import/template/students.csv"),
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let import = Uuid::now_v7();
+    sqlx::query(
+        "insert into imports (school_id, id, kind, filename, content, created_by)
+         values ($1, $2, 'students', 'students.csv', $3, $4)",
+    )
+    .bind(school)
+    .bind(import)
+    .bind(template)
+    .bind(admin)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let w = World {
+        app,
+        school,
+        five_a,
+        chat,
+        chat_member: kid,
+        invite,
+        invite_token,
+        request,
+        requester,
+        kid_account,
+        unverified,
+        unverified_account,
+        grant,
+        candidate,
+        subject,
+        assignment,
+        spare_teacher,
+        spare_subject,
+        five_b,
+        edition,
+        import,
+        setup_token,
+        password_token,
+        admin,
+        people,
+    };
+    w.repair().await;
+    w
+}
+
+impl World {
+    /// Puts back what an allowed request may have changed, so that no check spoils the
+    /// next: the grant pending again, the spare teaching assignment, the import unapplied,
+    /// the chat's student, the link and the request as they were.
+    async fn repair(&self) {
+        let s = self.school.0;
+        exec(
+            &self.app,
+            "update admin_grants set approved_at = null, approved_by = null, rejected_at = null,
+                    rejected_by = null, rejection_reason = null, revoked_at = null, revoked_by = null
+             where id = $1",
+            &[self.grant],
+        )
+        .await;
+        exec(
+            &self.app,
+            "insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
+             values ($1, $2, $3, $4, $5) on conflict do nothing",
+            &[
+                s,
+                self.assignment,
+                self.spare_subject,
+                self.five_b.0,
+                self.spare_teacher.0,
+            ],
+        )
+        .await;
+        exec(
+            &self.app,
+            "update imports set applied_at = null, summary = null where id = $1",
+            &[self.import],
+        )
+        .await;
+        exec(
+            &self.app,
+            "update subjects set archived_at = null where school_id = $1",
+            &[s],
+        )
+        .await;
+        exec(
+            &self.app,
+            "update chats set archived_at = null where id = $1",
+            &[self.chat],
+        )
+        .await;
+        exec(
+            &self.app,
+            "insert into chat_members (school_id, chat_id, member_id, role)
+             values ($1, $2, $3, 'member') on conflict do nothing",
+            &[s, self.chat, self.chat_member.0],
+        )
+        .await;
+        exec(
+            &self.app,
+            "update invites set revoked_at = null, revoked_by = null where id = $1",
+            &[self.invite],
+        )
+        .await;
+        exec(
+            &self.app,
+            "update join_requests set status = 'pending', reason = null, decided_at = null,
+                    decided_by = null where id = $1",
+            &[self.request],
+        )
+        .await;
+        exec(
+            &self.app,
+            "update memberships set verification = 'unverified' where id = $1",
+            &[self.unverified.0],
+        )
+        .await;
+    }
+
+    /// The object a route's path names, as the rules see it for `who`.
+    async fn target(&self, path: &str, who: &Person) -> Option<Target> {
+        let param = path
+            .split('/')
+            .find(|seg| school_portal::auth::objects::OBJECT_PARAMS.contains(seg))?;
+        let me = who.account.unwrap_or_default();
+        Some(match param {
+            "{class_id}" => Target::Class(self.five_a),
+            "{chat_id}" => {
+                let (member, manager): (bool, bool) = sqlx::query_as(
+                    "select exists(select 1 from chat_members cm join memberships m
+                                   on m.school_id = cm.school_id and m.id = cm.member_id
+                                   where cm.chat_id = $1 and m.account_id = $2),
+                            exists(select 1 from chat_members cm join memberships m
+                                   on m.school_id = cm.school_id and m.id = cm.member_id
+                                   where cm.chat_id = $1 and m.account_id = $2
+                                     and cm.role in ('owner', 'admin') and m.status = 'active')",
+                )
+                .bind(self.chat)
+                .bind(me)
+                .fetch_one(&self.app.db)
+                .await
+                .unwrap();
+                Target::Chat {
+                    class: Some(self.five_a),
+                    member,
+                    manager,
+                }
+            }
+            "{request_id}" => Target::JoinRequest {
+                requester: self.requester,
+                class: self.five_a,
+                pupil: true,
+            },
+            "{invite_id}" => Target::Invite {
+                class: self.five_a,
+                creator: self.admin,
+                pupil: true,
+            },
+            "{grant_id}" => Target::Grant {
+                account: self.candidate,
+            },
+            "{membership_id}" => Target::Membership {
+                account: self.unverified_account,
+                class: None,
+            },
+            other => panic!("{path}: no target for {other}"),
+        })
+    }
+
+    /// The path with every parameter filled from the world; an unknown one is an error,
+    /// so a new route with a new kind of object fails the walk until the test knows it.
+    fn fill(&self, path: &str, session: Option<Uuid>) -> Result<String, String> {
+        let mut out = Vec::new();
+        for seg in path.split('/') {
+            let value = if seg.starts_with('{') {
+                match seg {
+                    "{school_id}" => self.school.to_string(),
+                    "{class_id}" => self.five_a.to_string(),
+                    "{chat_id}" => self.chat.to_string(),
+                    "{member_id}" => self.chat_member.to_string(),
+                    "{kind}" => "class_students".to_owned(),
+                    "{request_id}" => self.request.to_string(),
+                    "{invite_id}" => self.invite.to_string(),
+                    "{grant_id}" => self.grant.to_string(),
+                    "{membership_id}" => self.unverified.to_string(),
+                    "{account_id}" => self.kid_account.to_string(),
+                    "{subject_id}" => self.subject.to_string(),
+                    "{assignment_id}" => self.assignment.to_string(),
+                    "{edition_id}" => self.edition.to_string(),
+                    "{import_id}" => self.import.to_string(),
+                    "{*path}" => "css/portal.css".to_owned(),
+                    "{session_id}" => session.unwrap_or_else(Uuid::now_v7).to_string(),
+                    "{token}" if path.starts_with("/join/") => self.invite_token.clone(),
+                    "{token}" if path.starts_with("/setup/") => self.setup_token.clone(),
+                    "{token}" if path.starts_with("/password/") => self.password_token.clone(),
+                    other => return Err(format!("{path}: cannot fill {other}")),
+                }
+            } else {
+                seg.to_owned()
+            };
+            out.push(value);
+        }
+        Ok(out.join("/"))
+    }
+}
+
+/// What the table says `who` gets on `row` (with `target`, the object the path names).
+fn expected(row: &RouteRow, who: &Person, target: Option<&Target>) -> Outcome {
+    let anonymous = who.who == Who::Anonymous;
+    match row.access {
+        Access::Public => Outcome::Allowed,
+        _ if anonymous => Outcome::Login,
+        Access::LoggedIn => Outcome::Allowed,
+        Access::Operator if who.who == Who::Operator => Outcome::Allowed,
+        Access::Operator => Outcome::Forbidden,
+        Access::School(action) => {
+            // The operator and another school's administrator are no members: 404.
+            let Some(facts) = &who.facts else {
+                return Outcome::NotFound;
+            };
+            if !can(&facts.roles, action) {
+                return Outcome::Forbidden;
+            }
+            if row.rules.is_empty() {
+                return Outcome::Allowed;
+            }
+            let Some(target) = target else {
+                panic!("{} {}: object rules but no object", row.method, row.path);
+            };
+            if row.rules.iter().all(|r| r.allows(facts, target)) {
+                Outcome::Allowed
+            } else {
+                Outcome::Forbidden
+            }
+        }
+    }
+}
+
+/// Routes that end the asker's session: walked with a session of their own.
+fn ends_session(row: &RouteRow) -> bool {
+    row.path == "/logout" || row.path.starts_with("/profile/sessions/")
+}
+
+/// A client with a fresh session of `account` (no argon2), and that session's id.
+async fn fresh_session(w: &World, account: AccountId) -> (reqwest::Client, Uuid) {
+    let mut conn = w.app.db.acquire().await.unwrap();
+    let token =
+        school_portal::auth::session::create(&mut conn, &w.app.state.config, account, None, None)
+            .await
+            .unwrap();
+    let id: Uuid = sqlx::query_scalar("select id from sessions where token_hash = $1")
+        .bind(school_portal::auth::session::token_hash(&token))
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        format!("{}={token}", w.app.state.config.cookie_name())
+            .parse()
+            .unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (client, id)
+}
+
+/// Sends `row` as `who` and compares; `Some(mismatch)` when the portal and the table
+/// disagree. POSTs go with an empty form: an allowed one is refused by validation.
+async fn check(w: &World, row: &RouteRow, who: &Person) -> Option<String> {
+    let (client, session) = match (ends_session(row), who.account) {
+        (true, Some(a)) => {
+            let (c, id) = fresh_session(w, a).await;
+            (c, Some(id))
+        }
+        _ => (who.client.clone(), None),
+    };
+    let path = match w.fill(row.path, session) {
+        Ok(p) => p,
+        Err(e) => return Some(e),
+    };
+    let target = w.target(row.path, who).await;
+    let want = expected(row, who, target.as_ref());
+    let res = if row.method == "GET" {
+        w.app.get(&client, &path).await
+    } else {
+        w.app.post(&client, &path, &[]).await
+    };
+    let got = outcome(&res);
+    if row.method != "GET" && got == Outcome::Allowed {
+        w.repair().await;
+    }
+    (got != want).then(|| {
+        format!(
+            "{} {} as {:?}: expected {want:?}, got {got:?} ({})",
+            row.method,
+            row.path,
+            who.who,
+            res.status()
+        )
+    })
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_exactly_as_the_route_table_says() {
+    let w = world().await;
+    let mut rows = school_portal::route_table(&w.app.state);
+    assert!(rows.len() > 100, "the whole table");
+    // Ending all of one's sessions ends the walk's own too: last.
+    rows.sort_by_key(|r| r.path == "/profile/sessions/end-all");
+    // First, the walk can fail: a row with no object rule, a wrong rule, or a wrong action is
+    // reported, and so is a path parameter the test cannot fill.
+    let find = |method: &str, path: &str| {
+        rows.iter()
+            .find(|r| r.method == method && r.path == path)
+            .cloned()
+            .unwrap()
+    };
+    let other_ct = &w.people[5];
+    assert_eq!(other_ct.who, Who::OtherClassTeacher);
+    let mut no_rule = find("POST", "/s/{school_id}/chats/{chat_id}/reconcile");
+    assert!(check(&w, &no_rule, other_ct).await.is_none());
+    no_rule.rules = &[];
+    assert!(
+        check(&w, &no_rule, other_ct).await.is_some(),
+        "a route without its object rule is caught"
+    );
+    let mut wrong_rule = no_rule.clone();
+    wrong_rule.rules = &[school_portal::auth::objects::Rule::NotOwn];
+    assert!(
+        check(&w, &wrong_rule, other_ct).await.is_some(),
+        "a route with a wrong object rule is caught"
+    );
+    let mut wrong_action = find("GET", "/s/{school_id}/classes/new");
+    wrong_action.access = Access::School(school_portal::auth::permissions::Action::ViewSchoolHome);
+    assert!(
+        check(&w, &wrong_action, &w.people[1]).await.is_some(),
+        "a route declared with a wrong action is caught"
+    );
+    let mut unknown = find("GET", "/s/{school_id}/classes/{class_id}");
+    unknown.path = "/s/{school_id}/gadgets/{gadget_id}";
+    assert!(
+        check(&w, &unknown, &w.people[8])
+            .await
+            .is_some_and(|m| m.contains("cannot fill {gadget_id}")),
+        "a route with an unknown parameter fails the walk"
+    );
+
+    let mut mismatches = Vec::new();
+    for row in &rows {
+        for who in &w.people {
+            if let Some(m) = check(&w, row, who).await {
+                mismatches.push(m);
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert_eq!(w.people.len(), EVERYONE.len());
+}
