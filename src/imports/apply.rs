@@ -43,17 +43,16 @@ async fn not_pending(
     school: SchoolId,
     offers: Vec<NewOffer>,
 ) -> sqlx::Result<Vec<NewOffer>> {
-    let pending: HashSet<(Option<String>, Option<String>, String, Option<Uuid>)> =
-        sqlx::query!(
-            r#"select email, phone, role, child_id from offers
+    let pending: HashSet<(Option<String>, Option<String>, String, Option<Uuid>)> = sqlx::query!(
+        r#"select email, phone, role, child_id from offers
                where school_id = $1 and status = 'pending' and expires_at > now()"#,
-            school as SchoolId
-        )
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|o| (o.email, o.phone, o.role, o.child_id))
-        .collect();
+        school as SchoolId
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|o| (o.email, o.phone, o.role, o.child_id))
+    .collect();
     Ok(offers
         .into_iter()
         .filter(|o| {

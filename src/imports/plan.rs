@@ -726,7 +726,12 @@ fn resolve(
 
 /// Notes a contact in the file that the account lacks or has otherwise: only the person
 /// changes their account (SECURITY.md 35), so nothing is written. Never changes the outcome.
-fn fill_contacts(p: &PersonIn, existing: &Person, _w: &mut Writes, notes: &mut Vec<String>) -> bool {
+fn fill_contacts(
+    p: &PersonIn,
+    existing: &Person,
+    _w: &mut Writes,
+    notes: &mut Vec<String>,
+) -> bool {
     let differs = |file: &Option<String>, ours: &Option<String>| file.is_some() && file != ours;
     if differs(&p.email, &existing.email) || differs(&p.phone, &existing.phone) {
         notes.push(format!(

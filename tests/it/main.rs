@@ -18,3 +18,4 @@ mod people;
 mod platform;
 mod schools;
 mod structure;
+mod tenancy;
