@@ -189,6 +189,8 @@ pub struct Snapshot {
     class_titles: HashMap<ClassId, String>,
     students: HashMap<String, Vec<ExistingStudent>>,
     parents_of: HashMap<MembershipId, Vec<Person>>,
+    /// (contact, child) of the school's parent offers waiting for an answer.
+    offered: HashSet<(String, MembershipId)>,
     /// The school's members with an e-mail or phone the file mentions.
     by_email: HashMap<String, Person>,
     by_phone: HashMap<String, Person>,
@@ -252,6 +254,7 @@ pub async fn load(
         class_titles: HashMap::new(),
         students: HashMap::new(),
         parents_of: HashMap::new(),
+        offered: HashSet::new(),
         by_email: HashMap::new(),
         by_phone: HashMap::new(),
         staff: Vec::new(),
@@ -327,6 +330,19 @@ pub async fn load(
             )
             .fetch_all(&mut *conn)
             .await?;
+            let offered = sqlx::query!(
+                r#"select email, phone, child_id as "child!: MembershipId" from offers
+                   where school_id = $1 and role = 'parent' and status = 'pending'
+                     and expires_at > now() and child_id is not null"#,
+                school as SchoolId
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for o in offered {
+                for contact in [o.email, o.phone].into_iter().flatten() {
+                    snap.offered.insert((contact, o.child));
+                }
+            }
             for p in parents {
                 snap.parents_of.entry(p.child).or_default().push(Person {
                     account: p.account,
@@ -946,6 +962,17 @@ fn student_row(
             continue;
         }
         row_parents.push(r.who);
+        // Invited to this child already, waiting for the answer: nothing new.
+        if let (Who::New(_), Some((_, Some(m)))) = (r.who, child) {
+            if [&p.email, &p.phone]
+                .into_iter()
+                .flatten()
+                .any(|c| snap.offered.contains(&(c.clone(), m)))
+            {
+                // (The planned person stays unused: they have a contact, so no account.)
+                continue;
+            }
+        }
         if matches!(r.who, Who::New(_)) {
             if w.new_people.len() > new_before {
                 parents_new += 1;

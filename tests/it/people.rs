@@ -185,6 +185,8 @@ async fn status_is_confirmed_or_rejected_with_a_reason_oldest_first_r2_1_j() {
             .await;
         assert_eq!(res.status(), 303);
     }
+    // They join when they accept the offers (SECURITY.md 35).
+    everyone_accepts(app, w.s).await;
     sqlx::query("update memberships m set joined_at = now() - interval '3 days' from accounts a where a.id = m.account_id and a.email = 'old@test.local'")
         .execute(&app.db)
         .await
