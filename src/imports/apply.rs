@@ -36,6 +36,9 @@ fn offer_for(p: &NewPerson, role: &str) -> NewOffer {
     }
 }
 
+/// E-mail, phone, role, child: what makes two offers the same.
+type OfferKey = (Option<String>, Option<String>, String, Option<Uuid>);
+
 /// Drops the offers this school has already made and that wait for an answer (the same file
 /// uploaded twice sends no second letter).
 async fn not_pending(
@@ -43,7 +46,7 @@ async fn not_pending(
     school: SchoolId,
     offers: Vec<NewOffer>,
 ) -> sqlx::Result<Vec<NewOffer>> {
-    let pending: HashSet<(Option<String>, Option<String>, String, Option<Uuid>)> = sqlx::query!(
+    let pending: HashSet<OfferKey> = sqlx::query!(
         r#"select email, phone, role, child_id from offers
                where school_id = $1 and status = 'pending' and expires_at > now()"#,
         school as SchoolId

@@ -280,20 +280,23 @@ impl TestApp {
     }
 }
 
+/// id, surname, given name, e-mail, phone, role, child, position.
+type OfferRow = (
+    Uuid,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<Uuid>,
+    Option<String>,
+);
+
 /// Every pending offer of the school answered «Принять», as the people themselves would
 /// (SECURITY.md 35: an import invites, the person joins): a fixture for tests that need the
 /// invited people to be members.
 pub async fn everyone_accepts(app: &TestApp, school: SchoolId) {
-    let offers: Vec<(
-        Uuid,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        Option<Uuid>,
-        Option<String>,
-    )> = sqlx::query_as(
+    let offers: Vec<OfferRow> = sqlx::query_as(
         "select id, surname, given_name, email, phone, role, child_id, position from offers
              where school_id = $1 and status = 'pending' order by created_at, id",
     )
