@@ -18,7 +18,7 @@ use crate::audit::{self, Entry};
 use crate::auth::FormErrors;
 use crate::auth::extract::{MaybeActor, RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
-use crate::auth::{password, session};
+use crate::auth::{password, session, throttle};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::format;
@@ -408,6 +408,15 @@ async fn answer(
     Form(mut form): Form<AnswerForm>,
 ) -> AppResult<Response> {
     let mut conn = state.db.acquire().await?;
+    // Answering is rate-limited per address, like `/join` (a registration hashes a password).
+    let key = format!("offer-ip:{}", meta.ip.as_deref().unwrap_or("unknown"));
+    if let Some(retry) =
+        throttle::hit_window(&mut conn, &key, state.config.join_per_ip_per_minute).await?
+    {
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: retry,
+        });
+    }
     let Some(live) = live(&mut conn, &token).await? else {
         return gone(&actor);
     };
