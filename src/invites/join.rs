@@ -9,6 +9,10 @@
 //! registered (SECURITY.md 35): a new contact gets an account (with the consent recorded,
 //! SECURITY.md 36) and logs in with it; a registered one changes nothing and its owner is
 //! asked by e-mail to log in and open the link again. Neither is logged in by the answer.
+//! Known limit: someone who registers a contact they do not own can still tell the two
+//! cases apart afterwards (the password they chose works only for a new account; a new
+//! member appears in the school), because contacts are not confirmed before an account is
+//! made. Closing that needs a confirmation letter (or SMS) before the account exists.
 
 use askama::Template;
 use axum::Form;
@@ -718,7 +722,8 @@ async fn ask_to_log_in(
         meta,
         Entry {
             actor: None,
-            school: Some(live.school),
+            // Portal-level: the school's own log must not tell it the contact exists.
+            school: None,
             action: "join.registration_existing",
             target: None,
             details: None,

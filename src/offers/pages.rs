@@ -592,7 +592,8 @@ async fn register(
                 meta,
                 Entry {
                     actor: None,
-                    school: Some(live.school),
+                    // Portal-level: the school's own log must not tell it the contact exists.
+                    school: None,
                     action: "offer.registration_existing",
                     target: Some(format!("offer:{}", live.id)),
                     details: None,

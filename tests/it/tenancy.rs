@@ -358,6 +358,16 @@ async fn school_b_trying_every_form_with_school_a_contacts_learns_and_changes_no
         assert!(body.contains("Регистрация принята"));
     }
 
+    // B's own log says nothing about the registered contacts either.
+    let flagged: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where school_id = $1 and action like '%existing%'",
+    )
+    .bind(w.b)
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(flagged, 0);
+
     let after = w.snapshot().await;
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(b, a, "a row of A changed");
