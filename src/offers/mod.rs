@@ -35,6 +35,7 @@
 //!   or a rights change changes the membership of that school only and ends no sessions
 //!   (roles are read per request, SECURITY.md 5).
 
+pub mod mine;
 pub mod pages;
 
 use std::collections::HashMap;
@@ -49,7 +50,7 @@ use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::Routes;
 
 pub fn routes(r: Routes) -> Routes {
-    pages::routes(r)
+    mine::routes(pages::routes(r))
 }
 
 /// The version of the personal-data notice people consent to (shown on `/consent`).

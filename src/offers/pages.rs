@@ -53,7 +53,7 @@ async fn notice(actor: MaybeActor) -> AppResult<Response> {
     .into_response())
 }
 
-fn layout_for(actor: &MaybeActor) -> Layout {
+pub(super) fn layout_for(actor: &MaybeActor) -> Layout {
     match &actor.0 {
         Some(a) => Layout::for_actor(a),
         None => Layout::anonymous(),
@@ -124,29 +124,38 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
 // ---- the person's answer ------------------------------------------------------------------
 
 /// A pending offer behind a token.
-struct Live {
-    id: Uuid,
-    school: SchoolId,
-    school_name: String,
+pub(super) struct Live {
+    pub(super) id: Uuid,
+    pub(super) school: SchoolId,
+    pub(super) school_name: String,
     surname: String,
     given_name: String,
     patronymic: Option<String>,
     email: Option<String>,
     phone: Option<String>,
-    role: String,
+    pub(super) role: String,
     class: Option<ClassId>,
-    class_title: Option<String>,
+    pub(super) class_title: Option<String>,
     child: Option<MembershipId>,
-    child_name: Option<String>,
-    position: Option<String>,
-    expires_at: OffsetDateTime,
-    timezone: String,
+    pub(super) child_name: Option<String>,
+    pub(super) position: Option<String>,
+    pub(super) expires_at: OffsetDateTime,
+    pub(super) timezone: String,
 }
 
 async fn live(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Live>> {
     if token.len() > 64 {
         return Ok(None);
     }
+    live_by(conn, Some(session::token_hash(token)), None).await
+}
+
+/// A pending offer by its token's hash or by its id.
+pub(super) async fn live_by(
+    conn: &mut PgConnection,
+    hash: Option<Vec<u8>>,
+    id: Option<Uuid>,
+) -> sqlx::Result<Option<Live>> {
     let row = sqlx::query!(
         r#"select o.id, o.school_id as "school: SchoolId", s.name as school_name, s.timezone,
                   o.surname, o.given_name, o.patronymic, o.email, o.phone, o.role,
@@ -158,8 +167,10 @@ async fn live(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Live>
            from offers o
            join schools s on s.id = o.school_id
            left join classes c on c.school_id = o.school_id and c.id = o.class_id
-           where o.token_hash = $1 and o.status = 'pending' and o.expires_at > now()"#,
-        session::token_hash(token)
+           where (o.token_hash = $1 or o.id = $2) and o.status = 'pending'
+             and o.expires_at > now()"#,
+        hash,
+        id
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -232,7 +243,7 @@ pub(crate) struct MessagePage {
     pub(crate) login_link: bool,
 }
 
-fn gone(actor: &MaybeActor) -> AppResult<Response> {
+pub(super) fn gone(actor: &MaybeActor) -> AppResult<Response> {
     let page = render(&MessagePage {
         layout: layout_for(actor),
         title: "Приглашение недействительно",
@@ -290,7 +301,7 @@ impl ShowPage {
 }
 
 /// Whether the account's own login is the offer's contact.
-async fn addressed_to(
+pub(super) async fn addressed_to(
     conn: &mut PgConnection,
     live: &Live,
     account: AccountId,
@@ -323,7 +334,7 @@ async fn show(
 }
 
 /// Gives the account what the offer says, inside the caller's transaction.
-async fn admit(
+pub(super) async fn admit(
     conn: &mut PgConnection,
     meta: &RequestMeta,
     live: &Live,
@@ -388,7 +399,7 @@ async fn admit(
 }
 
 /// Takes the offer for update: `None` when it was answered meanwhile.
-async fn lock(conn: &mut PgConnection, live: &Live) -> sqlx::Result<bool> {
+pub(super) async fn lock(conn: &mut PgConnection, live: &Live) -> sqlx::Result<bool> {
     Ok(sqlx::query_scalar!(
         r#"select id from offers where id = $1 and status = 'pending' and expires_at > now()
            for update"#,

@@ -724,3 +724,69 @@ async fn a_newcomer_registers_through_an_offer_with_consent() {
     let list = w.b_page(&format!("/s/{}/offers", w.b)).await;
     assert!(list.contains("принято"));
 }
+
+#[tokio::test]
+async fn an_offer_made_with_only_a_phone_reaches_its_person_by_their_own_login() {
+    let w = world().await;
+    let teacher = &w.people[2];
+    let csv = format!(
+        "Фамилия,Имя,Роль,Телефон\nКак-Записали,Савва,учитель,{}\n",
+        teacher.phone
+    );
+    w.import("staff", &csv).await;
+    // The phone is the teacher's login: the letter goes to the teacher's own address.
+    assert_eq!(offer_token_sent_to(&w.app, teacher.email).await.len(), 43);
+    let offer: Uuid = sqlx::query_scalar("select id from offers where phone = $1")
+        .bind(teacher.phone)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+
+    // Somebody else neither sees nor answers it.
+    let pupil = &w.clients[0];
+    let page = w.app.get(pupil, "/my-offers").await.text().await.unwrap();
+    assert!(page.contains("Приглашений нет"));
+    let res = w
+        .app
+        .post(
+            pupil,
+            &format!("/my-offers/{offer}"),
+            &[("mode", "accept"), ("consent", "yes")],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+
+    let c = &w.clients[2];
+    let page = w.app.get(c, "/my-offers").await.text().await.unwrap();
+    assert!(page.contains("Школа Б") && page.contains("учитель"));
+    let res = w
+        .app
+        .post(c, &format!("/my-offers/{offer}"), &[("mode", "accept")])
+        .await;
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Без согласия на обработку персональных данных")
+    );
+    let res = w
+        .app
+        .post(
+            c,
+            &format!("/my-offers/{offer}"),
+            &[("mode", "accept"), ("consent", "yes")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let consents: i64 = sqlx::query_scalar(
+        "select count(*) from consents where account_id = $1 and offer_id = $2 and school_id = $3",
+    )
+    .bind(teacher.account)
+    .bind(offer)
+    .bind(w.b)
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(consents, 1);
+    assert_eq!(w.app.get(c, &format!("/s/{}", w.b)).await.status(), 200);
+}
