@@ -13,10 +13,10 @@ use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::audit;
+use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
 use crate::auth::permissions::{Access, Action};
-use crate::auth::{FormErrors, session};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, GrantId, MembershipId, SchoolId};
 use crate::web::format::{self, parse_date};
@@ -369,8 +369,8 @@ async fn approve(
     )
     .execute(&mut *tx)
     .await?;
-    // New rights, new session (SECURITY.md 2).
-    session::end_all(&mut tx, account).await?;
+    // Roles are read per request: the rights hold from the person's next request, and
+    // their sessions (in this school and any other) go on (SECURITY.md 5, 35).
     audit::in_school(
         &mut tx,
         &meta,
@@ -506,7 +506,6 @@ async fn revoke(
     )
     .execute(&mut *tx)
     .await?;
-    session::end_all(&mut tx, account).await?;
     audit::in_school(
         &mut tx,
         &meta,

@@ -19,6 +19,7 @@ pub mod invites;
 pub mod janitor;
 pub mod mail;
 pub mod movements;
+pub mod offers;
 pub mod people;
 pub mod profile;
 pub mod regulation;
@@ -86,6 +87,7 @@ fn routes(state: &AppState) -> Routes {
     let r = invites::routes(r);
     let r = movements::routes(r);
     let r = people::routes(r);
+    let r = offers::routes(r);
     let r = chats::routes(r);
     let r = classes::routes(r);
     let r = admin_rights::routes(r);

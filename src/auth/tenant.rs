@@ -8,6 +8,7 @@
 //!   keeps every school;
 //! - [`Tenant::of_invite`]: the school of an invite found by its token
 //!   (the token is the proof);
+//! - [`Tenant::of_offer`]: the school of an offer found by its token;
 //! - [`Tenant::for_job`]: the portal's own work (the demo, background jobs), never a request;
 //! - `Tenant::for_tests`: the integration tests (feature `test-support`).
 
@@ -30,6 +31,11 @@ impl Tenant {
 
     /// The school of an invite found by its token (the token is the proof).
     pub(crate) fn of_invite(school: SchoolId) -> Self {
+        Self(school)
+    }
+
+    /// The school of an offer found by its token (the token is the proof).
+    pub(crate) fn of_offer(school: SchoolId) -> Self {
         Self(school)
     }
 

@@ -7,6 +7,7 @@
 //! imports back as "no changes". Uploads, applied imports and every export are audited
 //! (SECURITY.md 26).
 
+pub mod apply;
 pub mod export;
 pub mod parse;
 pub mod plan;
@@ -666,7 +667,8 @@ async fn apply(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
         }
     };
-    plan::apply(&mut tx, scope.tenant(), &plan).await?;
+    let maker = crate::offers::Maker::new(&scope, &state.public_url, "import");
+    apply::apply(&mut tx, &meta, &maker, &plan).await?;
     let summary = plan.summary();
     // The file held personal data and is not needed once applied (152-FZ: keep the
     // minimum); the summary stays.

@@ -7,22 +7,22 @@
 //! Matching, so that the same file twice creates no one twice:
 //! - a student is the active student of this school with the same surname, given name and
 //!   patronymic (case and ё/е aside) and the same birth date (or both without one);
-//! - a parent is the account with the file's e-mail, else its phone, else a parent already
-//!   linked to that child with the same full name;
-//! - a staff member is the account with the file's e-mail, else its phone, else the school's
-//!   staff member with the same full name.
+//! - a parent is the school's member with the file's e-mail, else its phone, else a parent
+//!   already linked to that child with the same full name;
+//! - a staff member is the school's member with the file's e-mail, else its phone, else the
+//!   school's staff member with the same full name.
 //!
-//! An import never overwrites a name, an e-mail or a phone already on the portal (they are
-//! how people log in); it fills in missing ones and says when the file differs.
+//! Only this school's members are matched (SECURITY.md 35): a contact of anyone else, on
+//! the portal or not, plans the same «будет создан» and becomes an offer (see
+//! [`crate::offers`]) when applied; people without a contact get a new account. An import
+//! never changes an account's name, e-mail or phone (only the person does); it says when
+//! the file differs.
 
 use std::collections::{HashMap, HashSet};
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::parse::{self, Col, Field, Kind, Row, RowError, Table};
-use crate::auth::tenant::Tenant;
-use crate::error::AppError;
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::people::NewPerson;
 use crate::web::format::{self, full_name, normalize_email, normalize_phone};
@@ -88,31 +88,29 @@ pub struct Counts {
 
 /// A person the plan refers to: on the portal already, or the n-th to create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Who {
+pub(super) enum Who {
     Existing(AccountId),
     New(usize),
 }
 
-struct StaffWrite {
-    who: Who,
-    role: &'static str,
+pub(super) struct StaffWrite {
+    pub(super) who: Who,
+    pub(super) role: &'static str,
     /// Set the membership's position to this.
-    position: Option<String>,
+    pub(super) position: Option<String>,
 }
 
 /// The writes a plan makes, in order.
 #[derive(Default)]
-struct Writes {
-    new_people: Vec<NewPerson>,
-    /// Missing e-mail / phone to fill in on existing accounts.
-    fills: HashMap<AccountId, (Option<String>, Option<String>)>,
+pub(super) struct Writes {
+    pub(super) new_people: Vec<NewPerson>,
     /// Students to enrol into a class, or to move to it.
-    enrol: Vec<(Who, ClassId)>,
+    pub(super) enrol: Vec<(Who, ClassId)>,
     /// Parent → child links to make.
-    links: Vec<(Who, Who)>,
-    staff: Vec<StaffWrite>,
+    pub(super) links: Vec<(Who, Who)>,
+    pub(super) staff: Vec<StaffWrite>,
     /// Student memberships already there, by account.
-    students: HashMap<AccountId, MembershipId>,
+    pub(super) students: HashMap<AccountId, MembershipId>,
 }
 
 pub struct Plan {
@@ -121,19 +119,19 @@ pub struct Plan {
     /// Every refused cell, in row order.
     pub errors: Vec<RowError>,
     pub counts: Counts,
-    writes: Writes,
+    pub(super) writes: Writes,
 }
 
 impl Plan {
-    /// «Учеников: создано 2 000, обновлено 0, без изменений 0; родителей создано 3 000,
-    /// связей «родитель — ученик» добавлено 3 000.»
+    /// «Учеников: создано 2 000, обновлено 0, без изменений 0. Новых родителей 3 000 …»
+    /// (a new parent or staff member with a contact is invited by an offer).
     pub fn summary(&self) -> String {
         let c = &self.counts;
         let n = |v: i64| format::number(v);
         match self.kind {
             Kind::Students => format!(
-                "Учеников: создано {}, обновлено {}, без изменений {}. Родителей создано {}, \
-                 связей «родитель — ученик» добавлено {}.",
+                "Учеников: создано {}, обновлено {}, без изменений {}. Новых родителей {}, \
+                 связей «родитель — ученик» {}; у кого указан контакт, получат приглашение.",
                 n(c.create),
                 n(c.update),
                 n(c.unchanged),
@@ -141,7 +139,8 @@ impl Plan {
                 n(c.links_new)
             ),
             Kind::Staff => format!(
-                "Сотрудников: создано {}, обновлено {}, без изменений {}.",
+                "Сотрудников: новых {}, обновлено {}, без изменений {}; у кого указан контакт, \
+                 получат приглашение.",
                 n(c.create),
                 n(c.update),
                 n(c.unchanged)
@@ -190,7 +189,9 @@ pub struct Snapshot {
     class_titles: HashMap<ClassId, String>,
     students: HashMap<String, Vec<ExistingStudent>>,
     parents_of: HashMap<MembershipId, Vec<Person>>,
-    /// Any account on the portal with an e-mail or phone the file mentions.
+    /// (contact, child) of the school's parent offers waiting for an answer.
+    offered: HashSet<(String, MembershipId)>,
+    /// The school's members with an e-mail or phone the file mentions.
     by_email: HashMap<String, Person>,
     by_phone: HashMap<String, Person>,
     staff: Vec<ExistingStaff>,
@@ -253,6 +254,7 @@ pub async fn load(
         class_titles: HashMap::new(),
         students: HashMap::new(),
         parents_of: HashMap::new(),
+        offered: HashSet::new(),
         by_email: HashMap::new(),
         by_phone: HashMap::new(),
         staff: Vec::new(),
@@ -268,9 +270,11 @@ pub async fn load(
     if !emails.is_empty() || !phones.is_empty() {
         let found = sqlx::query!(
             r#"select id as "id: AccountId", surname, given_name, patronymic, email, phone
-               from accounts where email = any($1) or phone = any($2)"#,
+               from accounts a where (email = any($1) or phone = any($2))
+                 and exists(select 1 from memberships m where m.account_id = a.id and m.school_id = $3)"#,
             &emails,
-            &phones
+            &phones,
+            school as SchoolId
         )
         .fetch_all(&mut *conn)
         .await?;
@@ -326,6 +330,19 @@ pub async fn load(
             )
             .fetch_all(&mut *conn)
             .await?;
+            let offered = sqlx::query!(
+                r#"select email, phone, child_id as "child!: MembershipId" from offers
+                   where school_id = $1 and role = 'parent' and status = 'pending'
+                     and expires_at > now() and child_id is not null"#,
+                school as SchoolId
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for o in offered {
+                for contact in [o.email, o.phone].into_iter().flatten() {
+                    snap.offered.insert((contact, o.child));
+                }
+            }
             for p in parents {
                 snap.parents_of.entry(p.child).or_default().push(Person {
                     account: p.account,
@@ -723,52 +740,22 @@ fn resolve(
     Some(Resolved { who, existing })
 }
 
-/// Fills in an existing account's missing e-mail or phone; notes a different one in the
-/// file (the portal keeps its own: people log in with it).
-fn fill_contacts(p: &PersonIn, existing: &Person, w: &mut Writes, notes: &mut Vec<String>) -> bool {
-    let mut changed = false;
-    let entry_email = match (&p.email, &existing.email) {
-        (Some(e), None) => {
-            changed = true;
-            Some(e.clone())
-        }
-        (Some(e), Some(old)) if e != old => {
-            notes.push(format!(
-                "{}: в файле другой e-mail, на портале остаётся прежний",
-                existing.name()
-            ));
-            None
-        }
-        _ => None,
-    };
-    let entry_phone = match (&p.phone, &existing.phone) {
-        (Some(ph), None) => {
-            changed = true;
-            Some(ph.clone())
-        }
-        (Some(ph), Some(old)) if ph != old => {
-            notes.push(format!(
-                "{}: в файле другой телефон, на портале остаётся прежний",
-                existing.name()
-            ));
-            None
-        }
-        _ => None,
-    };
-    if changed {
-        let entry = w.fills.entry(existing.account).or_default();
-        if entry_email.is_some() {
-            entry.0 = entry_email;
-        }
-        if entry_phone.is_some() {
-            entry.1 = entry_phone;
-        }
+/// Notes a contact in the file that the account lacks or has otherwise: only the person
+/// changes their account (SECURITY.md 35), so nothing is written. Never changes the outcome.
+fn fill_contacts(
+    p: &PersonIn,
+    existing: &Person,
+    _w: &mut Writes,
+    notes: &mut Vec<String>,
+) -> bool {
+    let differs = |file: &Option<String>, ours: &Option<String>| file.is_some() && file != ours;
+    if differs(&p.email, &existing.email) || differs(&p.phone, &existing.phone) {
         notes.push(format!(
-            "{}: будут добавлены контакты из файла",
+            "{}: в файле другие контакты; их меняет только сам человек",
             existing.name()
         ));
     }
-    changed
+    false
 }
 
 /// Checks every row and plans the writes. `may_appoint_director`: whether the person
@@ -975,6 +962,17 @@ fn student_row(
             continue;
         }
         row_parents.push(r.who);
+        // Invited to this child already, waiting for the answer: nothing new.
+        if let (Who::New(_), Some((_, Some(m)))) = (r.who, child) {
+            if [&p.email, &p.phone]
+                .into_iter()
+                .flatten()
+                .any(|c| snap.offered.contains(&(c.clone(), m)))
+            {
+                // (The planned person stays unused: they have a contact, so no account.)
+                continue;
+            }
+        }
         if matches!(r.who, Who::New(_)) {
             if w.new_people.len() > new_before {
                 parents_new += 1;
@@ -1196,198 +1194,4 @@ fn staff_row(
     }
     rp.outcome = outcome;
     rp
-}
-
-// ---- applying -----------------------------------------------------------------------------
-
-fn missing(what: &str) -> AppError {
-    AppError::Other(anyhow::anyhow!("import plan refers to a missing {what}"))
-}
-
-/// Writes a plan without errors. The caller holds the transaction: any failure leaves
-/// nothing behind.
-///
-/// Students, parents and links go in one statement each (UNNEST): one statement per
-/// person took about 11 s for 2 000 students with 3 000 parents (13 000 round trips); the
-/// bulk statements take a fraction of a second. They do exactly what
-/// [`crate::people::create_account`], [`crate::people::enrol_student`],
-/// [`crate::people::ensure_parent`] and [`crate::people::link_parent`] do, with the same conflict rules; staff lists are short and go
-/// through [`crate::schools::ensure_staff_membership`].
-pub async fn apply(conn: &mut PgConnection, tenant: Tenant, plan: &Plan) -> Result<(), AppError> {
-    let school = tenant.id();
-    if !plan.errors.is_empty() {
-        return Err(AppError::Other(anyhow::anyhow!(
-            "refusing to apply an import plan with errors"
-        )));
-    }
-    let w = &plan.writes;
-
-    // New accounts (as people::create_account: no password, names trimmed, an empty
-    // patronymic stored as null).
-    let created: Vec<AccountId> = w.new_people.iter().map(|_| AccountId::new()).collect();
-    if !created.is_empty() {
-        let ids: Vec<Uuid> = created.iter().map(|a| a.0).collect();
-        let text = |f: fn(&NewPerson) -> Option<&str>| -> Vec<Option<String>> {
-            w.new_people
-                .iter()
-                .map(|p| {
-                    f(p).map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                })
-                .collect()
-        };
-        let surnames: Vec<String> = w
-            .new_people
-            .iter()
-            .map(|p| p.surname.trim().to_owned())
-            .collect();
-        let given: Vec<String> = w
-            .new_people
-            .iter()
-            .map(|p| p.given_name.trim().to_owned())
-            .collect();
-        let patronymics = text(|p| p.patronymic.as_deref());
-        let emails = text(|p| p.email.as_deref());
-        let phones = text(|p| p.phone.as_deref());
-        let births: Vec<Option<time::Date>> = w.new_people.iter().map(|p| p.birth_date).collect();
-        sqlx::query!(
-            r#"insert into accounts (id, surname, given_name, patronymic, email, phone, birth_date,
-                                     security_stamp)
-               select id, s, g, p, e, ph, b, gen_random_uuid()
-               from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                           $7::date[]) as x(id, s, g, p, e, ph, b)"#,
-            &ids,
-            &surnames,
-            &given,
-            &patronymics as &[Option<String>],
-            &emails as &[Option<String>],
-            &phones as &[Option<String>],
-            &births as &[Option<time::Date>]
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
-    let account = |who: Who| -> Result<AccountId, AppError> {
-        match who {
-            Who::Existing(a) => Ok(a),
-            Who::New(i) => created.get(i).copied().ok_or_else(|| missing("person")),
-        }
-    };
-
-    // Missing contacts filled in; never one replaced.
-    if !w.fills.is_empty() {
-        let ids: Vec<Uuid> = w.fills.keys().map(|a| a.0).collect();
-        let emails: Vec<Option<String>> = w.fills.values().map(|f| f.0.clone()).collect();
-        let phones: Vec<Option<String>> = w.fills.values().map(|f| f.1.clone()).collect();
-        sqlx::query!(
-            r#"update accounts a
-               set email = coalesce(a.email, x.e), phone = coalesce(a.phone, x.ph)
-               from unnest($1::uuid[], $2::text[], $3::text[]) as x(id, e, ph)
-               where a.id = x.id"#,
-            &ids,
-            &emails as &[Option<String>],
-            &phones as &[Option<String>]
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
-
-    // Students enrolled, or moved to their class (as people::enrol_student).
-    let mut students = w.students.clone();
-    if !w.enrol.is_empty() {
-        let mut accounts = Vec::with_capacity(w.enrol.len());
-        let mut classes = Vec::with_capacity(w.enrol.len());
-        for (who, class) in &w.enrol {
-            accounts.push(account(*who)?.0);
-            classes.push(class.0);
-        }
-        let memberships: Vec<Uuid> = w.enrol.iter().map(|_| MembershipId::new().0).collect();
-        let rows = sqlx::query!(
-            r#"insert into memberships (school_id, id, account_id, role, class_id)
-               select $1, id, account_id, 'student', class_id
-               from unnest($2::uuid[], $3::uuid[], $4::uuid[]) as x(id, account_id, class_id)
-               on conflict (school_id, account_id, role)
-                 do update set class_id = excluded.class_id, status = 'active', left_at = null
-               returning account_id as "account: AccountId", id as "id: MembershipId""#,
-            school as SchoolId,
-            &memberships,
-            &accounts,
-            &classes
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        students.extend(rows.into_iter().map(|r| (r.account, r.id)));
-    }
-
-    // Parents' memberships (as people::ensure_parent), then the links (as link_parent).
-    if !w.links.is_empty() {
-        let mut parent_accounts: Vec<Uuid> = Vec::new();
-        let mut seen = HashSet::new();
-        for (parent, _) in &w.links {
-            let a = account(*parent)?;
-            if seen.insert(a) {
-                parent_accounts.push(a.0);
-            }
-        }
-        let memberships: Vec<Uuid> = parent_accounts
-            .iter()
-            .map(|_| MembershipId::new().0)
-            .collect();
-        let rows = sqlx::query!(
-            r#"insert into memberships (school_id, id, account_id, role)
-               select $1, id, account_id, 'parent'
-               from unnest($2::uuid[], $3::uuid[]) as x(id, account_id)
-               on conflict (school_id, account_id, role)
-                 do update set status = 'active', left_at = null
-               returning account_id as "account: AccountId", id as "id: MembershipId""#,
-            school as SchoolId,
-            &memberships,
-            &parent_accounts
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        let parents: HashMap<AccountId, MembershipId> =
-            rows.into_iter().map(|r| (r.account, r.id)).collect();
-        let mut parent_ids = Vec::with_capacity(w.links.len());
-        let mut child_ids = Vec::with_capacity(w.links.len());
-        for (parent, child) in &w.links {
-            let p = parents
-                .get(&account(*parent)?)
-                .copied()
-                .ok_or_else(|| missing("parent"))?;
-            let c = students
-                .get(&account(*child)?)
-                .copied()
-                .ok_or_else(|| missing("student"))?;
-            parent_ids.push(p.0);
-            child_ids.push(c.0);
-        }
-        sqlx::query!(
-            r#"insert into parent_links (school_id, parent_id, child_id)
-               select $1, p, c from unnest($2::uuid[], $3::uuid[]) as x(p, c)
-               on conflict do nothing"#,
-            school as SchoolId,
-            &parent_ids,
-            &child_ids
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
-
-    for s in &w.staff {
-        let a = account(s.who)?;
-        let m = crate::schools::ensure_staff_membership(&mut *conn, tenant, a, s.role).await?;
-        if let Some(position) = &s.position {
-            sqlx::query!(
-                "update memberships set position = $3 where school_id = $1 and id = $2",
-                school as SchoolId,
-                m as MembershipId,
-                position
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(())
 }

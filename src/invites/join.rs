@@ -4,6 +4,15 @@
 //! already logged in is asked whose account to use. Joining is one POST and one
 //! transaction. Unknown, expired, revoked, used-up links and links whose creator lost the
 //! right to make them all answer the same page with the same status.
+//!
+//! Registering by a link answers the same page whether or not the e-mail or phone is
+//! registered (SECURITY.md 35): a new contact gets an account (with the consent recorded,
+//! SECURITY.md 36) and logs in with it; a registered one changes nothing and its owner is
+//! asked by e-mail to log in and open the link again. Neither is logged in by the answer.
+//! Known limit: someone who registers a contact they do not own can still tell the two
+//! cases apart afterwards (the password they chose works only for a new account; a new
+//! member appears in the school), because contacts are not confirmed before an account is
+//! made. Closing that needs a confirmation letter (or SMS) before the account exists.
 
 use askama::Template;
 use axum::Form;
@@ -142,6 +151,8 @@ struct JoinForm {
     password2: String,
     #[serde(default)]
     child_name: String,
+    #[serde(default)]
+    consent: String,
 }
 
 #[derive(Template)]
@@ -163,6 +174,7 @@ struct JoinPage {
     message: Option<String>,
     form: JoinForm,
     errors: FormErrors,
+    notice_version: &'static str,
 }
 
 impl JoinPage {
@@ -181,6 +193,7 @@ impl JoinPage {
             message: None,
             form: JoinForm::default(),
             errors: FormErrors::default(),
+            notice_version: crate::offers::NOTICE_VERSION,
         }
     }
 }
@@ -551,7 +564,7 @@ async fn join(
             }
         }
         ("register", None) => {
-            let person = match validate(&mut conn, &live, &form).await? {
+            let person = match validate(&live, &form) {
                 Ok(p) => p,
                 Err(errors) => {
                     form.password.clear();
@@ -563,24 +576,32 @@ async fn join(
                 }
             };
             drop(conn);
+            // Hashed whether or not the contact is registered: the answer takes as long.
             let hash = state.hasher.hash(form.password.clone()).await?;
             let note = Some(form.child_name.trim().to_owned()).filter(|s| !s.is_empty());
             let mut tx = state.db.begin().await?;
+            let existing = sqlx::query!(
+                r#"select id as "id: AccountId", email from accounts
+                   where (email = $1 and $1 is not null) or (phone = $2 and $2 is not null)
+                   limit 1"#,
+                person.email,
+                person.phone
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(owner) = existing {
+                // Registered already: nothing of the account changes, the link is not
+                // used, and the owner is asked by e-mail to log in (SECURITY.md 35).
+                ask_to_log_in(&mut tx, &state, &meta, &live, &token, owner.email).await?;
+                tx.commit().await?;
+                return crate::offers::pages::registered(&actor);
+            }
             let account = match crate::people::create_account(&mut tx, &person).await {
                 Ok(id) => id,
+                // Registered by someone else a moment ago: the same answer as above.
                 Err(e) if is_unique_violation(&e) => {
                     drop(tx);
-                    let mut errors = FormErrors::default();
-                    errors.add(
-                        "contact",
-                        "Этот адрес или телефон уже зарегистрирован: войдите со своим паролем.",
-                    );
-                    form.password.clear();
-                    form.password2.clear();
-                    let mut page = JoinPage::new(&live, &token, None, Layout::anonymous());
-                    page.form = form;
-                    page.errors = errors;
-                    return Ok(render(&page)?.into_response());
+                    return crate::offers::pages::registered(&actor);
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -591,11 +612,15 @@ async fn join(
             )
             .execute(&mut *tx)
             .await?;
-            let joined = match redeem(&mut tx, &meta, &token, account, note).await? {
-                Ok(j) => j,
+            if redeem(&mut tx, &meta, &token, account, note)
+                .await?
+                .is_err()
+            {
                 // A new account holds nothing yet: only the link itself can fail here.
-                Err(_) => return bad_link(),
-            };
+                return bad_link();
+            }
+            crate::offers::record_consent(&mut tx, account, Some(live.school), "join", None)
+                .await?;
             audit::record(
                 &mut tx,
                 &meta,
@@ -604,21 +629,17 @@ async fn join(
                     school: Some(live.school),
                     action: "account.created_by_invite",
                     target: Some(format!("account:{account}")),
-                    details: None,
+                    details: Some(format!(
+                        "согласие на обработку ПД, версия {}",
+                        crate::offers::NOTICE_VERSION
+                    )),
                 },
             )
             .await?;
-            let fresh = session::create(
-                &mut tx,
-                &state.config,
-                account,
-                meta.ip.as_deref(),
-                meta.user_agent.as_deref(),
-            )
-            .await?;
             tx.commit().await?;
-            let res = Redirect::to(&after_join(&joined)).into_response();
-            Ok(with_cookie(res, session::set_cookie(&state.config, &fresh)))
+            // Not logged in here: an existing contact cannot be, and the two answers must
+            // not differ. The newcomer logs in with the password just set.
+            crate::offers::pages::registered(&actor)
         }
         // Anything else (a logged-in person posting the newcomer form, a stale page):
         // show the landing page again; nothing is consumed.
@@ -635,12 +656,9 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|d| d.is_unique_violation())
 }
 
-/// Checks a newcomer's form: name, e-mail or phone (not yet registered), password.
-async fn validate(
-    conn: &mut PgConnection,
-    live: &Live,
-    form: &JoinForm,
-) -> sqlx::Result<Result<NewPerson, FormErrors>> {
+/// Checks a newcomer's form: name, e-mail or phone, password, consent. Whether the contact
+/// is registered is not checked here: the answer must not say (SECURITY.md 35).
+fn validate(live: &Live, form: &JoinForm) -> Result<NewPerson, FormErrors> {
     let mut errors = FormErrors::default();
     let surname = form.surname.trim();
     let given = form.given_name.trim();
@@ -671,21 +689,6 @@ async fn validate(
             "contact",
             "Укажите адрес электронной почты (ivanova@mail.ru) или телефон (+7 912 345-67-89): это ваш логин.",
         );
-    } else {
-        let taken = sqlx::query_scalar!(
-            r#"select exists(select 1 from accounts where (email = $1 and $1 is not null)
-                      or (phone = $2 and $2 is not null)) as "e!""#,
-            email,
-            phone
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        if taken {
-            errors.add(
-                "contact",
-                "Этот адрес или телефон уже зарегистрирован: войдите со своим паролем.",
-            );
-        }
     }
     if live.role == "parent" && live.child.is_none() && form.child_name.trim().is_empty() {
         errors.add(
@@ -699,16 +702,62 @@ async fn validate(
     if form.password != form.password2 {
         errors.add("password2", "Пароли не совпадают.");
     }
+    if let Err(m) = crate::offers::consent_given(&form.consent) {
+        errors.add("consent", m);
+    }
     if !errors.is_empty() {
-        return Ok(Err(errors));
+        return Err(errors);
     }
     let patronymic = Some(form.patronymic.trim().to_owned()).filter(|p| !p.is_empty());
-    Ok(Ok(NewPerson {
+    Ok(NewPerson {
         surname: surname.to_owned(),
         given_name: given.to_owned(),
         patronymic,
         email,
         phone,
         birth_date: None,
-    }))
+    })
+}
+
+/// Someone registered by a link with a contact that is already an account's login: the
+/// account's owner gets a letter asking them to log in and open the link again.
+async fn ask_to_log_in(
+    conn: &mut PgConnection,
+    state: &AppState,
+    meta: &RequestMeta,
+    live: &Live,
+    token: &str,
+    to: Option<String>,
+) -> sqlx::Result<()> {
+    if let Some(to) = to {
+        let link = super::join_url(&state.public_url, token);
+        let body = format!(
+            "Здравствуйте!\n\nКто-то (возможно, вы) начал регистрацию на школьном портале с этим \
+             адресом или телефоном по приглашению школы «{}» ({}). У вас уже есть учётная \
+             запись: войдите в неё своим паролем и откройте ссылку ещё раз:\n{link}\n\n\
+             Если это были не вы, ничего делать не нужно: ваша учётная запись не изменилась.\n",
+            live.school_name, live.target
+        );
+        crate::mail::enqueue(
+            &mut *conn,
+            Some(Tenant::of_invite(live.school)),
+            &to,
+            "Вы уже зарегистрированы на школьном портале",
+            &body,
+        )
+        .await?;
+    }
+    audit::record(
+        conn,
+        meta,
+        Entry {
+            actor: None,
+            // Portal-level: the school's own log must not tell it the contact exists.
+            school: None,
+            action: "join.registration_existing",
+            target: None,
+            details: None,
+        },
+    )
+    .await
 }

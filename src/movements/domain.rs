@@ -6,6 +6,10 @@
 //!
 //! A movement's id doubles as the form's idempotency key: recording the same id twice
 //! answers [`MovementError::AlreadyRecorded`] and changes nothing (SECURITY.md 18).
+//!
+//! A movement changes this school's memberships only (SECURITY.md 5, 35): it ends no
+//! sessions and touches no account, because the person may belong to another school too;
+//! roles are read per request, so the change takes effect here at once.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -324,20 +328,6 @@ async fn audit_movement(
     .await
 }
 
-/// A role change ends the person's sessions (SECURITY.md 5).
-async fn end_sessions(conn: &mut PgConnection, accounts: &[Uuid]) -> sqlx::Result<()> {
-    if accounts.is_empty() {
-        return Ok(());
-    }
-    sqlx::query!(
-        "update accounts set security_stamp = gen_random_uuid() where id = any($1)",
-        accounts
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 // ---- enrolment ------------------------------------------------------------------------
 
 /// A new student to enrol.
@@ -580,7 +570,6 @@ async fn release_parents(
             .await?;
         }
     }
-    end_sessions(conn, &accounts).await?;
     Ok(accounts)
 }
 
@@ -605,7 +594,6 @@ pub async fn leave(
     )
     .execute(&mut *conn)
     .await?;
-    end_sessions(conn, &[s.account.0]).await?;
     release_parents(conn, by, &[student.0], true).await?;
     let mut details = format!(
         "из {}, {}",
@@ -740,7 +728,6 @@ pub async fn staff_leave(
     )
     .execute(&mut *conn)
     .await?;
-    end_sessions(conn, &[row.account.0]).await?;
     let mut details = order.text();
     if let Some(r) = reason {
         details.push_str(&format!(", причина: {r}"));
@@ -1337,8 +1324,6 @@ pub async fn rollover_apply(
     .fetch_all(&mut *conn)
     .await?;
     let graduate_ids: Vec<Uuid> = graduates.iter().map(|r| r.id).collect();
-    let graduate_accounts: Vec<Uuid> = graduates.iter().map(|r| r.account_id).collect();
-    end_sessions(conn, &graduate_accounts).await?;
     let parents = release_parents(conn, by, &graduate_ids, false).await?;
     // The chats keep step: graduated classes' chats are archived, repeaters change chats.
     crate::chats::sync::archive_class_chats(conn, by.tenant(), &g_ids).await?;

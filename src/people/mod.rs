@@ -1,6 +1,10 @@
 //! The people of a school: accounts, memberships, parent–child links (R2.1.k, R2.1.o).
 //! The functions here are the one way other areas (imports, movements, invites) create
 //! people, so the rules live in one place.
+//!
+//! A person belongs to themselves, not to a school (SECURITY.md 35): who may see and change
+//! what of an account, and when a school makes an offer instead of an account, is written
+//! down as the object rules in [`crate::offers`].
 
 pub mod pages;
 pub mod verification;

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::audit;
 use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
@@ -242,7 +241,8 @@ struct CardPage {
     email: Option<String>,
     phone: Option<String>,
     birth_date: Option<String>,
-    has_password: bool,
+    /// Whether a password is set; `None` when the person is in another school too.
+    login_state: Option<bool>,
     memberships: Vec<MembershipRow>,
     children: Vec<RelativeRow>,
     parents: Vec<RelativeRow>,
@@ -293,9 +293,12 @@ async fn card(
         r#"select surname, given_name, patronymic, email, phone, birth_date,
                   password_hash is not null as "has_password!",
                   (select count(*) from sessions s where s.account_id = a.id and s.expires_at > now()
-                     and s.security_stamp = a.security_stamp) as "sessions!"
+                     and s.security_stamp = a.security_stamp) as "sessions!",
+                  not exists(select 1 from memberships o where o.account_id = a.id
+                             and o.school_id <> $2) as "only_here!"
            from accounts a where id = $1"#,
-        account_id as AccountId
+        account_id as AccountId,
+        school as SchoolId
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -434,7 +437,9 @@ async fn card(
         email: a.email,
         phone: a.phone.as_deref().map(format::phone),
         birth_date: a.birth_date.map(format::date),
-        has_password: a.has_password,
+        // The account's login state is the person's, not the school's: shown only when
+        // the person belongs to this school alone (see `crate::offers`, object rules).
+        login_state: a.only_here.then_some(a.has_password),
         memberships,
         children,
         parents,
@@ -513,7 +518,21 @@ async fn new_staff(
     if form.given_name.trim().is_empty() {
         errors.add("given_name", "Укажите имя.");
     }
+    for (field, value, max) in [
+        ("surname", &form.surname, 100),
+        ("given_name", &form.given_name, 100),
+        ("patronymic", &form.patronymic, 100),
+        ("position", &form.position, 200),
+    ] {
+        if value.trim().chars().count() > max {
+            errors.add(field, "Слишком длинно.");
+        }
+    }
     let email = if form.email.trim().is_empty() {
+        errors.add(
+            "email",
+            "Укажите электронную почту: на неё придёт приглашение.",
+        );
         None
     } else {
         let e = normalize_email(&form.email);
@@ -549,69 +568,26 @@ async fn new_staff(
     if !errors.is_empty() {
         return page(form, errors);
     }
+    // Never looked up: whoever the contact belongs to, the school makes an offer and sees
+    // only what it typed (SECURITY.md 35; rules in `crate::offers`).
     let mut tx = state.db.begin().await?;
-    // The same e-mail or phone means the same person (a teacher working in two schools).
-    let existing = sqlx::query_scalar!(
-        r#"select id as "id: AccountId" from accounts
-           where (email = $1 and $1 is not null) or (phone = $2 and $2 is not null) limit 1"#,
+    let offer = crate::offers::NewOffer {
+        surname: form.surname.trim().to_owned(),
+        given_name: form.given_name.trim().to_owned(),
+        patronymic: Some(form.patronymic.trim().to_owned()).filter(|p| !p.is_empty()),
         email,
-        phone
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let account = match existing {
-        Some(id) => id,
-        None => {
-            super::create_account(
-                &mut tx,
-                &super::NewPerson {
-                    surname: form.surname.clone(),
-                    given_name: form.given_name.clone(),
-                    patronymic: Some(form.patronymic.clone()),
-                    email: email.clone(),
-                    phone: phone.clone(),
-                    birth_date: None,
-                },
-            )
-            .await?
-        }
+        phone,
+        role: form.role.clone(),
+        position: Some(form.position.trim().to_owned()).filter(|p| !p.is_empty()),
+        ..Default::default()
     };
-    let already: bool = sqlx::query_scalar!(
-        r#"select exists(select 1 from memberships where school_id = $1 and account_id = $2
-                         and role = $3 and status = 'active') as "e!""#,
-        scope.school_id() as SchoolId,
-        account as AccountId,
-        form.role
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if already {
-        let mut errors = FormErrors::default();
-        errors.add("role", "Этот человек уже есть в школе в этой роли.");
-        drop(tx);
-        return page(form, errors);
-    }
-    let membership =
-        crate::schools::ensure_staff_membership(&mut tx, scope.tenant(), account, &form.role)
-            .await?;
-    let position = Some(form.position.trim()).filter(|p| !p.is_empty());
-    sqlx::query!(
-        "update memberships set position = $3 where school_id = $1 and id = $2",
-        scope.school_id() as SchoolId,
-        membership as crate::ids::MembershipId,
-        position
-    )
-    .execute(&mut *tx)
-    .await?;
-    audit::in_school(
+    crate::offers::create_many(
         &mut tx,
         &meta,
-        &scope,
-        "person.staff_added",
-        Some(format!("account:{account}")),
-        Some(role_title(&form.role).to_owned()),
+        &crate::offers::Maker::new(&scope, &state.public_url, "staff_form"),
+        &[offer],
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/people/{account}", scope.school_id())).into_response())
+    Ok(Redirect::to(&format!("/s/{}/offers", scope.school_id())).into_response())
 }

@@ -242,20 +242,27 @@ async fn a_2000_row_windows_1251_semicolon_file_with_parents_imports_r2_1_k() {
         .await
         .unwrap();
     assert_eq!(kept, 0);
+    // Parents with a contact are invited, not attached (SECURITY.md 35): an offer each,
+    // a letter to those with an e-mail, no account made by the school.
     let parents = count(
         &app,
         "select count(*) from memberships where school_id = $1 and role = 'parent'",
         school,
     )
     .await;
-    assert_eq!(parents, 3000);
-    let links = count(
+    assert_eq!(parents, 0);
+    let offers = count(
         &app,
-        "select count(*) from parent_links where school_id = $1",
+        "select count(*) from offers where school_id = $1 and role = 'parent' and child_id is not null and status = 'pending'",
         school,
     )
     .await;
-    assert_eq!(links, 3000);
+    assert_eq!(offers, 3000);
+    let accounts: i64 = sqlx::query_scalar("select count(*) from accounts where phone is not null")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(accounts, 0);
     // Every student is in the class their row names, however it was written.
     for i in [0usize, 1, 2, 13, 1999] {
         let class: String = sqlx::query_scalar(
@@ -277,16 +284,14 @@ async fn a_2000_row_windows_1251_semicolon_file_with_parents_imports_r2_1_k() {
         );
         assert!(classes.iter().any(|(t, _)| *t == class));
     }
-    // The first student's two parents, linked, with normalised contacts.
+    // The first student's two parents, invited for that child, with normalised contacts.
     let contacts: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "select pa.surname || ' ' || pa.given_name, pa.phone, pa.email
-         from parent_links l
-         join memberships cm on cm.school_id = l.school_id and cm.id = l.child_id
+        "select o.surname || ' ' || o.given_name, o.phone, o.email
+         from offers o
+         join memberships cm on cm.school_id = o.school_id and cm.id = o.child_id
          join accounts ca on ca.id = cm.account_id
-         join memberships pm on pm.school_id = l.school_id and pm.id = l.parent_id
-         join accounts pa on pa.id = pm.account_id
-         where l.school_id = $1 and ca.surname = 'Иванов' and ca.birth_date = '2009-01-01'
-         order by pa.phone",
+         where o.school_id = $1 and ca.surname = 'Иванов' and ca.birth_date = '2009-01-01'
+         order by o.phone",
     )
     .bind(school)
     .fetch_all(&app.db)
@@ -328,7 +333,7 @@ async fn a_2000_row_windows_1251_semicolon_file_with_parents_imports_r2_1_k() {
         .await
         .unwrap();
     assert!(html.contains("Импорт выполнен"));
-    assert!(select_texts(&html, "#import-summary")[0].contains("Родителей создано 3 000"));
+    assert!(select_texts(&html, "#import-summary")[0].contains("Новых родителей 3 000"));
 }
 
 #[tokio::test]
@@ -381,9 +386,16 @@ async fn the_same_file_twice_creates_no_duplicates_r2_1_k() {
         .unwrap();
     assert_eq!(accounts_after_first, accounts_after_second);
     assert_eq!(students_in(&app, school).await, 302);
+    let offers: i64 = sqlx::query_scalar("select count(*) from offers")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        offers, 452,
+        "no second offer: 300 + 150 parents, the mother once per child"
+    );
     let mother_children: i64 = sqlx::query_scalar(
-        "select count(*) from parent_links l join memberships m on m.id = l.parent_id
-         join accounts a on a.id = m.account_id where a.phone = '+79120000001'",
+        "select count(*) from offers where phone = '+79120000001' and child_id is not null",
     )
     .fetch_one(&app.db)
     .await
@@ -476,7 +488,6 @@ async fn every_refused_row_names_its_row_column_and_reason_r2_1_k() {
     let expected = [
         "Строка 3, столбец «Фамилия»: ученик «Петров Илья» с датой рождения 02.11.2014 уже есть в строке 2: одна строка на ученика.",
         "Строка 4, столбец «Дата рождения»: даты «31.02.2014» не бывает.",
-        "Строка 4, столбец «Родитель 1: E-mail»: адрес электронной почты уже есть на портале у другого человека. Проверьте, чей он, или оставьте ячейку пустой.",
         "Строка 5, столбец «Класс»: «пятый» — не класс: пишите номер и букву, например «5А».",
         "Строка 5, столбец «Имя»: не указано имя.",
         "Строка 5, столбец «Родитель 1: Телефон»: телефон «12345» не похож на российский номер: нужны 10 цифр после +7 или 8.",
@@ -485,18 +496,14 @@ async fn every_refused_row_names_its_row_column_and_reason_r2_1_k() {
     assert_eq!(errors, expected.map(String::from));
     assert_eq!(counts(&html)[3], "4");
 
-    // The e-mail of another person on the portal is refused, without saying whose it is.
+    // The e-mail of someone outside the school is not even looked up (SECURITY.md 35): the
+    // row plans the same as for a new address, and nothing names the other person.
     let text = "Класс;Фамилия;Имя;Родитель 1: ФИО;Родитель 1: E-mail\n\
                 5А;Сидоров;Олег;Сидорова Анна;Taken@Test.local\n";
     let preview = uploaded(&app, &c, school, "students", text.as_bytes().to_vec()).await;
     let html = app.get(&c, &preview).await.text().await.unwrap();
-    let errors = select_texts(&html, ".import-errors li");
-    assert_eq!(
-        errors,
-        vec![
-            "Строка 2, столбец «Родитель 1: E-mail»: адрес электронной почты уже есть на портале у другого человека. Проверьте, чей он, или оставьте ячейку пустой."
-        ]
-    );
+    assert!(select_texts(&html, ".import-errors li").is_empty());
+    assert_eq!(counts(&html), ["1", "0", "0", "0"].map(String::from));
     assert!(!html.contains("Чужой"));
 
     // What a file says is shown escaped, its name too (SECURITY.md 17).
@@ -613,6 +620,41 @@ async fn an_xlsx_staff_list_creates_unverified_staff_in_the_staff_room_r2_1_k() 
     .fetch_all(&app.db)
     .await
     .unwrap();
+    // Without a contact: a member at once. With one: an offer each (SECURITY.md 35).
+    assert_eq!(
+        staff,
+        vec!["Белова | deputy | unverified | по учебной работе | Учительская | —"]
+    );
+    let offers: Vec<String> = sqlx::query_scalar(
+        "select concat_ws(' | ', surname, role, coalesce(position, '—'), coalesce(email, '—'),
+                          coalesce(phone, '—'))
+         from offers where school_id = $1 order by surname, role",
+    )
+    .bind(school)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        offers,
+        vec![
+            "Кузнецов | staff | лаборант | — | +79031234567",
+            "Морозова | deputy | — | morozova@school.ru | —",
+            "Морозова | teacher | учитель математики | morozova@school.ru | —",
+        ]
+    );
+    everyone_accepts(&app, school).await;
+    let staff: Vec<String> = sqlx::query_scalar(
+        "select concat_ws(' | ', a.surname, m.role, m.verification, coalesce(m.position, '—'),
+                          c.title, coalesce(a.phone, '—'))
+         from memberships m join accounts a on a.id = m.account_id
+         join classes c on c.id = m.class_id
+         where m.school_id = $1 and a.email is distinct from 'admin@test.local'
+         order by a.surname, m.role",
+    )
+    .bind(school)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
     assert_eq!(
         staff,
         vec![
@@ -662,6 +704,8 @@ async fn an_export_imports_back_as_no_changes_and_is_audited_r2_1_k() {
             .status(),
         303
     );
+    // The invited parents and the teacher join.
+    everyone_accepts(&app, school).await;
 
     let res = app
         .get(&c, &format!("/s/{school}/export/students.csv"))

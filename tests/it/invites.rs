@@ -96,7 +96,15 @@ fn register_form<'a>(email: &'a str, child: &'a str) -> Vec<(&'a str, &'a str)> 
         ("password", "a long enough password"),
         ("password2", "a long enough password"),
         ("child_name", child),
+        ("consent", "yes"),
     ]
+}
+
+/// Registration by a link answers one neutral page (SECURITY.md 35); the newcomer then
+/// logs in with the password they chose.
+async fn log_in_as_newcomer(app: &TestApp, c: &reqwest::Client, login: &str) {
+    let res = app.login(c, login, "a long enough password").await;
+    assert_eq!(res.status(), 303, "the newcomer logs in");
 }
 
 async fn invite_row(app: &TestApp, token: &str) -> (i32, i32, bool) {
@@ -242,7 +250,7 @@ async fn staff_links_are_single_use_and_short_lived_or_need_approval_r2_3_a_r2_8
             &register_form("new.teacher@test.local", ""),
         )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_eq!(res.status(), 200);
     let verification: String = sqlx::query_scalar(
         "select verification from memberships m join accounts a on a.id = m.account_id
          where a.email = 'new.teacher@test.local' and m.role = 'teacher'",
@@ -331,11 +339,12 @@ async fn opening_a_link_never_consumes_it_and_a_newcomer_joins_by_one_post_r2_6_
             &register_form("new.student@test.local", ""),
         )
         .await;
-    assert_eq!(res.status(), 303);
-    assert_eq!(location(&res), format!("/s/{}", w.school));
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Регистрация принята"));
     assert_eq!(invite_row(&w.app, &token).await.0, 1);
+    log_in_as_newcomer(&w.app, &c, "new.student@test.local").await;
     let home = w.app.get(&c, &format!("/s/{}", w.school)).await;
-    assert_eq!(home.status(), 200, "logged in right after joining");
+    assert_eq!(home.status(), 200, "a member right after joining");
     assert!(home.text().await.unwrap().contains("5А"));
     let actions = w.app.audit_actions().await;
     assert!(actions.contains(&"invite.redeemed".to_owned()));
@@ -382,7 +391,7 @@ async fn unknown_expired_revoked_and_used_up_links_answer_alike_r2_1_l() {
             &register_form("first@test.local", ""),
         )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_eq!(res.status(), 200);
     let anon = w.app.client();
     let mut answers = Vec::new();
     for t in &tokens {
@@ -446,7 +455,7 @@ async fn fifty_concurrent_redemptions_of_a_ten_use_link_make_exactly_ten_members
         statuses.push(t.await.unwrap());
     }
     assert_eq!(
-        statuses.iter().filter(|s| **s == 303).count(),
+        statuses.iter().filter(|s| **s == 200).count(),
         10,
         "{statuses:?}"
     );
@@ -735,7 +744,8 @@ async fn parent_slips_are_printed_per_student_and_link_the_parent_to_that_child_
             &register_form("mother@test.local", ""),
         )
         .await;
-    assert_eq!(res.status(), 303, "a slip needs no approval");
+    assert_eq!(res.status(), 200);
+    log_in_as_newcomer(&w.app, &c, "mother@test.local").await;
     let linked: i64 = sqlx::query_scalar(
         "select count(*) from parent_links l join memberships p on p.school_id = l.school_id and p.id = l.parent_id
          join accounts a on a.id = p.account_id where a.email = 'mother@test.local' and l.child_id = $1",
@@ -784,8 +794,8 @@ async fn join_requests_are_decided_oldest_first_and_the_requester_sees_the_outco
             .app
             .post(&c, &format!("/join/{token}"), &register_form(email, child))
             .await;
-        assert_eq!(res.status(), 303);
-        assert_eq!(location(&res), "/");
+        assert_eq!(res.status(), 200);
+        log_in_as_newcomer(&w.app, &c, email).await;
         let start = w.app.get(&c, "/").await.text().await.unwrap();
         assert!(start.contains("Мои заявки на вступление") && start.contains("ждёт решения"));
         clients.push(c);
@@ -919,7 +929,7 @@ async fn the_class_teacher_decides_only_their_own_classs_requests_r2_1_i() {
                 &register_form(email, "Иванов Иван"),
             )
             .await;
-        assert_eq!(res.status(), 303);
+        assert_eq!(res.status(), 200);
     }
     let ct = w.app.logged_in("ct@test.local").await;
     let queue = w
@@ -1473,8 +1483,19 @@ async fn parent_joins_by_a_class_link_in_a_browser_and_is_approved_r2_1_f_r2_1_i
     parent.fill("#child_name", "Морозов Артём").await;
     parent.fill("#password", "a long enough password").await;
     parent.fill("#password2", "a long enough password").await;
+    parent.click("input[name=consent]").await;
     parent
         .click("input[value=register] ~ .actions button")
+        .await;
+    // One neutral answer (SECURITY.md 35); the newcomer logs in with the new password.
+    assert!(parent.text("main p[role=status]").await.contains("Войдите"));
+    parent.client.goto(&w.app.url("/login")).await.unwrap();
+    parent.fill("input[name=login]", "mother@test.local").await;
+    parent
+        .fill("input[name=password]", "a long enough password")
+        .await;
+    parent
+        .click("form[action='/login'] button[type=submit]")
         .await;
     parent.wait_for_url(&w.app.url("/")).await;
     assert!(parent.text("main").await.contains("ждёт решения"));
@@ -1672,7 +1693,7 @@ async fn invite_tokens_never_reach_the_logs() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 303);
+    assert_eq!(res.status(), 200);
     let res = c
         .post(format!("{base}/join/{unknown}"))
         .form(&register_form("logs2@test.local", ""))

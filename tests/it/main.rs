@@ -21,3 +21,4 @@ mod platform;
 mod routes;
 mod schools;
 mod structure;
+mod tenancy;

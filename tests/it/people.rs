@@ -185,6 +185,8 @@ async fn status_is_confirmed_or_rejected_with_a_reason_oldest_first_r2_1_j() {
             .await;
         assert_eq!(res.status(), 303);
     }
+    // They join when they accept the offers (SECURITY.md 35).
+    everyone_accepts(app, w.s).await;
     sqlx::query("update memberships m set joined_at = now() - interval '3 days' from accounts a where a.id = m.account_id and a.email = 'old@test.local'")
         .execute(&app.db)
         .await
@@ -365,9 +367,8 @@ async fn admin_rights_take_effect_only_after_the_directors_approval_r2_1_g() {
             .status(),
         303
     );
-    // The teacher's old session ended with the change of rights; a new login has them.
-    assert_login_redirect(&app.get(&teacher, &format!("/s/{}", w.s)).await);
-    let teacher = app.logged_in("teacher@test.local").await;
+    // Roles are read per request: the teacher's session goes on and has the rights at once
+    // (SECURITY.md 5, 35).
     assert_eq!(
         app.get(&teacher, &format!("/s/{}/profile/edit", w.s))
             .await
@@ -393,7 +394,7 @@ async fn admin_rights_take_effect_only_after_the_directors_approval_r2_1_g() {
         .status(),
         303
     );
-    let teacher = app.logged_in("teacher@test.local").await;
+    // The same session loses them at once.
     assert_eq!(
         app.get(&teacher, &format!("/s/{}/profile/edit", w.s))
             .await

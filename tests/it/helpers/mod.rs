@@ -286,6 +286,88 @@ impl TestApp {
     }
 }
 
+/// id, surname, given name, e-mail, phone, role, child, position.
+type OfferRow = (
+    Uuid,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<Uuid>,
+    Option<String>,
+);
+
+/// Every pending offer of the school answered «Принять», as the people themselves would
+/// (SECURITY.md 35: an import invites, the person joins): a fixture for tests that need the
+/// invited people to be members.
+pub async fn everyone_accepts(app: &TestApp, school: SchoolId) {
+    let offers: Vec<OfferRow> = sqlx::query_as(
+        "select id, surname, given_name, email, phone, role, child_id, position from offers
+             where school_id = $1 and status = 'pending' order by created_at, id",
+    )
+    .bind(school)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    for (id, surname, given, email, phone, role, child, position) in offers {
+        let account: Uuid = match sqlx::query_scalar(
+            "select id from accounts where (email = $1 and $1 is not null) or (phone = $2 and $2 is not null)",
+        )
+        .bind(&email)
+        .bind(&phone)
+        .fetch_optional(&app.db)
+        .await
+        .unwrap()
+        {
+            Some(a) => a,
+            None => sqlx::query_scalar(
+                "insert into accounts (id, surname, given_name, email, phone, security_stamp)
+                 values (gen_random_uuid(), $1, $2, $3, $4, gen_random_uuid()) returning id",
+            )
+            .bind(&surname)
+            .bind(&given)
+            .bind(&email)
+            .bind(&phone)
+            .fetch_one(&app.db)
+            .await
+            .unwrap(),
+        };
+        let staff = role != "parent";
+        let member: Uuid = sqlx::query_scalar(
+            "insert into memberships (school_id, id, account_id, role, class_id, verification, position)
+             values ($1, gen_random_uuid(), $2, $3,
+                     case when $4 then (select id from classes where school_id = $1 and kind = 'staffroom') end,
+                     case when $4 then 'unverified' end, $5)
+             on conflict (school_id, account_id, role) do update set status = 'active'
+             returning id",
+        )
+        .bind(school)
+        .bind(account)
+        .bind(&role)
+        .bind(staff)
+        .bind(&position)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        if let Some(child) = child {
+            sqlx::query("insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3) on conflict do nothing")
+                .bind(school)
+                .bind(member)
+                .bind(child)
+                .execute(&app.db)
+                .await
+                .unwrap();
+        }
+        sqlx::query("update offers set status = 'accepted', decided_at = now(), decided_by = $2 where id = $1")
+            .bind(id)
+            .bind(account)
+            .execute(&app.db)
+            .await
+            .unwrap();
+    }
+}
+
 // ---- assertions ----------------------------------------------------------------------
 
 pub fn location(res: &reqwest::Response) -> String {
