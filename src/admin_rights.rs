@@ -17,6 +17,7 @@ use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
 use crate::auth::permissions::{Access, Action};
+use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, GrantId, MembershipId, SchoolId};
 use crate::web::format::{self, parse_date};
@@ -317,9 +318,10 @@ async fn propose(
 /// A grant of this school, locked for the decision.
 async fn find(
     tx: &mut sqlx::PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     grant: GrantId,
 ) -> AppResult<(AccountId, bool, bool)> {
+    let school = tenant.id();
     let g = sqlx::query!(
         r#"select account_id as "a: AccountId",
                   (approved_at is null and rejected_at is null and revoked_at is null) as "pending!",
@@ -342,7 +344,7 @@ async fn approve(
 ) -> AppResult<Response> {
     scope.require(Action::ApproveAdminRights)?;
     let mut tx = state.db.begin().await?;
-    let (account, pending, _) = find(&mut tx, scope.school_id(), grant).await?;
+    let (account, pending, _) = find(&mut tx, scope.tenant(), grant).await?;
     // The object rule NotOwn (SECURITY.md 38), said in words on the page.
     if !scope
         .facts()
@@ -410,7 +412,7 @@ async fn reject(
         .await;
     }
     let mut tx = state.db.begin().await?;
-    let (account, pending, _) = find(&mut tx, scope.school_id(), grant).await?;
+    let (account, pending, _) = find(&mut tx, scope.tenant(), grant).await?;
     if !scope
         .facts()
         .can_on(Action::ApproveAdminRights, &Target::Grant { account })
@@ -475,7 +477,7 @@ async fn revoke(
         .await;
     }
     let mut tx = state.db.begin().await?;
-    let (account, pending, active) = find(&mut tx, scope.school_id(), grant).await?;
+    let (account, pending, active) = find(&mut tx, scope.tenant(), grant).await?;
     if !(pending || active) {
         return Err(AppError::NotFound);
     }

@@ -96,7 +96,7 @@ async fn page(
 ) -> AppResult<Response> {
     let school = scope.school_id();
     let mut conn = state.db.acquire().await?;
-    let (year_id, _) = current_year(&mut conn, school).await?;
+    let (year_id, _) = current_year(&mut conn, scope.tenant()).await?;
     let mut subjects: Vec<SubjectRow> = sqlx::query!(
         r#"select id, name, kind from subjects where school_id = $1 and archived_at is null
            order by kind desc, name collate "ru-RU-x-icu""#,

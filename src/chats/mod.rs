@@ -22,6 +22,7 @@ use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::{Facts, Target};
 use crate::auth::permissions::{Access, Action, Role};
+use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::format;
@@ -207,9 +208,10 @@ impl Kind {
 /// The actor's staff membership in the school (an owner of a chat is one).
 async fn staff_membership(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     account: AccountId,
 ) -> sqlx::Result<Option<MembershipId>> {
+    let school = tenant.id();
     sqlx::query_scalar!(
         r#"select id as "id: MembershipId" from memberships
            where school_id = $1 and account_id = $2 and status = 'active'
@@ -226,10 +228,11 @@ async fn staff_membership(
 /// Whether the account leads the class now (R2.1.h).
 pub async fn leads_class(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     account: AccountId,
     class: ClassId,
 ) -> sqlx::Result<bool> {
+    let school = tenant.id();
     sqlx::query_scalar!(
         r#"select exists(select 1 from class_teacher_assignments a
                   join memberships m on m.school_id = a.school_id and m.id = a.teacher_id
@@ -247,9 +250,10 @@ pub async fn leads_class(
 /// year's or an archived one).
 async fn live_class(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     class: ClassId,
 ) -> sqlx::Result<Option<String>> {
+    let school = tenant.id();
     sqlx::query_scalar!(
         r#"select c.title from classes c
            join academic_years y on y.school_id = c.school_id and y.id = c.academic_year_id
@@ -296,10 +300,11 @@ pub struct NewChat<'a> {
 pub async fn create_chat(
     conn: &mut PgConnection,
     meta: &RequestMeta,
-    school: SchoolId,
+    tenant: Tenant,
     actor: AccountId,
     chat: &NewChat<'_>,
 ) -> sqlx::Result<Uuid> {
+    let school = tenant.id();
     if chat.kind.is_mandatory() {
         let existing = sqlx::query_scalar!(
             r#"select id from chats where school_id = $1 and class_id = $2 and kind = $3
@@ -341,7 +346,7 @@ pub async fn create_chat(
     )
     .execute(&mut *conn)
     .await?;
-    let filled = fill_from_roster(&mut *conn, school, id, actor).await?;
+    let filled = fill_from_roster(&mut *conn, tenant, id, actor).await?;
     audit::record(
         conn,
         meta,
@@ -364,9 +369,10 @@ pub async fn create_chat(
 /// The class teacher's membership, if the class has one.
 async fn class_teacher_of(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     class: ClassId,
 ) -> sqlx::Result<Option<MembershipId>> {
+    let school = tenant.id();
     sqlx::query_scalar!(
         r#"select a.teacher_id as "id: MembershipId" from class_teacher_assignments a
            join memberships m on m.school_id = a.school_id and m.id = a.teacher_id
@@ -392,21 +398,21 @@ async fn create_mandatory(
         .filter(|k| k.is_mandatory())
         .ok_or(AppError::NotFound)?;
     let mut tx = state.db.begin().await?;
-    let title = live_class(&mut tx, scope.school_id(), class_id)
+    let title = live_class(&mut tx, scope.tenant(), class_id)
         .await?
         .ok_or(AppError::NotFound)?;
     may_create(&mut tx, &scope, kind, Some(class_id)).await?;
     // The class teacher owns the class's chats; without one, whoever creates it.
-    let owner = match class_teacher_of(&mut tx, scope.school_id(), class_id).await? {
+    let owner = match class_teacher_of(&mut tx, scope.tenant(), class_id).await? {
         Some(t) => t,
-        None => staff_membership(&mut tx, scope.school_id(), scope.actor().id())
+        None => staff_membership(&mut tx, scope.tenant(), scope.actor().id())
             .await?
             .ok_or(AppError::Forbidden)?,
     };
     let id = create_chat(
         &mut tx,
         &meta,
-        scope.school_id(),
+        scope.tenant(),
         scope.actor().id(),
         &NewChat {
             kind,
@@ -762,7 +768,7 @@ async fn create_by_form(
     let mut class = None;
     if kind != Kind::Staff {
         match form.class_id.parse::<ClassId>() {
-            Ok(c) if live_class(&mut tx, scope.school_id(), c).await?.is_some() => class = Some(c),
+            Ok(c) if live_class(&mut tx, scope.tenant(), c).await?.is_some() => class = Some(c),
             _ => errors.add("class_id", "Выберите класс."),
         }
     }
@@ -789,13 +795,13 @@ async fn create_by_form(
     if !errors.is_empty() {
         return new_form(&mut tx, &scope, Some(kind), form, errors).await;
     }
-    let owner = staff_membership(&mut tx, scope.school_id(), scope.actor().id())
+    let owner = staff_membership(&mut tx, scope.tenant(), scope.actor().id())
         .await?
         .ok_or(AppError::Forbidden)?;
     let id = create_chat(
         &mut tx,
         &meta,
-        scope.school_id(),
+        scope.tenant(),
         scope.actor().id(),
         &NewChat {
             kind,
@@ -1037,7 +1043,7 @@ async fn show_page(
         && !head.archived
         && matches!(head.kind, Kind::ClassStudents | Kind::ClassParents);
     let (candidates, successors) = if can_manage {
-        candidates(conn, scope.school_id(), &head).await?
+        candidates(conn, scope.tenant(), &head).await?
     } else {
         (Vec::new(), Vec::new())
     };
@@ -1071,9 +1077,10 @@ async fn show_page(
 /// and who may take the chat over (the teachers and other staff).
 async fn candidates(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     head: &ChatHead,
 ) -> sqlx::Result<(Vec<Person>, Vec<Person>)> {
+    let school = tenant.id();
     let rows = sqlx::query!(
         r#"select m.id, m.role, a.surname, a.given_name, a.patronymic,
                   exists(select 1 from chat_members cm where cm.school_id = m.school_id
@@ -1175,7 +1182,7 @@ async fn add_member(
         "member"
     };
     let allowed = match form.member_id.parse::<Uuid>() {
-        Ok(id) => candidates(&mut tx, scope.school_id(), &head)
+        Ok(id) => candidates(&mut tx, scope.tenant(), &head)
             .await?
             .0
             .into_iter()
@@ -1282,10 +1289,11 @@ async fn remove_member(
 pub async fn reconcile_chat(
     conn: &mut PgConnection,
     meta: &RequestMeta,
-    school: SchoolId,
+    tenant: Tenant,
     actor: AccountId,
     chat: Uuid,
 ) -> sqlx::Result<sync::Synced> {
+    let school = tenant.id();
     let removed = sqlx::query!(
         r#"delete from chat_members cm
            where cm.school_id = $1 and cm.chat_id = $2 and cm.role = 'member'
@@ -1298,7 +1306,7 @@ pub async fn reconcile_chat(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let added = fill_from_roster(&mut *conn, school, chat, actor).await?;
+    let added = fill_from_roster(&mut *conn, tenant, chat, actor).await?;
     audit::record(
         conn,
         meta,
@@ -1325,7 +1333,7 @@ async fn reconcile(
     if !head.kind.is_mandatory() {
         return Err(AppError::NotFound);
     }
-    reconcile_chat(&mut tx, &meta, scope.school_id(), scope.actor().id(), chat).await?;
+    reconcile_chat(&mut tx, &meta, scope.tenant(), scope.actor().id(), chat).await?;
     tx.commit().await?;
     Ok(back(&scope, chat))
 }
@@ -1340,7 +1348,7 @@ async fn handover(
     let mut tx = state.db.begin().await?;
     let head = for_change(&mut tx, &scope, chat).await?;
     let to = match form.member_id.parse::<Uuid>() {
-        Ok(id) => candidates(&mut tx, scope.school_id(), &head)
+        Ok(id) => candidates(&mut tx, scope.tenant(), &head)
             .await?
             .1
             .into_iter()
@@ -1451,9 +1459,10 @@ struct MyPage {
 /// The live chats the person is in, with the link to each on the platform (R2.6.a, R2.7.a).
 pub async fn my_chat_rows(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     account: AccountId,
 ) -> sqlx::Result<Vec<ChatRow>> {
+    let school = tenant.id();
     Ok(sqlx::query!(
         r#"select distinct k.id, k.title, k.kind, cl.title as "class?", k.platform_url,
                   cl.grade, cl.letter
@@ -1485,7 +1494,7 @@ pub async fn my_chat_rows(
 async fn my_chats(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::ViewMyChats)?;
     let mut conn = state.db.acquire().await?;
-    let chats = my_chat_rows(&mut conn, scope.school_id(), scope.actor().id()).await?;
+    let chats = my_chat_rows(&mut conn, scope.tenant(), scope.actor().id()).await?;
     Ok(render(&MyPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
@@ -1570,10 +1579,11 @@ async fn create_invite(
 /// invite names one (the caller's transaction; nothing when it names none).
 pub async fn join_chat_by_invite(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     invite: Uuid,
     account: AccountId,
 ) -> sqlx::Result<bool> {
+    let school = tenant.id();
     Ok(sqlx::query!(
         r#"insert into chat_members (school_id, chat_id, member_id, role, added_by)
            select i.school_id, i.chat_id, m.id, 'member', $3
@@ -1656,10 +1666,11 @@ async fn edit(
 /// Adds everyone the roster says belongs in a chat and is not in it yet; returns how many.
 async fn fill_from_roster(
     conn: &mut sqlx::PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     chat: uuid::Uuid,
     actor: AccountId,
 ) -> sqlx::Result<u64> {
+    let school = tenant.id();
     Ok(sqlx::query!(
         r#"insert into chat_members (school_id, chat_id, member_id, role, added_by)
            select e.school_id, e.chat_id, e.member_id, 'member', $3

@@ -116,7 +116,7 @@ async fn render_page(
     let school = scope.school_id();
     let tz = scope.timezone().to_owned();
     let mut conn = state.db.acquire().await?;
-    let (year_id, year) = current_year(&mut conn, school).await?;
+    let (year_id, year) = current_year(&mut conn, scope.tenant()).await?;
     let orders = sqlx::query!(
         r#"select id, order_number, order_date from class_leadership_orders
            where school_id = $1 and academic_year_id = $2 order by order_date desc, created_at desc"#,
@@ -254,7 +254,7 @@ async fn add_order(
         return render_page(&state, &scope, form, errors, None).await;
     };
     let mut tx = state.db.begin().await?;
-    let (year_id, _) = current_year(&mut tx, scope.school_id()).await?;
+    let (year_id, _) = current_year(&mut tx, scope.tenant()).await?;
     sqlx::query!(
         r#"insert into class_leadership_orders (school_id, id, academic_year_id, order_number, order_date, created_by)
            values ($1, $2, $3, $4, $5, $6)"#,
@@ -293,7 +293,7 @@ async fn assign(
     let fields: HashMap<String, String> = fields.into_iter().collect();
     let order: Option<uuid::Uuid> = fields.get("order").and_then(|o| o.parse().ok());
     let mut tx = state.db.begin().await?;
-    let (year_id, _) = current_year(&mut tx, school).await?;
+    let (year_id, _) = current_year(&mut tx, scope.tenant()).await?;
     let order = match order {
         Some(o) => {
             sqlx::query!(

@@ -18,6 +18,7 @@ use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
 use crate::auth::permissions::{Access, Action};
+use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::format::{self, count};
@@ -74,8 +75,9 @@ const LETTERS: &str = "АБВГДЕЖЗИКЛМНОПРСТУФХЦЧШЭЮЯ";
 /// The school's current academic year: id and label «2025/2026».
 pub async fn current_year(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
 ) -> sqlx::Result<(AcademicYearId, String)> {
+    let school = tenant.id();
     let r = sqlx::query!(
         r#"select id as "id: AcademicYearId",
                   extract(year from starts_on)::int as "start!", extract(year from ends_on)::int as "end!"
@@ -116,7 +118,7 @@ struct ListPage {
 async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::ViewClasses)?;
     let mut conn = state.db.acquire().await?;
-    let (year_id, year) = current_year(&mut conn, scope.school_id()).await?;
+    let (year_id, year) = current_year(&mut conn, scope.tenant()).await?;
     let rows = sqlx::query!(
         r#"select c.id as "id: ClassId", c.kind, c.grade, c.title, c.profile,
              (select count(*) from memberships m where m.school_id = c.school_id and m.class_id = c.id
@@ -211,7 +213,7 @@ struct FormPage {
 async fn new_page(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::ManageClasses)?;
     let mut conn = state.db.acquire().await?;
-    let (_, year) = current_year(&mut conn, scope.school_id()).await?;
+    let (_, year) = current_year(&mut conn, scope.tenant()).await?;
     form_page(
         &scope,
         None,
@@ -282,7 +284,7 @@ async fn create(
 ) -> AppResult<Response> {
     scope.require(Action::ManageClasses)?;
     let mut tx = state.db.begin().await?;
-    let (year_id, year) = current_year(&mut tx, scope.school_id()).await?;
+    let (year_id, year) = current_year(&mut tx, scope.tenant()).await?;
     let (grade, letter) = match validate(&form) {
         Ok(v) => v,
         Err(errors) => return form_page(&scope, None, String::new(), form, errors, year),
@@ -339,9 +341,10 @@ struct ClassInfo {
 
 async fn find_class(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     class: ClassId,
 ) -> AppResult<ClassInfo> {
+    let school = tenant.id();
     let r = sqlx::query!(
         r#"select c.id as "id: ClassId", c.kind, c.title, c.grade, c.letter, c.profile, c.notes,
                   c.archived_at is not null as "archived!",
@@ -427,7 +430,7 @@ async fn show(
 ) -> AppResult<Response> {
     scope.require(Action::ViewClasses)?;
     let mut conn = state.db.acquire().await?;
-    let class = find_class(&mut conn, scope.school_id(), class_id).await?;
+    let class = find_class(&mut conn, scope.tenant(), class_id).await?;
     // Parents' phones only to whose duty needs them (SECURITY.md 36).
     let contacts = scope
         .facts()
@@ -540,7 +543,7 @@ async fn edit_page(
 ) -> AppResult<Response> {
     scope.require(Action::ManageClasses)?;
     let mut conn = state.db.acquire().await?;
-    let class = find_class(&mut conn, scope.school_id(), class_id).await?;
+    let class = find_class(&mut conn, scope.tenant(), class_id).await?;
     if class.kind == "staffroom" || class.archived {
         return Err(AppError::NotFound);
     }
@@ -569,7 +572,7 @@ async fn update(
 ) -> AppResult<Response> {
     scope.require(Action::ManageClasses)?;
     let mut tx = state.db.begin().await?;
-    let class = find_class(&mut tx, scope.school_id(), class_id).await?;
+    let class = find_class(&mut tx, scope.tenant(), class_id).await?;
     if class.kind == "staffroom" || class.archived {
         return Err(AppError::NotFound);
     }
@@ -632,9 +635,10 @@ struct DeletePage {
 /// a class teacher, or history that refers to it.
 async fn delete_blocker(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     class: &ClassInfo,
 ) -> sqlx::Result<Option<String>> {
+    let school = tenant.id();
     if class.kind == "staffroom" {
         return Ok(Some(
             "«Учительскую» удалить нельзя: в ней собраны все сотрудники школы.".into(),
@@ -673,8 +677,8 @@ async fn delete_page(
 ) -> AppResult<Response> {
     scope.require(Action::ManageClasses)?;
     let mut conn = state.db.acquire().await?;
-    let class = find_class(&mut conn, scope.school_id(), class_id).await?;
-    let blocked = delete_blocker(&mut conn, scope.school_id(), &class).await?;
+    let class = find_class(&mut conn, scope.tenant(), class_id).await?;
+    let blocked = delete_blocker(&mut conn, scope.tenant(), &class).await?;
     Ok(render(&DeletePage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
@@ -693,8 +697,8 @@ async fn delete(
 ) -> AppResult<Response> {
     scope.require(Action::ManageClasses)?;
     let mut tx = state.db.begin().await?;
-    let class = find_class(&mut tx, scope.school_id(), class_id).await?;
-    if let Some(reason) = delete_blocker(&mut tx, scope.school_id(), &class).await? {
+    let class = find_class(&mut tx, scope.tenant(), class_id).await?;
+    if let Some(reason) = delete_blocker(&mut tx, scope.tenant(), &class).await? {
         drop(tx);
         return Ok(render(&DeletePage {
             layout: Layout::for_scope(&scope),

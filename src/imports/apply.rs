@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::plan::{Plan, Who};
 use crate::auth::extract::RequestMeta;
+use crate::auth::tenant::Tenant;
 use crate::error::AppError;
 use crate::ids::{AccountId, MembershipId, SchoolId};
 use crate::offers::{Maker, NewOffer};
@@ -43,9 +44,10 @@ type OfferKey = (Option<String>, Option<String>, String, Option<Uuid>);
 /// uploaded twice sends no second letter).
 async fn not_pending(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     offers: Vec<NewOffer>,
 ) -> sqlx::Result<Vec<NewOffer>> {
+    let school = tenant.id();
     let pending: HashSet<OfferKey> = sqlx::query!(
         r#"select email, phone, role, child_id from offers
                where school_id = $1 and status = 'pending' and expires_at > now()"#,
@@ -275,7 +277,7 @@ pub async fn apply(
             }
         }
     }
-    let offers = not_pending(&mut *conn, school, offers).await?;
+    let offers = not_pending(&mut *conn, maker.tenant, offers).await?;
     crate::offers::create_many(&mut *conn, meta, maker, &offers).await?;
     Ok(())
 }

@@ -30,6 +30,7 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action, Role};
+use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
 use crate::web::format;
@@ -191,13 +192,21 @@ fn unreadable_upload() -> AppError {
 
 /// Reads the form, keeping at most [`MAX_FILE_BYTES`] of the file (the rest is read and
 /// dropped, so that the browser gets our answer, not a broken connection).
-async fn read_upload(mut form: Multipart) -> AppResult<Upload> {
+///
+/// A read error in a request that declared more than the file may hold is the same "too
+/// big": where the body limit cuts the stream decides which error the parser reports.
+async fn read_upload(mut form: Multipart, declared: Option<usize>) -> AppResult<Upload> {
     let mut up = Upload::default();
+    let oversized = declared.is_some_and(|n| n > MAX_FILE_BYTES);
     loop {
         let mut field = match form.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                up.too_big = true;
+                break;
+            }
+            Err(_) if oversized => {
                 up.too_big = true;
                 break;
             }
@@ -233,7 +242,7 @@ async fn read_upload(mut form: Multipart) -> AppResult<Upload> {
                             }
                         }
                         Ok(None) => break,
-                        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        Err(e) if oversized || e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                             up.too_big = true;
                             up.data = Vec::new();
                             break;
@@ -252,10 +261,15 @@ async fn upload(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
+    headers: axum::http::HeaderMap,
     form: Multipart,
 ) -> AppResult<Response> {
     scope.require(Action::ImportPeople)?;
-    let up = read_upload(form).await?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let up = read_upload(form, declared).await?;
     let kind = up.kind.as_deref().and_then(Kind::parse);
     // Too big is 413 even when the list's kind came after the file and was never read.
     let kind = match kind {
@@ -349,10 +363,11 @@ struct Stored {
 /// The import, if it is this school's. `lock`: hold it for the transaction.
 async fn load_import(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     id: ImportId,
     lock: bool,
 ) -> sqlx::Result<Option<Stored>> {
+    let school = tenant.id();
     if lock {
         sqlx::query!(
             "select id from imports where school_id = $1 and id = $2 for update",
@@ -483,7 +498,7 @@ async fn check(
         Ok(t) => t,
         Err(e) => return Ok(Err(e.message())),
     };
-    let snap = plan::load(conn, scope.school_id(), &table).await?;
+    let snap = plan::load(conn, scope.tenant(), &table).await?;
     let may_appoint_director = scope.has(Role::Director);
     let (plan, table) = tokio::task::spawn_blocking(move || {
         (plan::build(&table, &snap, may_appoint_director), table)
@@ -608,7 +623,7 @@ async fn preview(
     scope.require(Action::ImportPeople)?;
     let id = path.id()?;
     let mut conn = state.db.acquire().await?;
-    let stored = load_import(&mut conn, scope.school_id(), id, false)
+    let stored = load_import(&mut conn, scope.tenant(), id, false)
         .await?
         .ok_or(AppError::NotFound)?;
     let notice = match q.done.as_deref() {
@@ -647,7 +662,7 @@ async fn apply(
     )
     .fetch_one(&mut *tx)
     .await?;
-    let stored = load_import(&mut tx, school, id, true)
+    let stored = load_import(&mut tx, scope.tenant(), id, true)
         .await?
         .ok_or(AppError::NotFound)?;
     let preview_url = format!("/s/{school}/import/{id}");

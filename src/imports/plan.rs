@@ -23,6 +23,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::PgConnection;
 
 use super::parse::{self, Col, Field, Kind, Row, RowError, Table};
+use crate::auth::tenant::Tenant;
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::people::NewPerson;
 use crate::web::format::{self, full_name, normalize_email, normalize_phone};
@@ -237,9 +238,10 @@ fn contacts(table: &Table) -> (Vec<String>, Vec<String>) {
 /// Loads what the file will be checked against: a handful of queries, whatever its size.
 pub async fn load(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     table: &Table,
 ) -> sqlx::Result<Snapshot> {
+    let school = tenant.id();
     let classes = sqlx::query!(
         r#"select c.id as "id: ClassId", c.grade as "grade!", c.letter as "letter!"
            from classes c

@@ -271,7 +271,7 @@ async fn precheck(
     }
     member_refusal(
         conn,
-        live.school,
+        Tenant::of_invite(live.school),
         account,
         &live.role,
         live.class,
@@ -283,12 +283,13 @@ async fn precheck(
 /// Whether admitting the account would duplicate a membership or move a student.
 pub(crate) async fn member_refusal(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     account: AccountId,
     role: &str,
     class: ClassId,
     child: Option<MembershipId>,
 ) -> sqlx::Result<Option<Refusal>> {
+    let school = tenant.id();
     let row = sqlx::query!(
         r#"select m.id as "id: MembershipId", m.class_id as "class: ClassId", c.title as "title?"
            from memberships m left join classes c on c.school_id = m.school_id and c.id = m.class_id
@@ -334,15 +335,14 @@ pub(crate) async fn admit(
     class: ClassId,
     child: Option<MembershipId>,
 ) -> sqlx::Result<MembershipId> {
-    let school = tenant.id();
     if is_staff_role(role) {
         crate::schools::ensure_staff_membership(conn, tenant, account, role).await
     } else if role == "student" {
-        crate::people::enrol_student(conn, school, account, class).await
+        crate::people::enrol_student(conn, tenant, account, class).await
     } else {
-        let parent = crate::people::ensure_parent(&mut *conn, school, account).await?;
+        let parent = crate::people::ensure_parent(&mut *conn, tenant, account).await?;
         if let Some(child) = child {
-            crate::people::link_parent(conn, school, parent, child).await?;
+            crate::people::link_parent(conn, tenant, parent, child).await?;
         }
         Ok(parent)
     }
@@ -403,14 +403,25 @@ async fn redeem(
         return Ok(Err(Some(Refusal::AlreadyRequested)));
     }
     if let Some(refusal) = member_refusal(
-        &mut *conn, inv.school, account, &inv.role, inv.class, inv.child,
+        &mut *conn,
+        Tenant::of_invite(inv.school),
+        account,
+        &inv.role,
+        inv.class,
+        inv.child,
     )
     .await?
     {
         // A chat link: someone already in the class joins the chat by it (R2.6.a, R2.7.a).
         if inv.chat_id.is_some()
             && matches!(refusal, Refusal::AlreadyMember)
-            && crate::chats::join_chat_by_invite(&mut *conn, inv.school, inv.id.0, account).await?
+            && crate::chats::join_chat_by_invite(
+                &mut *conn,
+                Tenant::of_invite(inv.school),
+                inv.id.0,
+                account,
+            )
+            .await?
         {
             audit::record(
                 conn,
@@ -478,7 +489,13 @@ async fn redeem(
             &[member.0],
         )
         .await?;
-        crate::chats::join_chat_by_invite(&mut *conn, inv.school, inv.id.0, account).await?;
+        crate::chats::join_chat_by_invite(
+            &mut *conn,
+            Tenant::of_invite(inv.school),
+            inv.id.0,
+            account,
+        )
+        .await?;
         audit::record(
             conn,
             meta,
@@ -619,8 +636,14 @@ async fn join(
                 // A new account holds nothing yet: only the link itself can fail here.
                 return bad_link();
             }
-            crate::offers::record_consent(&mut tx, account, Some(live.school), "join", None)
-                .await?;
+            crate::offers::record_consent(
+                &mut tx,
+                account,
+                Some(Tenant::of_invite(live.school)),
+                "join",
+                None,
+            )
+            .await?;
             audit::record(
                 &mut tx,
                 &meta,

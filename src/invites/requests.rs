@@ -317,7 +317,7 @@ async fn approve(
     };
     if let Some(refusal) = member_refusal(
         &mut *conn,
-        scope.school_id(),
+        scope.tenant(),
         r.account,
         &r.role,
         r.class,

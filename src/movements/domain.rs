@@ -20,6 +20,7 @@ use time::{Date, Month};
 use uuid::Uuid;
 
 use crate::audit::{self, Entry};
+use crate::auth::tenant::Tenant;
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
 use crate::people::{self, NewPerson};
 use crate::web::format;
@@ -238,7 +239,8 @@ pub async fn claim(conn: &mut PgConnection, id: MovementId) -> Result<(), Moveme
 }
 
 /// Today in the school's own time zone.
-pub async fn school_today(conn: &mut PgConnection, school: SchoolId) -> sqlx::Result<Date> {
+pub async fn school_today(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<Date> {
+    let school = tenant.id();
     sqlx::query_scalar!(
         r#"select (now() at time zone timezone)::date as "today!" from schools where id = $1"#,
         school as SchoolId
@@ -250,9 +252,10 @@ pub async fn school_today(conn: &mut PgConnection, school: SchoolId) -> sqlx::Re
 /// A class of the school's current academic year that is not archived: its title.
 pub async fn current_class_title(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     class: ClassId,
 ) -> sqlx::Result<Option<String>> {
+    let school = tenant.id();
     sqlx::query_scalar!(
         r#"select c.title from classes c
            join academic_years y on y.school_id = c.school_id and y.id = c.academic_year_id
@@ -347,9 +350,10 @@ pub struct Enrolled {
 /// «Иванов Иван Иванович (5А)».
 pub async fn possible_duplicates(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     p: &NewPerson,
 ) -> sqlx::Result<Vec<String>> {
+    let school = tenant.id();
     let rows = sqlx::query!(
         r#"select a.surname, a.given_name, a.patronymic, c.title as "class?"
            from memberships m join accounts a on a.id = m.account_id
@@ -387,11 +391,11 @@ pub async fn enrol(
     e: &Enrolment,
 ) -> Result<Enrolled, MovementError> {
     claim(conn, id).await?;
-    let class_title = current_class_title(conn, by.school(), e.class)
+    let class_title = current_class_title(conn, by.tenant(), e.class)
         .await?
         .ok_or(MovementError::ClassNotFound)?;
     let account = people::create_account(conn, &e.person).await?;
-    let membership = people::enrol_student(conn, by.school(), account, e.class).await?;
+    let membership = people::enrol_student(conn, by.tenant(), account, e.class).await?;
     let details = format!("{class_title}, {}", e.order.text());
     insert_movement(
         conn,
@@ -427,9 +431,10 @@ struct LockedStudent {
 
 async fn lock_student(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     student: MembershipId,
 ) -> Result<LockedStudent, MovementError> {
+    let school = tenant.id();
     let row = sqlx::query!(
         r#"select m.account_id as "account: AccountId", m.status,
                   m.class_id as "class_id?: ClassId", c.title as "title?"
@@ -463,8 +468,8 @@ pub async fn transfer(
     on: Date,
 ) -> Result<(), MovementError> {
     claim(conn, id).await?;
-    let s = lock_student(conn, by.school(), student).await?;
-    let to_title = current_class_title(conn, by.school(), to)
+    let s = lock_student(conn, by.tenant(), student).await?;
+    let to_title = current_class_title(conn, by.tenant(), to)
         .await?
         .ok_or(MovementError::ClassNotFound)?;
     if s.class.as_ref().map(|c| c.0) == Some(to) {
@@ -504,9 +509,10 @@ pub async fn transfer(
 /// school: «Фамилия Имя Отчество». They leave with the student.
 pub async fn parents_left_alone(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     student: MembershipId,
 ) -> sqlx::Result<Vec<String>> {
+    let school = tenant.id();
     let rows = sqlx::query!(
         r#"select a.surname, a.given_name, a.patronymic
            from memberships p join accounts a on a.id = p.account_id
@@ -585,8 +591,8 @@ pub async fn leave(
     reason: Option<&str>,
 ) -> Result<Vec<String>, MovementError> {
     claim(conn, id).await?;
-    let s = lock_student(conn, by.school(), student).await?;
-    let parents = parents_left_alone(conn, by.school(), student).await?;
+    let s = lock_student(conn, by.tenant(), student).await?;
+    let parents = parents_left_alone(conn, by.tenant(), student).await?;
     sqlx::query!(
         "update memberships set status = 'left', left_at = now() where school_id = $1 and id = $2",
         by.school() as SchoolId,
@@ -629,9 +635,10 @@ pub async fn leave(
 /// (approved or proposed), lessons in current classes.
 pub async fn handovers(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     member: MembershipId,
 ) -> sqlx::Result<Vec<Handover>> {
+    let school = tenant.id();
     let mut out = Vec::new();
     let led = sqlx::query_scalar!(
         r#"select c.title from class_teacher_assignments t
@@ -717,7 +724,7 @@ pub async fn staff_leave(
     if row.status == "left" {
         return Err(MovementError::NotActive);
     }
-    let items = handovers(conn, by.school(), member).await?;
+    let items = handovers(conn, by.tenant(), member).await?;
     if !items.is_empty() {
         return Err(MovementError::HandOverFirst(items));
     }
@@ -827,8 +834,9 @@ fn add_months(d: Date, months: i32) -> Date {
 }
 
 /// The plan of the year-end rollover for the school's current year.
-pub async fn rollover_plan(conn: &mut PgConnection, school: SchoolId) -> sqlx::Result<Plan> {
-    let today = school_today(conn, school).await?;
+pub async fn rollover_plan(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<Plan> {
+    let school = tenant.id();
+    let today = school_today(conn, tenant).await?;
     let year = sqlx::query!(
         r#"select id as "id: AcademicYearId", starts_on from academic_years
            where school_id = $1 and is_current"#,
@@ -1107,7 +1115,7 @@ pub async fn rollover_apply(
     )
     .execute(&mut *conn)
     .await?;
-    let plan = rollover_plan(conn, by.school()).await?;
+    let plan = rollover_plan(conn, by.tenant()).await?;
     if !plan.blockers.is_empty() {
         return Err(RolloverError::Refused(plan.blockers));
     }

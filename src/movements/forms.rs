@@ -107,7 +107,7 @@ pub(super) async fn enrol_page(
     scope.require(Action::RecordMovements)?;
     let mut conn = state.db.acquire().await?;
     let classes = current_classes(&mut conn, scope.tenant()).await?;
-    let today = domain::school_today(&mut conn, scope.school_id()).await?;
+    let today = domain::school_today(&mut conn, scope.tenant()).await?;
     let class = chosen_class(&q.class, &classes)
         .map(|c| c.to_string())
         .unwrap_or_default();
@@ -147,7 +147,7 @@ pub(super) async fn enrol(
     let key = parse_key(&form.key)?;
     let mut conn = state.db.acquire().await?;
     let classes = current_classes(&mut conn, scope.tenant()).await?;
-    let today = domain::school_today(&mut conn, school).await?;
+    let today = domain::school_today(&mut conn, scope.tenant()).await?;
     drop(conn);
 
     let mut errors = FormErrors::default();
@@ -210,7 +210,7 @@ pub(super) async fn enrol(
         Err(e) => return Err(movement_failure(e)),
     }
     if form.not_duplicate.is_none() {
-        let duplicates = domain::possible_duplicates(&mut tx, school, &person).await?;
+        let duplicates = domain::possible_duplicates(&mut tx, scope.tenant(), &person).await?;
         if !duplicates.is_empty() {
             drop(tx);
             errors.add(
@@ -437,7 +437,7 @@ pub(super) async fn transfer_page(
         )
     };
     let classes = current_classes(&mut conn, scope.tenant()).await?;
-    let today = domain::school_today(&mut conn, school).await?;
+    let today = domain::school_today(&mut conn, scope.tenant()).await?;
     Ok(render(&TransferPage {
         layout: Layout::for_scope(&scope),
         school_id: school,
@@ -586,10 +586,10 @@ pub(super) async fn leave_page(
         )
     };
     let parents = match &student {
-        Some(s) if s.active => domain::parents_left_alone(&mut conn, school, s.id).await?,
+        Some(s) if s.active => domain::parents_left_alone(&mut conn, scope.tenant(), s.id).await?,
         _ => Vec::new(),
     };
-    let today = domain::school_today(&mut conn, school).await?;
+    let today = domain::school_today(&mut conn, scope.tenant()).await?;
     Ok(render(&LeavePage {
         layout: Layout::for_scope(&scope),
         school_id: school,
@@ -624,7 +624,7 @@ pub(super) async fn leave(
     let mut conn = state.db.acquire().await?;
     let student = require_student(&mut conn, scope.tenant(), &form.student).await?;
     let parents = if student.active {
-        domain::parents_left_alone(&mut conn, school, student.id).await?
+        domain::parents_left_alone(&mut conn, scope.tenant(), student.id).await?
     } else {
         Vec::new()
     };
@@ -825,7 +825,7 @@ pub(super) async fn staff_leave_page(
         Some(require_staff(&mut conn, scope.tenant(), &q.member).await?)
     };
     let items = match &member {
-        Some(m) if m.active => domain::handovers(&mut conn, school, m.id).await?,
+        Some(m) if m.active => domain::handovers(&mut conn, scope.tenant(), m.id).await?,
         _ => Vec::new(),
     };
     let (handovers, handover_message) = handover_links(scope.tenant(), &items);
@@ -834,7 +834,7 @@ pub(super) async fn staff_leave_page(
     } else {
         Vec::new()
     };
-    let today = domain::school_today(&mut conn, school).await?;
+    let today = domain::school_today(&mut conn, scope.tenant()).await?;
     Ok(render(&StaffLeavePage {
         layout: Layout::for_scope(&scope),
         school_id: school,
@@ -902,7 +902,7 @@ pub(super) async fn staff_leave(
     let (Some(order), Some(on), true) = (order, on, errors.is_empty()) else {
         let mut conn = state.db.acquire().await?;
         let items = if member.active {
-            domain::handovers(&mut conn, school, member.id).await?
+            domain::handovers(&mut conn, scope.tenant(), member.id).await?
         } else {
             Vec::new()
         };

@@ -192,7 +192,7 @@ pub(super) async fn preview(
         .flatten(),
         Err(_) => None,
     };
-    let plan = domain::rollover_plan(&mut conn, school).await?;
+    let plan = domain::rollover_plan(&mut conn, scope.tenant()).await?;
     page(
         &scope,
         plan,
@@ -272,7 +272,7 @@ pub(super) async fn apply(
     }
     let reload = |marks: Marks, errors, student_errors| async {
         let mut conn = state.db.acquire().await?;
-        let plan = domain::rollover_plan(&mut conn, school).await?;
+        let plan = domain::rollover_plan(&mut conn, scope.tenant()).await?;
         page(&scope, plan, marks, errors, student_errors, None)
     };
     if !errors.is_empty() || !student_errors.is_empty() {

@@ -248,10 +248,11 @@ pub async fn create_many(
 pub async fn record_consent(
     conn: &mut PgConnection,
     account: AccountId,
-    school: Option<SchoolId>,
+    school: Option<Tenant>,
     occasion: &str,
     offer: Option<Uuid>,
 ) -> sqlx::Result<()> {
+    let school = school.map(Tenant::id);
     sqlx::query!(
         r#"insert into consents (id, account_id, school_id, notice_version, occasion, offer_id)
            values ($1, $2, $3, $4, $5, $6)"#,

@@ -346,12 +346,15 @@ pub(super) async fn admit(
             let Some(class) = live.class else {
                 return Err(sqlx::Error::RowNotFound);
             };
-            crate::people::enrol_student(conn, live.school, account, class).await?
+            crate::people::enrol_student(conn, Tenant::of_offer(live.school), account, class)
+                .await?
         }
         "parent" => {
-            let parent = crate::people::ensure_parent(conn, live.school, account).await?;
+            let parent =
+                crate::people::ensure_parent(conn, Tenant::of_offer(live.school), account).await?;
             if let Some(child) = live.child {
-                crate::people::link_parent(conn, live.school, parent, child).await?;
+                crate::people::link_parent(conn, Tenant::of_offer(live.school), parent, child)
+                    .await?;
             }
             parent
         }
@@ -376,7 +379,14 @@ pub(super) async fn admit(
             m
         }
     };
-    record_consent(conn, account, Some(live.school), "offer", Some(live.id)).await?;
+    record_consent(
+        conn,
+        account,
+        Some(Tenant::of_offer(live.school)),
+        "offer",
+        Some(live.id),
+    )
+    .await?;
     sqlx::query!(
         r#"update offers set status = 'accepted', decided_at = now(), decided_by = $2
            where id = $1 and status = 'pending'"#,

@@ -11,6 +11,7 @@ pub mod verification;
 
 use sqlx::PgConnection;
 
+use crate::auth::tenant::Tenant;
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::Routes;
 
@@ -56,10 +57,11 @@ pub async fn create_account(conn: &mut PgConnection, p: &NewPerson) -> sqlx::Res
 /// membership, re-activated and moved to `class`).
 pub async fn enrol_student(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     account: AccountId,
     class: ClassId,
 ) -> sqlx::Result<MembershipId> {
+    let school = tenant.id();
     sqlx::query_scalar!(
         r#"insert into memberships (school_id, id, account_id, role, class_id)
            values ($1, $2, $3, 'student', $4)
@@ -78,9 +80,10 @@ pub async fn enrol_student(
 /// The account's parent membership in the school, created if missing.
 pub async fn ensure_parent(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     account: AccountId,
 ) -> sqlx::Result<MembershipId> {
+    let school = tenant.id();
     sqlx::query_scalar!(
         r#"insert into memberships (school_id, id, account_id, role)
            values ($1, $2, $3, 'parent')
@@ -98,10 +101,11 @@ pub async fn ensure_parent(
 /// Links a parent to a child (idempotent).
 pub async fn link_parent(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     parent: MembershipId,
     child: MembershipId,
 ) -> sqlx::Result<()> {
+    let school = tenant.id();
     sqlx::query!(
         r#"insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)
            on conflict do nothing"#,

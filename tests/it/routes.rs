@@ -84,6 +84,10 @@ struct World {
     chat_member: MembershipId,
     invite: Uuid,
     invite_token: String,
+    /// An offer to someone not on the portal yet, by its token.
+    offer_token: String,
+    /// An offer of school A addressed to each person with an account (by their login).
+    offers: std::collections::HashMap<AccountId, Uuid>,
     request: Uuid,
     requester: AccountId,
     kid_account: AccountId,
@@ -388,6 +392,50 @@ async fn world() -> World {
     .execute(&app.db)
     .await
     .unwrap();
+    // Offers (SECURITY.md 35): one to a newcomer by token, one to each person by login.
+    let offer_token = school_portal::auth::session::new_token();
+    let mut offers = std::collections::HashMap::new();
+    for (i, person) in people.iter().enumerate() {
+        let Some(account) = person.account else {
+            continue;
+        };
+        let email: String = sqlx::query_scalar("select email from accounts where id = $1")
+            .bind(account)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "insert into offers (school_id, id, token_hash, surname, given_name, email, role,
+                                 source, expires_at, created_by)
+             values ($1, $2, $3, 'Предложенов', 'Пётр', $4, 'teacher', 'staff_form',
+                     now() + interval '7 days', $5)",
+        )
+        .bind(school)
+        .bind(id)
+        .bind(school_portal::auth::session::token_hash(&format!(
+            "{offer_token}-{i}"
+        )))
+        .bind(email)
+        .bind(admin)
+        .execute(&app.db)
+        .await
+        .unwrap();
+        offers.insert(account, id);
+    }
+    sqlx::query(
+        "insert into offers (school_id, id, token_hash, surname, given_name, email, role,
+                             source, expires_at, created_by)
+         values ($1, $2, $3, 'Новиков', 'Нил', 'newcomer@test.local', 'teacher', 'staff_form',
+                 now() + interval '7 days', $4)",
+    )
+    .bind(school)
+    .bind(Uuid::now_v7())
+    .bind(school_portal::auth::session::token_hash(&offer_token))
+    .bind(admin)
+    .execute(&app.db)
+    .await
+    .unwrap();
     let w = World {
         app,
         school,
@@ -396,6 +444,8 @@ async fn world() -> World {
         chat_member: kid,
         invite,
         invite_token,
+        offer_token,
+        offers,
         request,
         requester,
         kid_account,
@@ -544,7 +594,12 @@ impl World {
 
     /// The path with every parameter filled from the world; an unknown one is an error,
     /// so a new route with a new kind of object fails the walk until the test knows it.
-    fn fill(&self, path: &str, session: Option<Uuid>) -> Result<String, String> {
+    fn fill(
+        &self,
+        path: &str,
+        session: Option<Uuid>,
+        account: Option<AccountId>,
+    ) -> Result<String, String> {
         let mut out = Vec::new();
         for seg in path.split('/') {
             let value = if seg.starts_with('{') {
@@ -568,6 +623,13 @@ impl World {
                     "{token}" if path.starts_with("/join/") => self.invite_token.clone(),
                     "{token}" if path.starts_with("/setup/") => self.setup_token.clone(),
                     "{token}" if path.starts_with("/password/") => self.password_token.clone(),
+                    "{token}" if path.starts_with("/offers/") => self.offer_token.clone(),
+                    // Each person's own offer: answering is theirs alone (a stranger's is
+                    // the same as an unknown one, 404), like a session id.
+                    "{offer_id}" => account
+                        .and_then(|a| self.offers.get(&a).copied())
+                        .unwrap_or_else(Uuid::now_v7)
+                        .to_string(),
                     other => return Err(format!("{path}: cannot fill {other}")),
                 }
             } else {
@@ -653,7 +715,7 @@ async fn check(w: &World, row: &RouteRow, who: &Person) -> Option<String> {
         }
         _ => (who.client.clone(), None),
     };
-    let path = match w.fill(row.path, session) {
+    let path = match w.fill(row.path, session, who.account) {
         Ok(p) => p,
         Err(e) => return Some(e),
     };
