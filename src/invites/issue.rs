@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{InviteId, STAFF_DIRECT_MAX_DAYS, is_staff_role, led_classes, may_create, policy};
+use super::{InviteId, STAFF_DIRECT_MAX_DAYS, is_staff_role, may_create, policy};
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{RequestMeta, SchoolScope};
@@ -105,10 +105,9 @@ pub async fn issue(
 ) -> AppResult<Outcome> {
     scope.require(Action::CreateInvites)?;
     let mut conn = state.db.acquire().await?;
-    let leads = led_classes(&mut conn, scope.tenant(), scope.actor().id())
-        .await?
-        .contains(&req.class);
-    if !may_create(scope.roles(), leads, &req.role) {
+    // Who may invite whom into which class: nobody above their own role, a class teacher
+    // only into a class they lead (the scope loaded the classes with the roles).
+    if !may_create(scope.roles(), scope.leads(req.class), &req.role) {
         return Err(AppError::Forbidden);
     }
     within_policy(&req).map_err(AppError::BadRequest)?;

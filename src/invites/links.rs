@@ -154,7 +154,7 @@ async fn registry(
 ) -> AppResult<Response> {
     scope.require(Action::ViewInvites)?;
     let mut conn = state.db.acquire().await?;
-    let limit = class_limit(&mut conn, &scope).await?;
+    let limit = class_limit(&scope);
     let classes = class_choices(&mut conn, &scope, &limit).await?;
     let filter = match q.state.as_deref() {
         Some("all") => "all",
@@ -318,7 +318,7 @@ fn allowed_roles(scope: &SchoolScope) -> Vec<(&'static str, &'static str)> {
 async fn new_page(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::CreateInvites)?;
     let mut conn = state.db.acquire().await?;
-    let limit = class_limit(&mut conn, &scope).await?;
+    let limit = class_limit(&scope);
     let classes = class_choices(&mut conn, &scope, &limit).await?;
     Ok(render(&NewPage {
         layout: Layout::for_scope(&scope),
@@ -564,7 +564,7 @@ async fn create(
 ) -> AppResult<Response> {
     scope.require(Action::CreateInvites)?;
     let mut conn = state.db.acquire().await?;
-    let limit = class_limit(&mut conn, &scope).await?;
+    let limit = class_limit(&scope);
     let classes = class_choices(&mut conn, &scope, &limit).await?;
     let checked = match check(&mut conn, &scope, &classes, &form).await? {
         Ok(c) => c,
@@ -633,7 +633,7 @@ async fn shared(conn: &mut PgConnection, scope: &SchoolScope, token: &str) -> Ap
     let view = view_by_token(&mut *conn, scope, token)
         .await?
         .ok_or(AppError::NotFound)?;
-    let limit = class_limit(&mut *conn, scope).await?;
+    let limit = class_limit(scope);
     let leads = limit.as_ref().is_none_or(|l| l.contains(&view.class));
     // Another class's link: the object rule LeadsClass, 403.
     if !may_create(scope.roles(), leads, &view.role) {

@@ -145,16 +145,11 @@ pub(crate) async fn led_classes(
 
 /// For a scope: `None` when the actor sees every class (the administrator), otherwise the
 /// classes they lead.
-pub(crate) async fn class_limit(
-    conn: &mut PgConnection,
-    scope: &SchoolScope,
-) -> sqlx::Result<Option<Vec<ClassId>>> {
+pub(crate) fn class_limit(scope: &SchoolScope) -> Option<Vec<ClassId>> {
     if scope.has(Role::Admin) {
-        Ok(None)
+        None
     } else {
-        Ok(Some(
-            led_classes(conn, scope.tenant(), scope.actor().id()).await?,
-        ))
+        Some(scope.led_classes().to_vec())
     }
 }
 
@@ -331,7 +326,7 @@ pub async fn home_notes(
         }
     }
     if scope.can(Action::ReviewJoinRequests) {
-        let limit = class_limit(&mut *conn, scope).await?;
+        let limit = class_limit(scope);
         let n = sqlx::query_scalar!(
             r#"select count(*) as "n!" from join_requests
                where school_id = $1 and status = 'pending'

@@ -125,7 +125,7 @@ async fn page(
     notice: Option<String>,
 ) -> AppResult<Response> {
     let mut conn = state.db.acquire().await?;
-    let limit = class_limit(&mut conn, scope).await?;
+    let limit = class_limit(scope);
     let total = sqlx::query_scalar!(
         r#"select count(*) as "n!" from join_requests
            where school_id = $1 and status = 'pending' and account_id <> $3

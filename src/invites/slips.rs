@@ -65,7 +65,7 @@ struct NewPage {
 async fn new_page(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::CreateInvites)?;
     let mut conn = state.db.acquire().await?;
-    let limit = class_limit(&mut conn, &scope).await?;
+    let limit = class_limit(&scope);
     let classes = class_choices(&mut conn, &scope, &limit).await?;
     Ok(render(&NewPage {
         layout: Layout::for_scope(&scope),
@@ -108,7 +108,7 @@ async fn create(
 ) -> AppResult<Response> {
     scope.require(Action::CreateInvites)?;
     let mut conn = state.db.acquire().await?;
-    let limit = class_limit(&mut conn, &scope).await?;
+    let limit = class_limit(&scope);
     let classes = class_choices(&mut conn, &scope, &limit).await?;
     let mut errors = FormErrors::default();
     let class = form
