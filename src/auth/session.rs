@@ -78,6 +78,28 @@ pub async fn lookup(
     }))
 }
 
+/// A new session for `account` in place of the one the request carried (login, a new role):
+/// the old id is dead and the new one is returned, to be set as the cookie (SECURITY.md 2).
+pub async fn renew(
+    conn: &mut PgConnection,
+    config: &WebConfig,
+    headers: &HeaderMap,
+    account: AccountId,
+    meta: &super::extract::RequestMeta,
+) -> sqlx::Result<String> {
+    if let Some(old) = token_from_headers(headers, config) {
+        delete_by_token(&mut *conn, &old).await?;
+    }
+    create(
+        conn,
+        config,
+        account,
+        meta.ip.as_deref(),
+        meta.user_agent.as_deref(),
+    )
+    .await
+}
+
 /// Starts a session for an account; returns the raw token for the cookie.
 pub async fn create(
     conn: &mut PgConnection,

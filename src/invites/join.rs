@@ -563,17 +563,8 @@ async fn join(
                 }
                 Ok(joined) => {
                     // A new role: a new session id, the old one dies (SECURITY.md 2).
-                    if let Some(old) = session::token_from_headers(&headers, &state.config) {
-                        session::delete_by_token(&mut tx, &old).await?;
-                    }
-                    let fresh = session::create(
-                        &mut tx,
-                        &state.config,
-                        a.id(),
-                        meta.ip.as_deref(),
-                        meta.user_agent.as_deref(),
-                    )
-                    .await?;
+                    let fresh =
+                        session::renew(&mut tx, &state.config, &headers, a.id(), &meta).await?;
                     tx.commit().await?;
                     let res = Redirect::to(&after_join(&joined)).into_response();
                     Ok(with_cookie(res, session::set_cookie(&state.config, &fresh)))

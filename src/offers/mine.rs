@@ -5,18 +5,17 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::pages::{addressed_to, admit, gone, live_by, lock};
+use super::pages::{accept, addressed_to, gone, live_by, lock};
 use super::{NOTICE_VERSION, consent_given, role_title};
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{Actor, MaybeActor, RequestMeta};
 use crate::auth::permissions::Access;
-use crate::auth::session;
 use crate::error::{AppError, AppResult};
 use crate::ids::AccountId;
 use crate::web::format;
@@ -119,30 +118,7 @@ async fn answer(
             if let Err(m) = consent_given(&form.consent) {
                 return page(&state, &actor, Some(m)).await;
             }
-            let mut tx = state.db.begin().await?;
-            if !lock(&mut tx, &live).await? {
-                return gone(&maybe);
-            }
-            admit(&mut tx, &meta, &live, actor.id()).await?;
-            // A new role: a new session id, the old one dies (SECURITY.md 2).
-            if let Some(old) = session::token_from_headers(&headers, &state.config) {
-                session::delete_by_token(&mut tx, &old).await?;
-            }
-            let fresh = session::create(
-                &mut tx,
-                &state.config,
-                actor.id(),
-                meta.ip.as_deref(),
-                meta.user_agent.as_deref(),
-            )
-            .await?;
-            tx.commit().await?;
-            let mut res = Redirect::to(&format!("/s/{}", live.school)).into_response();
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                session::set_cookie(&state.config, &fresh),
-            );
-            Ok(res)
+            accept(&state, &meta, &headers, &live, actor.id(), &maybe).await
         }
         "decline" => {
             let mut tx = state.db.begin().await?;

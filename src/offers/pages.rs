@@ -422,6 +422,31 @@ pub(super) async fn admit(
 }
 
 /// Takes the offer for update: `None` when it was answered meanwhile.
+/// Accepts an offer for `account` in one transaction: the membership, the consent, a new
+/// session (a new role, SECURITY.md 2); then the school's start page.
+pub(super) async fn accept(
+    state: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    live: &Live,
+    account: AccountId,
+    actor: &MaybeActor,
+) -> AppResult<Response> {
+    let mut tx = state.db.begin().await?;
+    if !lock(&mut tx, live).await? {
+        return gone(actor);
+    }
+    admit(&mut tx, meta, live, account).await?;
+    let fresh = session::renew(&mut tx, &state.config, headers, account, meta).await?;
+    tx.commit().await?;
+    let mut res = Redirect::to(&format!("/s/{}", live.school)).into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(&state.config, &fresh),
+    );
+    Ok(res)
+}
+
 pub(super) async fn lock(conn: &mut PgConnection, live: &Live) -> sqlx::Result<bool> {
     Ok(sqlx::query_scalar!(
         r#"select id from offers where id = $1 and status = 'pending' and expires_at > now()
@@ -505,30 +530,7 @@ async fn answer(
                 page.errors.add("consent", m);
                 return Ok(render(&page)?.into_response());
             }
-            let mut tx = state.db.begin().await?;
-            if !lock(&mut tx, &live).await? {
-                return gone(&actor);
-            }
-            admit(&mut tx, &meta, &live, a.id()).await?;
-            // A new role: a new session id, the old one dies (SECURITY.md 2).
-            if let Some(old) = session::token_from_headers(&headers, &state.config) {
-                session::delete_by_token(&mut tx, &old).await?;
-            }
-            let fresh = session::create(
-                &mut tx,
-                &state.config,
-                a.id(),
-                meta.ip.as_deref(),
-                meta.user_agent.as_deref(),
-            )
-            .await?;
-            tx.commit().await?;
-            let mut res = Redirect::to(&format!("/s/{}", live.school)).into_response();
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                session::set_cookie(&state.config, &fresh),
-            );
-            Ok(res)
+            accept(&state, &meta, &headers, &live, a.id(), &actor).await
         }
         ("register", None) => register(&state, &actor, &meta, &live, &token, &mut form).await,
         // Anything else: the page again, nothing changes.
