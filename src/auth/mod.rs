@@ -258,17 +258,7 @@ async fn login(
 
     throttle::clear(&mut conn, &key).await?;
     // A new session id at every login; the one the browser had is dead (SECURITY.md 2).
-    if let Some(old) = session::token_from_headers(&headers, &state.config) {
-        session::delete_by_token(&mut conn, &old).await?;
-    }
-    let token = session::create(
-        &mut conn,
-        &state.config,
-        account_id,
-        meta.ip.as_deref(),
-        meta.user_agent.as_deref(),
-    )
-    .await?;
+    let token = session::renew(&mut conn, &state.config, &headers, account_id, &meta).await?;
     audit::record(
         &mut conn,
         &meta,
