@@ -151,6 +151,17 @@ pub fn permissions_markdown(rows: &[RouteRow]) -> String {
         ));
     }
     out.push_str(
+        "\n## People and accounts\n\n\
+         An account belongs to its person, not to a school (SECURITY.md 35; the rules in full \
+         are in `src/offers/mod.rs`): a school sees a person only through its own membership; \
+         a contact it types (adding staff, an import) makes an offer the person accepts, never \
+         attaches, shows or changes an account; only the person changes their name, contacts \
+         and password; a school changes its membership's class, role, status and position, and \
+         its actions end no sessions. A person's card shows the password state and live \
+         sessions only when the person belongs to that school alone. Parents' contacts on a \
+         class's page: the administrator and that class's class teacher (SECURITY.md 36).\n",
+    );
+    out.push_str(
         "\n## Routes\n\n\
          `public`: anyone; `logged in`: any account; `operator`: the deployment operator; \
          `school: Action`: a member of the school in the URL whose roles allow the action \
