@@ -151,6 +151,10 @@ pub fn with_middleware(router: Router, config: &WebConfig) -> Router {
                 StatusCode::SERVICE_UNAVAILABLE,
                 Duration::from_secs(config.request_timeout_secs),
             ))
+            .layer(axum::middleware::from_fn_with_state(
+                config.body_limit_kb * 1024,
+                web::input::control_characters,
+            ))
             .layer(RequestBodyLimitLayer::new(config.body_limit_kb * 1024))
             .layer(CsrfLayer::new()),
     )

@@ -43,12 +43,12 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 
 #[derive(Template)]
 #[template(path = "error.html")]
-struct ErrorTemplate {
+struct ErrorTemplate<'a> {
     layout: Layout,
     status: u16,
     title: &'static str,
-    message: &'static str,
-    request_id: String,
+    message: &'a str,
+    request_id: &'a str,
 }
 
 fn title(status: StatusCode) -> &'static str {
@@ -89,6 +89,19 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
     let message = marked
         .map(|m| m.message)
         .unwrap_or_else(|| ErrorPage::default_message(status));
+    let (parts, _) = res.into_parts();
+    with_page(parts, message, &request_id)
+}
+
+/// A Russian error page for `status` with `message` (for middleware that answers before
+/// any handler, e.g. [`crate::web::input`]).
+pub(crate) fn error_page(status: StatusCode, message: &str, request_id: &str) -> Response {
+    let (parts, _) = status.into_response().into_parts();
+    with_page(parts, message, request_id)
+}
+
+fn with_page(mut parts: axum::http::response::Parts, message: &str, request_id: &str) -> Response {
+    let status = parts.status;
     let page = ErrorTemplate {
         layout: Layout::anonymous(),
         status: status.as_u16(),
@@ -103,7 +116,6 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
             format!("{} {}", status.as_u16(), title(status))
         }
     };
-    let (mut parts, _) = res.into_parts();
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),

@@ -4,6 +4,7 @@
 
 pub mod assets;
 pub mod format;
+pub mod input;
 pub mod layout;
 pub mod middleware;
 pub mod query;

@@ -14,6 +14,7 @@ mod chats;
 mod demo;
 mod hardening;
 mod imports;
+mod input;
 mod invites;
 mod movements;
 mod people;

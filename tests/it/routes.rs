@@ -15,7 +15,7 @@ use crate::helpers::*;
 
 /// Who asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Who {
+pub(crate) enum Who {
     Anonymous,
     Student,
     Parent,
@@ -68,16 +68,16 @@ fn outcome(res: &reqwest::Response) -> Outcome {
     }
 }
 
-struct Person {
-    who: Who,
-    account: Option<AccountId>,
+pub(crate) struct Person {
+    pub(crate) who: Who,
+    pub(crate) account: Option<AccountId>,
     /// Their facts in school A (`None`: not a member of it).
     facts: Option<Facts>,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
 }
 
-struct World {
-    app: TestApp,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
     school: SchoolId,
     five_a: ClassId,
     chat: Uuid,
@@ -105,7 +105,7 @@ struct World {
     setup_token: String,
     password_token: String,
     admin: AccountId,
-    people: Vec<Person>,
+    pub(crate) people: Vec<Person>,
 }
 
 fn facts(account: AccountId, roles: &[Role], led: &[ClassId], taught: &[ClassId]) -> Facts {
@@ -126,7 +126,7 @@ async fn exec(app: &TestApp, sql: &str, binds: &[Uuid]) {
 }
 
 /// Two schools and one of each role and object.
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let app = TestApp::spawn_with(WebConfig {
         join_per_ip_per_minute: 100_000,
         invites_per_minute: 100_000,
@@ -594,7 +594,7 @@ impl World {
 
     /// The path with every parameter filled from the world; an unknown one is an error,
     /// so a new route with a new kind of object fails the walk until the test knows it.
-    fn fill(
+    pub(crate) fn fill(
         &self,
         path: &str,
         session: Option<Uuid>,
