@@ -6,8 +6,10 @@ pub mod assets;
 pub mod format;
 pub mod layout;
 pub mod middleware;
+pub mod once;
 pub mod query;
 pub mod request_id;
+pub mod unique;
 
 use askama::Template;
 use axum::Router;
