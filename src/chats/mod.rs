@@ -7,6 +7,7 @@
 pub mod compliance;
 mod create;
 pub mod demo;
+mod invite;
 pub mod sync;
 
 use askama::Template;
@@ -28,12 +29,14 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::format;
 use crate::web::layout::Layout;
+use crate::web::once::FormKey;
 use crate::web::{Routes, render};
 
 pub use create::{NewChat, create_chat};
 use create::{
     create_class_chat, create_mandatory, create_staff_chat, create_subject_chat, new_page,
 };
+use invite::create_invite;
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -580,6 +583,8 @@ struct ShowPage {
     successors: Vec<Person>,
     errors: FormErrors,
     notice: Option<&'static str>,
+    /// The key of the «create an invite link» form (sent twice, it makes one link).
+    invite_key: FormKey,
 }
 
 fn school_role(role: &str) -> &'static str {
@@ -702,6 +707,7 @@ async fn show_page(
         successors,
         errors,
         notice,
+        invite_key: FormKey::default(),
     })?
     .into_response())
 }
@@ -1137,76 +1143,6 @@ async fn my_chats(State(state): State<AppState>, scope: SchoolScope) -> AppResul
 }
 
 // ---- chat invite links (R2.6.a, R2.7.a) ------------------------------------------------
-
-#[derive(Template)]
-#[template(path = "chats/invite.html")]
-struct InvitePage {
-    layout: Layout,
-    school_id: SchoolId,
-    chat_id: Uuid,
-    title: String,
-    link: String,
-    role: &'static str,
-    expires: String,
-}
-
-/// A chat invite link through the invites mechanism: a link into the chat's class for its
-/// students (students chat) or parents (parents chat) that also puts whoever joins by it —
-/// newcomer or already in the class — into this chat. Shown once; only its hash is kept.
-async fn create_invite(
-    State(state): State<AppState>,
-    scope: SchoolScope,
-    meta: RequestMeta,
-    Path((_, chat)): Path<(String, Uuid)>,
-) -> AppResult<Response> {
-    scope.require(Action::CreateInvites)?;
-    let mut tx = state.db.begin().await?;
-    let head = load_chat(&mut tx, &scope, chat).await?;
-    if !(scope.has(Role::Admin) || head.leads) {
-        return Err(AppError::Forbidden);
-    }
-    let (role, class) = match (head.kind, head.class_id) {
-        (Kind::ClassStudents, Some(c)) => ("student", c),
-        (Kind::ClassParents, Some(c)) => ("parent", c),
-        _ => return Err(AppError::NotFound),
-    };
-    if head.archived {
-        return Err(AppError::NotFound);
-    }
-    drop(tx);
-    let request = crate::invites::issue::Request {
-        id: crate::invites::InviteId::new(),
-        role: role.to_owned(),
-        class,
-        chat: Some(chat),
-        children: None,
-        purpose: format!("чат «{}»", head.title),
-        max_uses: 60,
-        needs_approval: role == "parent",
-        days: 14,
-    };
-    let outcome =
-        crate::invites::issue::issue(&state, &scope, &meta, request, "invite.created").await?;
-    let crate::invites::issue::Outcome::Issued { links, expires_at } = outcome else {
-        return Err(AppError::NotFound);
-    };
-    let token = links
-        .into_iter()
-        .next()
-        .map(|l| l.token)
-        .unwrap_or_default();
-    let expires = expires_at;
-    Ok(render(&InvitePage {
-        layout: Layout::for_scope(&scope),
-        school_id: scope.school_id(),
-        chat_id: chat,
-        title: head.title,
-        link: crate::invites::join_url(&state.public_url, &token),
-        role: school_role(role),
-        expires: format::datetime(expires, scope.timezone()),
-    })?
-    .into_response())
-}
 
 /// Puts the account's membership of the invite's role into the invite's chat, if the
 /// invite names one (the caller's transaction; nothing when it names none).

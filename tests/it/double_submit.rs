@@ -127,9 +127,7 @@ async fn world() -> World {
     let class = app.class(s, 5, "А").await;
     app.admin(s, "admin@test.local").await;
     app.person(s, "director@test.local", "director", None).await;
-    let (_, teacher) = app
-        .person(s, "teacher@test.local", "teacher", None)
-        .await;
+    let (_, teacher) = app.person(s, "teacher@test.local", "teacher", None).await;
     app.class_teacher(s, class, teacher).await;
     World {
         app,
