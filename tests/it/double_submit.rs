@@ -573,3 +573,90 @@ async fn a_new_school_sent_twice_and_again_is_one_school() {
     .await;
     assert_eq!(n, 1);
 }
+
+#[tokio::test]
+async fn a_chat_invite_sent_twice_makes_one_link_and_says_so() {
+    let w = world().await;
+    let admin = w.app.logged_in("admin@test.local").await;
+    let res = w
+        .app
+        .post(
+            &admin,
+            &format!("/s/{}/classes/{}/chats/class_students", w.s, w.class),
+            &[],
+        )
+        .await;
+    let chat = crate::helpers::location(&res);
+    let (_, last) = send_thrice(&w.app, &admin, &chat, &format!("{chat}/invite"), &[]).await;
+    assert!(last.contains("Приглашение уже создано"), "{last}");
+    let n = count(
+        &w.app.db,
+        "select count(*) from invites where school_id = $1 and purpose like 'чат%'",
+        w.s,
+    )
+    .await;
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn a_join_request_decided_twice_at_once_and_again_is_decided_once_and_says_so() {
+    let w = world().await;
+    let admin_id: uuid::Uuid =
+        sqlx::query_scalar("select id from accounts where email = 'admin@test.local'")
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    let newcomer = w.app.account("new@test.local", "Новиков", "Иван").await;
+    let invite = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into invites (school_id, id, token_hash, role, class_id, max_uses, needs_approval,
+                              expires_at, created_by)
+         values ($1, $2, $3, 'student', $4, 10, true, now() + interval '7 days', $5)",
+    )
+    .bind(w.s)
+    .bind(invite)
+    .bind(invite.as_bytes().to_vec())
+    .bind(w.class)
+    .bind(admin_id)
+    .execute(&w.app.db)
+    .await
+    .unwrap();
+    let request = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into join_requests (school_id, id, invite_id, account_id, role, class_id)
+         values ($1, $2, $3, $4, 'student', $5)",
+    )
+    .bind(w.s)
+    .bind(request)
+    .bind(invite)
+    .bind(newcomer)
+    .bind(w.class)
+    .execute(&w.app.db)
+    .await
+    .unwrap();
+    let admin = w.app.logged_in("admin@test.local").await;
+    let path = format!("/s/{}/join-requests/{request}", w.s);
+    let approve = [("decision", "approve")];
+    let (a, b) = tokio::join!(
+        w.app.post(&admin, &path, &approve),
+        w.app.post(&admin, &path, &approve)
+    );
+    let c = w.app.post(&admin, &path, &approve).await;
+    for s in [a.status(), b.status(), c.status()] {
+        assert!(s == 200 || s == 303, "{s}");
+    }
+    assert!(
+        c.text()
+            .await
+            .unwrap()
+            .contains("Эта заявка уже рассмотрена.")
+    );
+    let members = count(
+        &w.app.db,
+        "select count(*) from memberships m join accounts a on a.id = m.account_id
+         where m.school_id = $1 and a.email = 'new@test.local'",
+        w.s,
+    )
+    .await;
+    assert_eq!(members, 1);
+}
