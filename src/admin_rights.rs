@@ -22,6 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, GrantId, MembershipId, SchoolId};
 use crate::web::format::{self, parse_date};
 use crate::web::layout::Layout;
+use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -107,6 +108,8 @@ struct ListPage {
 
 #[derive(Deserialize, Default)]
 struct ProposeForm {
+    #[serde(default)]
+    form_key: FormKey,
     #[serde(default)]
     member: String,
     #[serde(default)]
@@ -268,6 +271,9 @@ async fn propose(
         return page(&state, &scope, form, errors, None).await;
     };
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     // Only a verified staff member of this school.
     let account = sqlx::query_scalar!(
         r#"select account_id as "a: AccountId" from memberships
@@ -311,9 +317,16 @@ async fn propose(
         Some(format::order(&number, date)),
     )
     .await?;
+    let url = format!("/s/{}/admin-rights", scope.school_id());
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/admin-rights", scope.school_id())).into_response())
+    Ok(Redirect::to(&url).into_response())
 }
+
+/// The answer to a decision sent again.
+const DECIDED: &str = "Решение по этим правам уже принято.";
 
 /// A grant of this school, locked for the decision.
 async fn find(
@@ -361,7 +374,16 @@ async fn approve(
         .await;
     }
     if !pending {
-        return Err(AppError::NotFound);
+        // Sent twice: the first decision stands.
+        drop(tx);
+        return page(
+            &state,
+            &scope,
+            ProposeForm::default(),
+            FormErrors::default(),
+            Some(DECIDED),
+        )
+        .await;
     }
     sqlx::query!(
         "update admin_grants set approved_by = $3, approved_at = now() where school_id = $1 and id = $2",
@@ -428,7 +450,16 @@ async fn reject(
         .await;
     }
     if !pending {
-        return Err(AppError::NotFound);
+        // Sent twice: the first decision stands.
+        drop(tx);
+        return page(
+            &state,
+            &scope,
+            ProposeForm::default(),
+            FormErrors::default(),
+            Some(DECIDED),
+        )
+        .await;
     }
     sqlx::query!(
         "update admin_grants set rejected_by = $3, rejected_at = now(), rejection_reason = $4 where school_id = $1 and id = $2",
@@ -479,7 +510,16 @@ async fn revoke(
     let mut tx = state.db.begin().await?;
     let (account, pending, active) = find(&mut tx, scope.tenant(), grant).await?;
     if !(pending || active) {
-        return Err(AppError::NotFound);
+        // Sent twice, or the rights ended meanwhile: nothing left to revoke.
+        drop(tx);
+        return page(
+            &state,
+            &scope,
+            ProposeForm::default(),
+            FormErrors::default(),
+            Some("Эти права уже не действуют: отзывать нечего."),
+        )
+        .await;
     }
     // A school must keep an administrator: the last active grant is not revoked here.
     let others: i64 = sqlx::query_scalar!(

@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
 use crate::web::format::{self, parse_date};
 use crate::web::layout::Layout;
+use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -174,6 +175,7 @@ async fn pdf(
 
 #[derive(Default)]
 struct EditionForm {
+    form_key: FormKey,
     edition: String,
     order_number: String,
     order_date: String,
@@ -258,6 +260,7 @@ async fn create(
             .await
             .map_err(|_| AppError::BadRequest("Форму не удалось прочитать."))?;
         match name.as_str() {
+            "form_key" => form.form_key = FormKey::parse(&value),
             "edition" => form.edition = value,
             "order_number" => form.order_number = value,
             "order_date" => form.order_date = value,
@@ -311,6 +314,9 @@ async fn create(
         None => (None, None),
     };
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let id = uuid::Uuid::now_v7();
     sqlx::query!(
         r#"insert into regulation_editions (school_id, id, edition, order_number, order_date,
@@ -343,6 +349,10 @@ async fn create(
         )),
     )
     .await?;
+    let url = format!("/s/{}/regulation/{id}", scope.school_id());
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/regulation/{id}", scope.school_id())).into_response())
+    Ok(Redirect::to(&url).into_response())
 }

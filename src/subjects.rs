@@ -17,6 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, ClassId, MembershipId, SchoolId};
 use crate::web::format;
 use crate::web::layout::Layout;
+use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -81,6 +82,8 @@ struct ListPage {
 
 #[derive(Deserialize, Default)]
 struct SubjectForm {
+    #[serde(default)]
+    form_key: FormKey,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -212,6 +215,9 @@ async fn create(
         return page(&state, &scope, form, errors, None).await;
     }
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let id = uuid::Uuid::now_v7();
     let inserted = sqlx::query!(
         "insert into subjects (school_id, id, kind, name) values ($1, $2, $3, $4)",
@@ -240,8 +246,12 @@ async fn create(
         Some(name),
     )
     .await?;
+    let url = format!("/s/{}/subjects", scope.school_id());
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/subjects", scope.school_id())).into_response())
+    Ok(Redirect::to(&url).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -275,8 +285,29 @@ async fn archive(
         subject
     )
     .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(AppError::NotFound)?;
+    .await?;
+    let Some(name) = name else {
+        // Sent twice: the first archived it; another school's subject stays not found.
+        let archived = sqlx::query_scalar!(
+            r#"select exists(select 1 from subjects where school_id = $1 and id = $2) as "e!""#,
+            scope.school_id() as SchoolId,
+            subject
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if !archived {
+            return Err(AppError::NotFound);
+        }
+        drop(tx);
+        return page(
+            &state,
+            &scope,
+            SubjectForm::default(),
+            FormErrors::default(),
+            Some("Этот предмет уже в архиве."),
+        )
+        .await;
+    };
     audit::in_school(
         &mut tx,
         &meta,

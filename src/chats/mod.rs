@@ -5,7 +5,9 @@
 //! the compliance of each class with the regulation ([`compliance`]).
 
 pub mod compliance;
+mod create;
 pub mod demo;
+mod invite;
 pub mod sync;
 
 use askama::Template;
@@ -27,7 +29,14 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::format;
 use crate::web::layout::Layout;
+use crate::web::once::FormKey;
 use crate::web::{Routes, render};
+
+pub use create::{NewChat, create_chat};
+use create::{
+    create_class_chat, create_mandatory, create_staff_chat, create_subject_chat, new_page,
+};
+use invite::create_invite;
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -285,149 +294,6 @@ async fn may_create(
     if ok { Ok(()) } else { Err(AppError::Forbidden) }
 }
 
-pub struct NewChat<'a> {
-    pub kind: Kind,
-    pub title: &'a str,
-    pub class: Option<ClassId>,
-    pub subject: Option<Uuid>,
-    pub platform_url: Option<&'a str>,
-    pub owner: MembershipId,
-}
-
-/// Creates a chat and fills its members: a mandatory chat from the roster (R2.4.c), any
-/// chat with its owner. A second live mandatory chat of the same kind is never made: the
-/// existing one is returned.
-pub async fn create_chat(
-    conn: &mut PgConnection,
-    meta: &RequestMeta,
-    tenant: Tenant,
-    actor: AccountId,
-    chat: &NewChat<'_>,
-) -> sqlx::Result<Uuid> {
-    let school = tenant.id();
-    if chat.kind.is_mandatory() {
-        let existing = sqlx::query_scalar!(
-            r#"select id from chats where school_id = $1 and class_id = $2 and kind = $3
-               and archived_at is null"#,
-            school as SchoolId,
-            chat.class as Option<ClassId>,
-            chat.kind.code()
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(id) = existing {
-            return Ok(id);
-        }
-    }
-    let id = Uuid::now_v7();
-    sqlx::query!(
-        r#"insert into chats (school_id, id, kind, title, owner_id, class_id, subject_id,
-                              platform_url, created_by)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
-        school as SchoolId,
-        id,
-        chat.kind.code(),
-        chat.title,
-        chat.owner as MembershipId,
-        chat.class as Option<ClassId>,
-        chat.subject,
-        chat.platform_url,
-        actor as AccountId
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!(
-        r#"insert into chat_members (school_id, chat_id, member_id, role, added_by)
-           values ($1, $2, $3, 'owner', $4)"#,
-        school as SchoolId,
-        id,
-        chat.owner as MembershipId,
-        actor as AccountId
-    )
-    .execute(&mut *conn)
-    .await?;
-    let filled = fill_from_roster(&mut *conn, tenant, id, actor).await?;
-    audit::record(
-        conn,
-        meta,
-        Entry {
-            actor: Some(actor),
-            school: Some(school),
-            action: "chat.created",
-            target: Some(format!("chat:{id}")),
-            details: Some(format!(
-                "{}: «{}», участников из списка: {filled}",
-                chat.kind.title(),
-                chat.title
-            )),
-        },
-    )
-    .await?;
-    Ok(id)
-}
-
-/// The class teacher's membership, if the class has one.
-async fn class_teacher_of(
-    conn: &mut PgConnection,
-    tenant: Tenant,
-    class: ClassId,
-) -> sqlx::Result<Option<MembershipId>> {
-    let school = tenant.id();
-    sqlx::query_scalar!(
-        r#"select a.teacher_id as "id: MembershipId" from class_teacher_assignments a
-           join memberships m on m.school_id = a.school_id and m.id = a.teacher_id
-           where a.school_id = $1 and a.class_id = $2 and a.ended_at is null
-             and m.status = 'active'"#,
-        school as SchoolId,
-        class as ClassId
-    )
-    .fetch_optional(conn)
-    .await
-}
-
-// ---- one click per mandatory chat -----------------------------------------------------
-
-async fn create_mandatory(
-    State(state): State<AppState>,
-    scope: SchoolScope,
-    meta: RequestMeta,
-    Path((_, class_id, kind)): Path<(String, ClassId, String)>,
-) -> AppResult<Response> {
-    scope.require(Action::CreateClassChats)?;
-    let kind = Kind::from_code(&kind)
-        .filter(|k| k.is_mandatory())
-        .ok_or(AppError::NotFound)?;
-    let mut tx = state.db.begin().await?;
-    let title = live_class(&mut tx, scope.tenant(), class_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    may_create(&mut tx, &scope, kind, Some(class_id)).await?;
-    // The class teacher owns the class's chats; without one, whoever creates it.
-    let owner = match class_teacher_of(&mut tx, scope.tenant(), class_id).await? {
-        Some(t) => t,
-        None => staff_membership(&mut tx, scope.tenant(), scope.actor().id())
-            .await?
-            .ok_or(AppError::Forbidden)?,
-    };
-    let id = create_chat(
-        &mut tx,
-        &meta,
-        scope.tenant(),
-        scope.actor().id(),
-        &NewChat {
-            kind,
-            title: &kind.default_title(&title),
-            class: Some(class_id),
-            subject: None,
-            platform_url: None,
-            owner,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/chats/{id}", scope.school_id())).into_response())
-}
-
 // ---- the teacher's view: my classes and my chats --------------------------------------
 
 pub struct ChatRow {
@@ -575,161 +441,6 @@ async fn list(
     })?
     .into_response())
 }
-
-// ---- creating a chat by the form ------------------------------------------------------
-
-#[derive(Deserialize, Default, Debug)]
-struct ChatForm {
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    class_id: String,
-    #[serde(default)]
-    subject_id: String,
-    #[serde(default)]
-    platform_url: String,
-}
-
-#[derive(Template)]
-#[template(path = "chats/new.html")]
-struct NewPage {
-    layout: Layout,
-    school_id: SchoolId,
-    kinds: Vec<(&'static str, &'static str)>,
-    kind: Option<(&'static str, &'static str)>,
-    route: &'static str,
-    needs_class: bool,
-    needs_subject: bool,
-    classes: Vec<(ClassId, String)>,
-    subjects: Vec<(Uuid, String)>,
-    form: ChatForm,
-    errors: FormErrors,
-}
-
-#[derive(Deserialize, Default)]
-struct NewQuery {
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default)]
-    class: Option<String>,
-}
-
-async fn new_form(
-    conn: &mut PgConnection,
-    scope: &SchoolScope,
-    kind: Option<Kind>,
-    form: ChatForm,
-    errors: FormErrors,
-) -> AppResult<Response> {
-    let kinds: Vec<(&'static str, &'static str)> = Kind::ALL
-        .into_iter()
-        .filter(|k| !k.is_mandatory() && scope.can(k.create_action()))
-        .map(|k| (k.code(), k.title()))
-        .collect();
-    if kinds.is_empty() {
-        return Err(AppError::Forbidden);
-    }
-    // The classes the object rules let this kind of chat be created in.
-    let facts = scope.facts();
-    let action = kind.map_or(Action::CreateClassChats, Kind::create_action);
-    let classes = sqlx::query!(
-        r#"select c.id as "id: ClassId", c.title from classes c
-           join academic_years y on y.school_id = c.school_id and y.id = c.academic_year_id
-           where c.school_id = $1 and c.kind = 'class' and c.archived_at is null and y.is_current
-           order by c.grade, c.letter"#,
-        scope.school_id() as SchoolId
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .filter(|r| facts.can_on(action, &Target::Class(r.id)))
-    .map(|r| (r.id, r.title))
-    .collect();
-    let subjects = sqlx::query!(
-        r#"select id, name from subjects where school_id = $1 and archived_at is null
-           order by kind, name"#,
-        scope.school_id() as SchoolId
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| (r.id, r.name))
-    .collect();
-    Ok(render(&NewPage {
-        layout: Layout::for_scope(scope),
-        school_id: scope.school_id(),
-        kinds,
-        kind: kind.map(|k| (k.code(), k.title())),
-        route: kind.map_or("class", Kind::route),
-        needs_class: kind.is_some_and(|k| k != Kind::Staff),
-        needs_subject: kind == Some(Kind::Subject),
-        classes,
-        subjects,
-        form,
-        errors,
-    })?
-    .into_response())
-}
-
-async fn new_page(
-    State(state): State<AppState>,
-    scope: SchoolScope,
-    Query(q): Query<NewQuery>,
-) -> AppResult<Response> {
-    scope.require(Action::ViewChats)?;
-    if !Kind::ALL
-        .into_iter()
-        .any(|k| !k.is_mandatory() && scope.can(k.create_action()))
-    {
-        // Nothing this person may create (the director): the chats themselves, not a 403.
-        return Ok(Redirect::to(&format!("/s/{}/chats", scope.school_id())).into_response());
-    }
-    let kind = q
-        .kind
-        .as_deref()
-        .and_then(Kind::from_code)
-        .filter(|k| !k.is_mandatory() && scope.can(k.create_action()));
-    let mut conn = state.db.acquire().await?;
-    let form = ChatForm {
-        kind: kind.map(Kind::code).unwrap_or_default().to_owned(),
-        class_id: q.class.unwrap_or_default(),
-        ..ChatForm::default()
-    };
-    new_form(&mut conn, &scope, kind, form, FormErrors::default()).await
-}
-
-async fn create_class_chat(
-    state: State<AppState>,
-    scope: SchoolScope,
-    meta: RequestMeta,
-    form: Form<ChatForm>,
-) -> AppResult<Response> {
-    scope.require(Action::CreateClassChats)?;
-    create_by_form(state, scope, meta, form, Action::CreateClassChats).await
-}
-
-async fn create_subject_chat(
-    state: State<AppState>,
-    scope: SchoolScope,
-    meta: RequestMeta,
-    form: Form<ChatForm>,
-) -> AppResult<Response> {
-    scope.require(Action::CreateSubjectChats)?;
-    create_by_form(state, scope, meta, form, Action::CreateSubjectChats).await
-}
-
-async fn create_staff_chat(
-    state: State<AppState>,
-    scope: SchoolScope,
-    meta: RequestMeta,
-    form: Form<ChatForm>,
-) -> AppResult<Response> {
-    scope.require(Action::CreateStaffChats)?;
-    create_by_form(state, scope, meta, form, Action::CreateStaffChats).await
-}
-
 /// A link to a chat on the platform: an https address, or nothing.
 fn valid_platform_url(s: &str) -> Result<Option<&str>, &'static str> {
     let s = s.trim();
@@ -740,81 +451,6 @@ fn valid_platform_url(s: &str) -> Result<Option<&str>, &'static str> {
         return Err("Укажите адрес чата на платформе, начинающийся с https://.");
     }
     Ok(Some(s))
-}
-
-async fn create_by_form(
-    State(state): State<AppState>,
-    scope: SchoolScope,
-    meta: RequestMeta,
-    Form(form): Form<ChatForm>,
-    action: Action,
-) -> AppResult<Response> {
-    let kind = Kind::from_code(&form.kind)
-        .filter(|k| !k.is_mandatory() && k.create_action() == action)
-        .ok_or(AppError::BadRequest("chat kind"))?;
-    let mut tx = state.db.begin().await?;
-    let mut errors = FormErrors::default();
-    let title = form.title.trim();
-    if title.is_empty() || title.chars().count() > 200 {
-        errors.add("title", "Укажите название чата (до 200 знаков).");
-    }
-    let url = match valid_platform_url(&form.platform_url) {
-        Ok(u) => u,
-        Err(e) => {
-            errors.add("platform_url", e);
-            None
-        }
-    };
-    let mut class = None;
-    if kind != Kind::Staff {
-        match form.class_id.parse::<ClassId>() {
-            Ok(c) if live_class(&mut tx, scope.tenant(), c).await?.is_some() => class = Some(c),
-            _ => errors.add("class_id", "Выберите класс."),
-        }
-    }
-    let mut subject = None;
-    if kind == Kind::Subject {
-        let found = match form.subject_id.parse::<Uuid>() {
-            Ok(s) => sqlx::query_scalar!(
-                "select id from subjects where school_id = $1 and id = $2 and archived_at is null",
-                scope.school_id() as SchoolId,
-                s
-            )
-            .fetch_optional(&mut *tx)
-            .await?,
-            Err(_) => None,
-        };
-        match found {
-            Some(s) => subject = Some(s),
-            None => errors.add("subject_id", "Выберите предмет."),
-        }
-    }
-    if errors.is_empty() {
-        may_create(&mut tx, &scope, kind, class).await?;
-    }
-    if !errors.is_empty() {
-        return new_form(&mut tx, &scope, Some(kind), form, errors).await;
-    }
-    let owner = staff_membership(&mut tx, scope.tenant(), scope.actor().id())
-        .await?
-        .ok_or(AppError::Forbidden)?;
-    let id = create_chat(
-        &mut tx,
-        &meta,
-        scope.tenant(),
-        scope.actor().id(),
-        &NewChat {
-            kind,
-            title,
-            class,
-            subject,
-            platform_url: url,
-            owner,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/chats/{id}", scope.school_id())).into_response())
 }
 
 // ---- a chat's page --------------------------------------------------------------------
@@ -947,6 +583,8 @@ struct ShowPage {
     successors: Vec<Person>,
     errors: FormErrors,
     notice: Option<&'static str>,
+    /// The key of the «create an invite link» form (sent twice, it makes one link).
+    invite_key: FormKey,
 }
 
 fn school_role(role: &str) -> &'static str {
@@ -1069,6 +707,7 @@ async fn show_page(
         successors,
         errors,
         notice,
+        invite_key: FormKey::default(),
     })?
     .into_response())
 }
@@ -1504,76 +1143,6 @@ async fn my_chats(State(state): State<AppState>, scope: SchoolScope) -> AppResul
 }
 
 // ---- chat invite links (R2.6.a, R2.7.a) ------------------------------------------------
-
-#[derive(Template)]
-#[template(path = "chats/invite.html")]
-struct InvitePage {
-    layout: Layout,
-    school_id: SchoolId,
-    chat_id: Uuid,
-    title: String,
-    link: String,
-    role: &'static str,
-    expires: String,
-}
-
-/// A chat invite link through the invites mechanism: a link into the chat's class for its
-/// students (students chat) or parents (parents chat) that also puts whoever joins by it —
-/// newcomer or already in the class — into this chat. Shown once; only its hash is kept.
-async fn create_invite(
-    State(state): State<AppState>,
-    scope: SchoolScope,
-    meta: RequestMeta,
-    Path((_, chat)): Path<(String, Uuid)>,
-) -> AppResult<Response> {
-    scope.require(Action::CreateInvites)?;
-    let mut tx = state.db.begin().await?;
-    let head = load_chat(&mut tx, &scope, chat).await?;
-    if !(scope.has(Role::Admin) || head.leads) {
-        return Err(AppError::Forbidden);
-    }
-    let (role, class) = match (head.kind, head.class_id) {
-        (Kind::ClassStudents, Some(c)) => ("student", c),
-        (Kind::ClassParents, Some(c)) => ("parent", c),
-        _ => return Err(AppError::NotFound),
-    };
-    if head.archived {
-        return Err(AppError::NotFound);
-    }
-    drop(tx);
-    let request = crate::invites::issue::Request {
-        id: crate::invites::InviteId::new(),
-        role: role.to_owned(),
-        class,
-        chat: Some(chat),
-        children: None,
-        purpose: format!("чат «{}»", head.title),
-        max_uses: 60,
-        needs_approval: role == "parent",
-        days: 14,
-    };
-    let outcome =
-        crate::invites::issue::issue(&state, &scope, &meta, request, "invite.created").await?;
-    let crate::invites::issue::Outcome::Issued { links, expires_at } = outcome else {
-        return Err(AppError::NotFound);
-    };
-    let token = links
-        .into_iter()
-        .next()
-        .map(|l| l.token)
-        .unwrap_or_default();
-    let expires = expires_at;
-    Ok(render(&InvitePage {
-        layout: Layout::for_scope(&scope),
-        school_id: scope.school_id(),
-        chat_id: chat,
-        title: head.title,
-        link: crate::invites::join_url(&state.public_url, &token),
-        role: school_role(role),
-        expires: format::datetime(expires, scope.timezone()),
-    })?
-    .into_response())
-}
 
 /// Puts the account's membership of the invite's role into the invite's chat, if the
 /// invite names one (the caller's transaction; nothing when it names none).

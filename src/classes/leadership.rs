@@ -22,6 +22,7 @@ use crate::error::AppResult;
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::format::{self, parse_date};
 use crate::web::layout::Layout;
+use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -93,6 +94,8 @@ struct Page {
 
 #[derive(Deserialize, Default)]
 struct OrderForm {
+    #[serde(default)]
+    form_key: FormKey,
     #[serde(default)]
     order_number: String,
     #[serde(default)]
@@ -254,6 +257,9 @@ async fn add_order(
         return render_page(&state, &scope, form, errors, None).await;
     };
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let (year_id, _) = current_year(&mut tx, scope.tenant()).await?;
     sqlx::query!(
         r#"insert into class_leadership_orders (school_id, id, academic_year_id, order_number, order_date, created_by)
@@ -276,8 +282,12 @@ async fn add_order(
         Some(format::order(&number, date)),
     )
     .await?;
+    let url = format!("/s/{}/class-teachers", scope.school_id());
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/class-teachers", scope.school_id())).into_response())
+    Ok(Redirect::to(&url).into_response())
 }
 
 /// The table's form: `order` and one `class_<id>` field per class (a teacher's membership

@@ -23,6 +23,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::format::{self, count};
 use crate::web::layout::Layout;
+use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -188,6 +189,8 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
 #[derive(Deserialize, Default, Debug)]
 struct ClassForm {
     #[serde(default)]
+    form_key: FormKey,
+    #[serde(default)]
     grade: String,
     #[serde(default)]
     letter: String,
@@ -284,6 +287,9 @@ async fn create(
 ) -> AppResult<Response> {
     scope.require(Action::ManageClasses)?;
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let (year_id, year) = current_year(&mut tx, scope.tenant()).await?;
     let (grade, letter) = match validate(&form) {
         Ok(v) => v,
@@ -322,8 +328,12 @@ async fn create(
         Some(title),
     )
     .await?;
+    let url = format!("/s/{}/classes/{id}", scope.school_id());
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/classes/{id}", scope.school_id())).into_response())
+    Ok(Redirect::to(&url).into_response())
 }
 
 /// A class of this school (any year), or 404.
@@ -552,6 +562,7 @@ async fn edit_page(
         letter: class.letter.clone().unwrap_or_default(),
         profile: class.profile.clone().unwrap_or_default(),
         notes: class.notes.clone().unwrap_or_default(),
+        form_key: FormKey::default(),
     };
     form_page(
         &scope,

@@ -398,6 +398,9 @@ struct Decision {
     child_id: String,
 }
 
+/// The answer to a decision sent again.
+const ALREADY_DECIDED: &str = "Эта заявка уже рассмотрена.";
+
 async fn decide(
     State(state): State<AppState>,
     scope: SchoolScope,
@@ -410,9 +413,22 @@ async fn decide(
     let mut tx = state.db.begin().await?;
     // The object first (404 / 403), then the form.
     let facts = scope.facts();
-    let target = pending_target(&mut tx, &scope, request)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let Some(target) = pending_target(&mut tx, &scope, request).await? else {
+        // Sent twice (SECURITY.md 18): the first decision stands; another school's is 404.
+        let decided = sqlx::query_scalar!(
+            r#"select exists(select 1 from join_requests
+                             where school_id = $1 and id = $2 and status <> 'pending') as "e!""#,
+            scope.school_id() as SchoolId,
+            request as JoinRequestId
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        drop(tx);
+        if !decided {
+            return Err(AppError::NotFound);
+        }
+        return page(&state, &scope, 1, None, Some(ALREADY_DECIDED.into())).await;
+    };
     facts.require_on(Action::ReviewJoinRequests, &target)?;
     match form.decision.as_str() {
         "approve" => {
@@ -422,7 +438,11 @@ async fn decide(
                     tx.commit().await?;
                     Ok(Redirect::to(&format!("{back}?done=approved")).into_response())
                 }
-                Err(Blocked::NotFound) => Err(AppError::NotFound),
+                // Decided by a submit that ran at the same moment.
+                Err(Blocked::NotFound) => {
+                    drop(tx);
+                    page(&state, &scope, 1, None, Some(ALREADY_DECIDED.into())).await
+                }
                 Err(Blocked::Forbidden) => Err(AppError::Forbidden),
                 Err(Blocked::Message(m)) => {
                     drop(tx);
@@ -458,8 +478,12 @@ async fn decide(
                 scope.actor().id() as AccountId
             )
             .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(AppError::NotFound)?;
+            .await?;
+            let Some(row) = row else {
+                // Decided by a submit that ran at the same moment.
+                drop(tx);
+                return page(&state, &scope, 1, None, Some(ALREADY_DECIDED.into())).await;
+            };
             audit::record(
                 &mut tx,
                 &meta,

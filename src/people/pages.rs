@@ -17,6 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::web::format::{self, count, normalize_email, normalize_phone};
 use crate::web::layout::Layout;
+use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -459,6 +460,8 @@ async fn card(
 #[derive(Deserialize, Default)]
 struct StaffForm {
     #[serde(default)]
+    form_key: FormKey,
+    #[serde(default)]
     surname: String,
     #[serde(default)]
     given_name: String,
@@ -571,6 +574,9 @@ async fn new_staff(
     // Never looked up: whoever the contact belongs to, the school makes an offer and sees
     // only what it typed (SECURITY.md 35; rules in `crate::offers`).
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let offer = crate::offers::NewOffer {
         surname: form.surname.trim().to_owned(),
         given_name: form.given_name.trim().to_owned(),
@@ -588,6 +594,10 @@ async fn new_staff(
         &[offer],
     )
     .await?;
+    let url = format!("/s/{}/offers", scope.school_id());
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/offers", scope.school_id())).into_response())
+    Ok(Redirect::to(&url).into_response())
 }

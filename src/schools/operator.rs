@@ -18,6 +18,8 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
 use crate::web::format::{self, TIMEZONES, normalize_email, normalize_phone};
 use crate::web::layout::Layout;
+use crate::web::once::FormKey;
+use crate::web::unique::{self, OnConstraint};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -212,6 +214,8 @@ struct AdminRow {
 #[derive(Deserialize, Default)]
 struct AppointForm {
     #[serde(default)]
+    form_key: FormKey,
+    #[serde(default)]
     surname: String,
     #[serde(default)]
     given_name: String,
@@ -383,6 +387,47 @@ async fn appoint(
     if !exists {
         return Err(AppError::NotFound);
     }
+    if form.form_key.seen(&mut tx, actor.id()).await?.is_some() {
+        // Sent twice: the first appointed. Its answer (with the link) may never have been
+        // seen, so a person still without a password gets a fresh link.
+        let link = match sqlx::query!(
+            r#"select id as "id: AccountId", password_hash is not null as "has_password!"
+               from accounts where email = $1"#,
+            email
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            Some(a) if !a.has_password => {
+                let token = issue_one_time_token(
+                    &mut tx,
+                    "set_password",
+                    Some(a.id),
+                    time::Duration::days(7),
+                )
+                .await?;
+                Some(format!("{}/password/{token}", state.public_url))
+            }
+            _ => None,
+        };
+        tx.commit().await?;
+        let name = format::full_name(&surname, &given, patronymic.as_deref());
+        return show_page(
+            &state,
+            actor,
+            op.tenant(id),
+            AppointForm {
+                position: "staff".into(),
+                ..Default::default()
+            },
+            FormErrors::default(),
+            link,
+            Some(name),
+        )
+        .await;
+    }
+    // Two appointments of one e-mail (here or in another school) take turns.
+    unique::serialise(&mut tx, &format!("email:{email}")).await?;
     // The person may already have an account (a teacher in two schools): reuse it.
     let existing = sqlx::query!(
         r#"select id as "id: AccountId", password_hash is not null as "has_password!"
@@ -415,7 +460,16 @@ async fn appoint(
                 drop(tx);
                 return show_page(&state, actor, op.tenant(id), form, errors, None, None).await;
             }
-            inserted?;
+            // Registered by someone else at this very moment: the form says so.
+            if inserted.on_constraint("accounts_email_key")?.is_none() {
+                let mut errors = FormErrors::default();
+                errors.add(
+                    "email",
+                    "Этот адрес только что зарегистрирован. Отправьте форму ещё раз.",
+                );
+                drop(tx);
+                return show_page(&state, actor, op.tenant(id), form, errors, None, None).await;
+            }
             (new_id, false)
         }
     };
@@ -469,6 +523,9 @@ async fn appoint(
         },
     )
     .await?;
+    form.form_key
+        .done(&mut tx, actor.id(), &format!("/operator/schools/{id}"))
+        .await?;
     tx.commit().await?;
     let name = format::full_name(&surname, &given, patronymic.as_deref());
     show_page(

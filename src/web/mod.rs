@@ -7,8 +7,10 @@ pub mod format;
 pub mod input;
 pub mod layout;
 pub mod middleware;
+pub mod once;
 pub mod query;
 pub mod request_id;
+pub mod unique;
 
 use askama::Template;
 use axum::Router;

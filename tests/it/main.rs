@@ -12,6 +12,7 @@ mod architecture;
 mod browser;
 mod chats;
 mod demo;
+mod double_submit;
 mod hardening;
 mod imports;
 mod input;
