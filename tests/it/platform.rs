@@ -255,6 +255,7 @@ async fn embedded_database_starts_is_reused_and_readiness_follows_it() {
         db_max_connections: 3,
         db_acquire_timeout_secs: 2,
         db_statement_timeout_secs: 5,
+        db_lock_timeout_secs: 5,
     };
     let database = school_portal::db::locate(&config).await.unwrap();
     let cluster = database.cluster.expect("an embedded cluster");
