@@ -12,6 +12,7 @@ mod architecture;
 mod browser;
 mod chats;
 mod demo;
+mod faults;
 mod hardening;
 mod imports;
 mod invites;
