@@ -117,10 +117,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let res = next.run(req).await;
     match res.extensions().get::<Answered>() {
         Some(Answered(Fault::Down(_))) => health.mark_down(),
-        Some(Answered(Fault::NoConnection)) if !health.is_down() => {
-            if !health.probing.swap(true, Ordering::AcqRel) {
-                tokio::spawn(probe(state.clone()));
-            }
+        Some(Answered(Fault::NoConnection))
+            if !health.is_down() && !health.probing.swap(true, Ordering::AcqRel) =>
+        {
+            tokio::spawn(probe(state.clone()));
         }
         _ => {}
     }
