@@ -56,6 +56,7 @@ async fn main() {
         db_max_connections: 5,
         db_acquire_timeout_secs: 10,
         db_statement_timeout_secs: 60,
+        db_lock_timeout_secs: 10,
     };
     let pool = school_portal::db::connect(&config, &db_url).await.unwrap();
     school_portal::db::MIGRATOR.run(&pool).await.unwrap();

@@ -30,6 +30,11 @@ pub struct Config {
     /// Upper bound on any one SQL statement.
     #[arg(long, env = "PORTAL_DB_STATEMENT_TIMEOUT_SECS", default_value_t = 15)]
     pub db_statement_timeout_secs: u64,
+
+    /// How long a statement waits for a lock (a row or table another transaction holds)
+    /// before it gives up and the request answers 503; 0: as long as the statement timeout.
+    #[arg(long, env = "PORTAL_DB_LOCK_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_lock_timeout_secs: u64,
 }
 
 /// Settings of the web server.
@@ -113,6 +118,11 @@ pub struct WebConfig {
     #[arg(long, env = "PORTAL_LEFT_RETENTION_DAYS", default_value_t = 1095)]
     pub left_retention_days: i32,
 
+    /// While the database is known to be down, how long (milliseconds) a request waits for
+    /// a connection before answering 503, instead of the whole acquire timeout.
+    #[arg(long, env = "PORTAL_DB_DOWN_ACQUIRE_TIMEOUT_MS", default_value_t = 500)]
+    pub db_down_acquire_timeout_ms: u64,
+
     #[command(flatten)]
     pub smtp: SmtpConfig,
 }
@@ -185,6 +195,7 @@ impl Default for WebConfig {
             stale_invite_days: 30,
             janitor_interval_secs: 3600,
             left_retention_days: 1095,
+            db_down_acquire_timeout_ms: 500,
             smtp: SmtpConfig::default(),
         }
     }

@@ -84,30 +84,56 @@ impl IntoResponse for AppError {
                 }
                 res
             }
-            AppError::Db(sqlx::Error::PoolTimedOut) => {
-                tracing::warn!("database pool exhausted");
-                let mut res = page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorPage::default_message(StatusCode::SERVICE_UNAVAILABLE),
-                );
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-                res
-            }
-            AppError::Db(e) => {
-                tracing::error!(error = %e, "database error");
-                internal()
-            }
+            AppError::Db(e) => match crate::db::faults::classify(&e) {
+                Some(fault) => {
+                    tracing::warn!(cause = fault.cause(), error = %e, "database unavailable: 503");
+                    unavailable(fault)
+                }
+                None => {
+                    tracing::error!(error = %e, "database error");
+                    internal()
+                }
+            },
             AppError::Render(e) => {
                 tracing::error!(error = %e, "template error");
                 internal()
             }
-            AppError::Other(e) => {
-                tracing::error!(error = format!("{e:#}"), "internal error");
-                internal()
-            }
+            AppError::Other(e) => match crate::db::faults::classify_chain(&e) {
+                Some((fault, _)) => {
+                    tracing::warn!(
+                        cause = fault.cause(),
+                        error = format!("{e:#}"),
+                        "database unavailable: 503"
+                    );
+                    unavailable(fault)
+                }
+                None => {
+                    tracing::error!(error = format!("{e:#}"), "internal error");
+                    internal()
+                }
+            },
         }
     }
+}
+
+/// Seconds a client is asked to wait after a database fault.
+pub const DB_RETRY_AFTER_SECS: &str = "5";
+
+/// The 503 page for a temporary database fault (SECURITY.md 31, 32): `Retry-After`, the
+/// Russian page, and the [`Answered`](crate::db::faults::Answered) marker the fail-fast
+/// guard reads. The caller logs the cause.
+pub fn unavailable(fault: crate::db::faults::Fault) -> Response {
+    let mut res = page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorPage::default_message(StatusCode::SERVICE_UNAVAILABLE),
+    );
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(DB_RETRY_AFTER_SECS),
+    );
+    res.extensions_mut()
+        .insert(crate::db::faults::Answered(fault));
+    res
 }
 
 fn internal() -> Response {

@@ -61,6 +61,9 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// The address people use to reach the portal, for links it prints.
     pub public_url: Arc<str>,
+    /// Whether a request or /readyz found PostgreSQL unreachable: requests then fail fast
+    /// (`db::faults::guard`) until a connection works again.
+    pub db_health: Arc<db::faults::Health>,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
             config: Arc::new(config),
             ready: Arc::new(AtomicBool::new(true)),
             public_url: public_url.trim_end_matches('/').into(),
+            db_health: Arc::default(),
         }
     }
 }
@@ -111,6 +115,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::extract::load_session,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            db::faults::guard,
         ))
         .with_state(state);
     with_middleware(router, &config)
@@ -165,7 +173,8 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: 503 while shutting down or while PostgreSQL does not answer.
+/// Readiness: 503 while shutting down or while PostgreSQL does not answer; what it finds
+/// also tells the fail-fast guard whether the database is down.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if !state.ready.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
@@ -176,8 +185,14 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     )
     .await;
     match ping {
-        Ok(Ok(_)) => (StatusCode::OK, "ready"),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+        Ok(Ok(_)) => {
+            state.db_health.mark_up();
+            (StatusCode::OK, "ready")
+        }
+        _ => {
+            state.db_health.mark_down();
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
     }
 }
 

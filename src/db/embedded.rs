@@ -9,6 +9,13 @@
 //! The server listens on 127.0.0.1 only, on a port chosen at start, with password
 //! authentication; the password is generated at `initdb` and kept in the data directory
 //! (mode 0600).
+//!
+//! Several portal processes may share one data directory (issue 9, item 5): each holds a
+//! shared lock on `.cluster.users` while it uses the cluster, and [`Cluster::stop`] stops
+//! the server only when it can take that lock exclusively, that is when no other process
+//! uses it; otherwise the server is left running for the others. Starting and stopping are
+//! serialised by `.cluster.lock`. A process that dies loses its lock with it, so the next
+//! one to stop is not held back by it.
 
 use std::fs;
 use std::io::Write;
@@ -17,6 +24,7 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use anyhow::{Context, anyhow, bail};
 use fs4::fs_std::FileExt;
@@ -26,12 +34,14 @@ use rand::RngCore;
 #[derive(Debug)]
 pub struct Cluster {
     bin_dir: PathBuf,
+    data_dir: PathBuf,
     pgdata: PathBuf,
     run_as: Option<(u32, u32)>,
     password: String,
     port: u16,
-    /// Whether this process started the server (and so should stop it).
-    started_here: bool,
+    /// `.cluster.users`, shared-locked while this user of the cluster lives; taken out
+    /// (and unlocked) by [`Cluster::stop`].
+    share: Mutex<Option<fs::File>>,
 }
 
 const SUPERUSER: &str = "postgres";
@@ -48,16 +58,11 @@ impl Cluster {
             .with_context(|| format!("resolving {}", data_dir.display()))?;
         let run_as = unprivileged_user_if_root()?;
 
-        // One process at a time creates or starts the cluster.
-        let lock_file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(data_dir.join(".cluster.lock"))
-            .context("opening the cluster lock file")?;
-        lock_file
-            .lock_exclusive()
-            .context("locking the cluster lock file")?;
+        // One process at a time creates, starts or stops the cluster.
+        let lock_file = exclusive_lock(&data_dir)?;
+        // This process uses the cluster until it stops (or dies).
+        let share = open_lock_file(&data_dir.join(USERS_FILE))?;
+        FileExt::lock_shared(&share).context("locking the cluster users file")?;
 
         let pgdata = data_dir.join("pg");
         let password_file = data_dir.join("pg-password");
@@ -71,18 +76,18 @@ impl Cluster {
 
         let mut cluster = Cluster {
             bin_dir,
+            data_dir,
             pgdata,
             run_as,
             password,
             port: 0,
-            started_here: false,
+            share: Mutex::new(Some(share)),
         };
         match cluster.running_port() {
             Some(port) => cluster.port = port,
             None => {
                 cluster.port = free_port()?;
                 cluster.pg_ctl_start()?;
-                cluster.started_here = true;
             }
         }
         drop(lock_file);
@@ -117,12 +122,34 @@ impl Cluster {
         Ok(())
     }
 
-    /// Stops the server if this process started it. Blocking.
+    /// This user leaves the cluster: the server is stopped if no other portal process
+    /// uses it, else left running for them. A second call does nothing. Blocking.
     pub fn stop(&self) -> anyhow::Result<()> {
-        if !self.started_here {
+        let Some(share) = self.share.lock().map_err(|_| anyhow!("poisoned"))?.take() else {
+            return Ok(());
+        };
+        let _serialised = exclusive_lock(&self.data_dir)?;
+        let last = FileExt::try_lock_exclusive(&share).context("checking for other users")?;
+        if !last {
+            tracing::info!(
+                "the embedded PostgreSQL is used by another portal process: left running"
+            );
             return Ok(());
         }
-        self.stop_server()
+        let stopped = if self.running_port().is_some() {
+            self.stop_server()
+        } else {
+            Ok(())
+        };
+        // Unlocked before `.cluster.lock` is released, so a process starting next can
+        // take its shared lock.
+        FileExt::unlock(&share).context("unlocking the cluster users file")?;
+        stopped
+    }
+
+    /// Whether the server on this data directory is running (whoever started it).
+    pub fn is_running(&self) -> bool {
+        self.running_port().is_some()
     }
 
     /// Stops the server whoever started it (tests use this to take the database away).
@@ -319,6 +346,24 @@ fn unprivileged_user_if_root() -> anyhow::Result<Option<(u32, u32)>> {
             )
         })?;
     Ok(Some((user.uid.as_raw(), user.gid.as_raw())))
+}
+
+const USERS_FILE: &str = ".cluster.users";
+
+fn open_lock_file(path: &Path) -> anyhow::Result<fs::File> {
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))
+}
+
+/// `.cluster.lock`, exclusively locked: held while creating, starting or stopping.
+fn exclusive_lock(data_dir: &Path) -> anyhow::Result<fs::File> {
+    let file = open_lock_file(&data_dir.join(".cluster.lock"))?;
+    FileExt::lock_exclusive(&file).context("locking the cluster lock file")?;
+    Ok(file)
 }
 
 fn free_port() -> anyhow::Result<u16> {

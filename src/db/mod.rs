@@ -2,6 +2,8 @@
 //! cluster the portal runs when no `DATABASE_URL` is configured.
 
 pub mod embedded;
+pub mod faults;
+pub mod maintenance;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -43,13 +45,19 @@ pub async fn locate(config: &Config) -> anyhow::Result<Database> {
 }
 
 /// A pool with bounded waits: a request that cannot get a connection within the acquire
-/// timeout fails (503) rather than hanging, and every statement has a time limit.
+/// timeout fails (503) rather than hanging, every statement has a time limit, and a
+/// statement waiting for a lock gives up after the lock timeout (503 too: see
+/// [`faults`]). A timeout of 0 turns that limit off (PostgreSQL's meaning).
 pub async fn connect(config: &Config, url: &str) -> anyhow::Result<PgPool> {
     let statement_timeout = format!("{}s", config.db_statement_timeout_secs);
+    let lock_timeout = format!("{}s", config.db_lock_timeout_secs);
     let options = PgConnectOptions::from_str(url)
         .context("DATABASE_URL is not a valid PostgreSQL URL")?
         .application_name("school-portal")
-        .options([("statement_timeout", statement_timeout.as_str())]);
+        .options([
+            ("statement_timeout", statement_timeout.as_str()),
+            ("lock_timeout", lock_timeout.as_str()),
+        ]);
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(config.db_acquire_timeout_secs))

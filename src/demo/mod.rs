@@ -159,6 +159,7 @@ pub async fn create(pool: &PgPool, password: Option<String>) -> anyhow::Result<S
             .context("creating the demo school")?;
     }
     tx.commit().await?;
+    crate::db::maintenance::analyze(pool, crate::db::maintenance::DEMO_TABLES).await;
 
     let mut out = String::new();
     let _ = writeln!(

@@ -709,6 +709,7 @@ async fn apply(
     )
     .await?;
     tx.commit().await?;
+    crate::db::maintenance::analyze(&state.db, crate::db::maintenance::IMPORT_TABLES).await;
     tracing::info!(
         rows = plan.rows.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,

@@ -289,6 +289,8 @@ pub(super) async fn apply(
     match domain::rollover_apply(&mut tx, &by, &input).await {
         Ok(done) => {
             tx.commit().await?;
+            crate::db::maintenance::analyze(&state.db, crate::db::maintenance::ROLLOVER_TABLES)
+                .await;
             Ok(Redirect::to(&format!("/s/{school}/rollover?done={}", done.id)).into_response())
         }
         Err(RolloverError::Db(e)) => Err(e.into()),

@@ -13,6 +13,7 @@ mod browser;
 mod chats;
 mod demo;
 mod double_submit;
+mod faults;
 mod hardening;
 mod imports;
 mod input;

@@ -255,6 +255,7 @@ async fn embedded_database_starts_is_reused_and_readiness_follows_it() {
         db_max_connections: 3,
         db_acquire_timeout_secs: 2,
         db_statement_timeout_secs: 5,
+        db_lock_timeout_secs: 5,
     };
     let database = school_portal::db::locate(&config).await.unwrap();
     let cluster = database.cluster.expect("an embedded cluster");
@@ -475,4 +476,179 @@ async fn the_binary_serves_prints_the_setup_link_and_stops_cleanly_on_sigterm() 
             assert!(!line.contains(hash.as_str()));
         }
     }
+}
+
+/// A temporary directory the embedded cluster can use (as root it runs as `postgres`, who
+/// must be able to enter it).
+fn embedded_dir(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    dir
+}
+
+async fn start_cluster(data: &std::path::Path) -> school_portal::db::embedded::Cluster {
+    let data = data.to_owned();
+    tokio::task::spawn_blocking(move || school_portal::db::embedded::Cluster::start(&data))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn stop_cluster(
+    cluster: school_portal::db::embedded::Cluster,
+) -> school_portal::db::embedded::Cluster {
+    tokio::task::spawn_blocking(move || {
+        cluster.stop().unwrap();
+        cluster
+    })
+    .await
+    .unwrap()
+}
+
+/// Two users of one embedded data directory (issue 9): the first to leave does not stop the
+/// server under the other, whose connections keep working; the last to leave stops it.
+#[tokio::test]
+async fn the_embedded_cluster_is_stopped_only_by_its_last_user() {
+    let dir = embedded_dir("sp-shared-");
+    let data = dir.path().join("data");
+    let first = start_cluster(&data).await;
+    let second = start_cluster(&data).await;
+    assert_eq!(
+        first.url("x"),
+        second.url("x"),
+        "the second joined the first"
+    );
+    second.ensure_database("portal").await.unwrap();
+    let pool = sqlx::PgPool::connect(&second.url("portal")).await.unwrap();
+    let one = || async {
+        sqlx::query_scalar::<_, i32>("select 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(one().await, 1);
+
+    // The first (which started the server) leaves.
+    let first = stop_cluster(first).await;
+    drop(first);
+    assert!(second.is_running(), "still running for the second user");
+    assert_eq!(one().await, 1, "the pooled connection still works");
+    let mut fresh = <sqlx::PgConnection as sqlx::Connection>::connect(&second.url("portal"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sqlx::query_scalar::<_, i32>("select 1")
+            .fetch_one(&mut fresh)
+            .await
+            .unwrap(),
+        1,
+        "and a new connection too"
+    );
+    drop(fresh);
+
+    // A third joins; the second leaving leaves it to the third; the third stops it.
+    let third = start_cluster(&data).await;
+    let second = stop_cluster(second).await;
+    assert!(third.is_running());
+    assert_eq!(one().await, 1);
+    pool.close().await;
+    let third = stop_cluster(third).await;
+    assert!(!third.is_running(), "the last user stopped the server");
+    assert!(!second.is_running());
+    // Stopping twice is harmless.
+    stop_cluster(third).await;
+}
+
+async fn portal_on_embedded(
+    dir: &std::path::Path,
+    port: u16,
+) -> (tokio::process::Child, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_school-portal"))
+        .env_remove("DATABASE_URL")
+        .env("PORTAL_DATA_DIR", dir.join("data"))
+        .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
+        // No .env of the source tree.
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(90), stdout.next_line())
+            .await
+            .expect("the portal started in time")
+            .unwrap()
+            .expect("the portal exited before serving");
+        if line.contains("serving on") {
+            break;
+        }
+    }
+    let drain = tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    (child, drain)
+}
+
+async fn sigterm(child: &mut tokio::process::Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+/// Two portal processes on the embedded default (issue 9, item 5): the one that started the
+/// private cluster exits, the other keeps serving; when the last exits, the cluster stops.
+#[tokio::test]
+async fn two_portal_processes_on_the_embedded_default_the_first_exits_the_second_keeps_serving() {
+    let dir = embedded_dir("sp-two-");
+    let port = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (p1, p2) = (port(), port());
+    let (mut first, _d1) = portal_on_embedded(dir.path(), p1).await;
+    let (mut second, _d2) = portal_on_embedded(dir.path(), p2).await;
+    let c = reqwest::Client::new();
+    let ready = |p: u16| {
+        let c = c.clone();
+        async move {
+            c.get(format!("http://127.0.0.1:{p}/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(ready(p1).await, 200);
+    assert_eq!(ready(p2).await, 200);
+
+    sigterm(&mut first).await;
+    for _ in 0..5 {
+        assert_eq!(ready(p2).await, 200, "the second keeps its database");
+        let login = c
+            .post(format!("http://127.0.0.1:{p2}/login"))
+            .form(&[("login", "nobody@test.local"), ("password", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 200, "a page that needs the database");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    sigterm(&mut second).await;
+    assert!(
+        !dir.path().join("data/pg/postmaster.pid").exists(),
+        "the last portal process stopped the cluster"
+    );
 }

@@ -48,6 +48,7 @@ pub fn db_config(url: &str) -> Config {
         db_max_connections: 5,
         db_acquire_timeout_secs: 3,
         db_statement_timeout_secs: 15,
+        db_lock_timeout_secs: 5,
     }
 }
 
@@ -64,7 +65,12 @@ impl TestApp {
     /// Another application process on the same database (a restart, or a second node
     /// behind a load balancer).
     pub async fn spawn_on(url: &str, config: WebConfig) -> Self {
-        let pool = school_portal::db::connect(&db_config(url), url)
+        Self::spawn_on_with(url, &db_config(url), config).await
+    }
+
+    /// An application on `url` with its own pool settings (timeouts, pool size).
+    pub async fn spawn_on_with(url: &str, db: &Config, config: WebConfig) -> Self {
+        let pool = school_portal::db::connect(db, url)
             .await
             .expect("connect test database");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
