@@ -349,6 +349,22 @@ async fn find(
     Ok((g.a, g.pending, g.active))
 }
 
+/// The list again with a message at the top (a refused or repeated decision).
+async fn notice(
+    state: &AppState,
+    scope: &SchoolScope,
+    message: &'static str,
+) -> AppResult<Response> {
+    page(
+        state,
+        scope,
+        ProposeForm::default(),
+        FormErrors::default(),
+        Some(message),
+    )
+    .await
+}
+
 async fn approve(
     State(state): State<AppState>,
     scope: SchoolScope,
@@ -359,31 +375,19 @@ async fn approve(
     let mut tx = state.db.begin().await?;
     let (account, pending, _) = find(&mut tx, scope.tenant(), grant).await?;
     // The object rule NotOwn (SECURITY.md 38), said in words on the page.
-    if !scope
-        .facts()
-        .can_on(Action::ApproveAdminRights, &Target::Grant { account })
-    {
+    if !scope.can_on(Action::ApproveAdminRights, &Target::Grant { account }) {
         drop(tx);
-        return page(
+        return notice(
             &state,
             &scope,
-            ProposeForm::default(),
-            FormErrors::default(),
-            Some("Нельзя согласовать права администратора самому себе."),
+            "Нельзя согласовать права администратора самому себе.",
         )
         .await;
     }
     if !pending {
         // Sent twice: the first decision stands.
         drop(tx);
-        return page(
-            &state,
-            &scope,
-            ProposeForm::default(),
-            FormErrors::default(),
-            Some(DECIDED),
-        )
-        .await;
+        return notice(&state, &scope, DECIDED).await;
     }
     sqlx::query!(
         "update admin_grants set approved_by = $3, approved_at = now() where school_id = $1 and id = $2",
@@ -424,42 +428,28 @@ async fn reject(
     scope.require(Action::ApproveAdminRights)?;
     let reason = form.reason.trim().to_owned();
     if reason.is_empty() {
-        return page(
+        return notice(
             &state,
             &scope,
-            ProposeForm::default(),
-            FormErrors::default(),
-            Some("Укажите причину, по которой права не согласованы."),
+            "Укажите причину, по которой права не согласованы.",
         )
         .await;
     }
     let mut tx = state.db.begin().await?;
     let (account, pending, _) = find(&mut tx, scope.tenant(), grant).await?;
-    if !scope
-        .facts()
-        .can_on(Action::ApproveAdminRights, &Target::Grant { account })
-    {
+    if !scope.can_on(Action::ApproveAdminRights, &Target::Grant { account }) {
         drop(tx);
-        return page(
+        return notice(
             &state,
             &scope,
-            ProposeForm::default(),
-            FormErrors::default(),
-            Some("Нельзя решать о правах администратора самому себе."),
+            "Нельзя решать о правах администратора самому себе.",
         )
         .await;
     }
     if !pending {
         // Sent twice: the first decision stands.
         drop(tx);
-        return page(
-            &state,
-            &scope,
-            ProposeForm::default(),
-            FormErrors::default(),
-            Some(DECIDED),
-        )
-        .await;
+        return notice(&state, &scope, DECIDED).await;
     }
     sqlx::query!(
         "update admin_grants set rejected_by = $3, rejected_at = now(), rejection_reason = $4 where school_id = $1 and id = $2",
@@ -498,12 +488,10 @@ async fn revoke(
 ) -> AppResult<Response> {
     scope.require(Action::RevokeAdminRights)?;
     if form.confirm != "yes" {
-        return page(
+        return notice(
             &state,
             &scope,
-            ProposeForm::default(),
-            FormErrors::default(),
-            Some("Отметьте «Подтверждаю отзыв прав», чтобы отозвать права."),
+            "Отметьте «Подтверждаю отзыв прав», чтобы отозвать права.",
         )
         .await;
     }
@@ -512,12 +500,10 @@ async fn revoke(
     if !(pending || active) {
         // Sent twice, or the rights ended meanwhile: nothing left to revoke.
         drop(tx);
-        return page(
+        return notice(
             &state,
             &scope,
-            ProposeForm::default(),
-            FormErrors::default(),
-            Some("Эти права уже не действуют: отзывать нечего."),
+            "Эти права уже не действуют: отзывать нечего.",
         )
         .await;
     }
@@ -531,12 +517,10 @@ async fn revoke(
     .await?;
     if active && others == 0 {
         drop(tx);
-        return page(
+        return notice(
             &state,
             &scope,
-            ProposeForm::default(),
-            FormErrors::default(),
-            Some("Это единственный администратор платформы школы: сначала назначьте другого."),
+            "Это единственный администратор платформы школы: сначала назначьте другого.",
         )
         .await;
     }

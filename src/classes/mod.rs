@@ -442,9 +442,7 @@ async fn show(
     let mut conn = state.db.acquire().await?;
     let class = find_class(&mut conn, scope.tenant(), class_id).await?;
     // Parents' phones only to whose duty needs them (SECURITY.md 36).
-    let contacts = scope
-        .facts()
-        .can_on(Action::ViewClassContacts, &Target::Class(class_id));
+    let contacts = scope.can_on(Action::ViewClassContacts, &Target::Class(class_id));
     let class_teacher = sqlx::query_scalar!(
         r#"select a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '') as "name!"
            from class_teacher_assignments t

@@ -800,7 +800,7 @@ async fn revoke(
     .await?
     .ok_or(AppError::NotFound)?;
     // The object rule LeadsClass: another class's link is refused, 403.
-    scope.facts().require_on(
+    scope.require_on(
         Action::RevokeInvites,
         &crate::auth::objects::Target::Invite {
             class: found.class,

@@ -150,7 +150,7 @@ async fn decide(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(AppError::NotFound)?;
-    scope.facts().require_on(
+    scope.require_on(
         Action::VerifyStatus,
         &Target::Membership {
             account: subject,
