@@ -201,13 +201,7 @@ async fn login(
     let mut conn = state.db.acquire().await?;
 
     let ip_key = format!("login-ip:{}", meta.ip.as_deref().unwrap_or("unknown"));
-    if let Some(retry) =
-        throttle::hit_window(&mut conn, &ip_key, state.config.login_per_ip_per_minute).await?
-    {
-        return Err(AppError::TooManyRequests {
-            retry_after_secs: retry,
-        });
-    }
+    throttle::limit(&mut conn, &ip_key, state.config.login_per_ip_per_minute).await?;
 
     let account = find_account(&mut conn, &login).await?;
     let key = match &account {

@@ -82,3 +82,18 @@ pub async fn hit_window(
         Ok(None)
     }
 }
+
+/// [`hit_window`] as a request sees it: 429 with `Retry-After` past `per_minute` hits of
+/// `key` in the current minute.
+pub async fn limit(
+    conn: &mut PgConnection,
+    key: &str,
+    per_minute: i32,
+) -> Result<(), crate::error::AppError> {
+    match hit_window(conn, key, per_minute).await? {
+        Some(retry) => Err(crate::error::AppError::TooManyRequests {
+            retry_after_secs: retry,
+        }),
+        None => Ok(()),
+    }
+}

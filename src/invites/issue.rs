@@ -87,12 +87,7 @@ pub(crate) async fn creation_limit(
     who: AccountId,
 ) -> AppResult<()> {
     let key = format!("invite-create:{who}");
-    match throttle::hit_window(conn, &key, state.config.invites_per_minute).await? {
-        Some(retry) => Err(AppError::TooManyRequests {
-            retry_after_secs: retry,
-        }),
-        None => Ok(()),
-    }
+    throttle::limit(conn, &key, state.config.invites_per_minute).await
 }
 
 /// Issues the links of `req` as the scope's actor; `action` names the audit row.

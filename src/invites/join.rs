@@ -123,14 +123,7 @@ fn bad_link() -> AppResult<Response> {
 /// `/join` is rate-limited per address (SECURITY.md 25).
 async fn limit(conn: &mut PgConnection, state: &AppState, meta: &RequestMeta) -> AppResult<()> {
     let key = format!("join-ip:{}", meta.ip.as_deref().unwrap_or("unknown"));
-    if let Some(retry) =
-        throttle::hit_window(conn, &key, state.config.join_per_ip_per_minute).await?
-    {
-        return Err(AppError::TooManyRequests {
-            retry_after_secs: retry,
-        });
-    }
-    Ok(())
+    throttle::limit(conn, &key, state.config.join_per_ip_per_minute).await
 }
 
 #[derive(Deserialize, Default, Debug)]

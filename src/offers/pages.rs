@@ -469,13 +469,7 @@ async fn answer(
     let mut conn = state.db.acquire().await?;
     // Answering is rate-limited per address, like `/join` (a registration hashes a password).
     let key = format!("offer-ip:{}", meta.ip.as_deref().unwrap_or("unknown"));
-    if let Some(retry) =
-        throttle::hit_window(&mut conn, &key, state.config.join_per_ip_per_minute).await?
-    {
-        return Err(AppError::TooManyRequests {
-            retry_after_secs: retry,
-        });
-    }
+    throttle::limit(&mut conn, &key, state.config.join_per_ip_per_minute).await?;
     let Some(live) = live(&mut conn, &token).await? else {
         return gone(&actor);
     };
