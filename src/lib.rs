@@ -2,9 +2,9 @@
 //! its regulation says. `app(state)` builds the whole web application; `main.rs` is only
 //! the command line.
 
+pub mod account;
 pub mod admin_rights;
 pub mod audit;
-pub mod audit_page;
 pub mod auth;
 pub mod chats;
 pub mod classes;
@@ -21,11 +21,13 @@ pub mod mail;
 pub mod movements;
 pub mod offers;
 pub mod people;
-pub mod profile;
 pub mod regulation;
 pub mod schools;
 pub mod subjects;
 pub mod web;
+
+/// The audit log's page under its old path (it lives in [`audit::page`]).
+pub use audit::page as audit_page;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,7 +88,7 @@ fn routes(state: &AppState) -> Routes {
         .get("/static/{*path}", Access::Public, web::assets::serve);
     let r = auth::routes(r);
     let r = home::routes(r);
-    let r = profile::routes(r);
+    let r = account::routes(r);
     let r = imports::routes(r);
     let r = invites::routes(r);
     let r = movements::routes(r);
@@ -95,7 +97,7 @@ fn routes(state: &AppState) -> Routes {
     let r = chats::routes(r);
     let r = classes::routes(r);
     let r = admin_rights::routes(r);
-    let r = audit_page::routes(r);
+    let r = audit::page::routes(r);
     let r = regulation::routes(r);
     let r = subjects::routes(r);
     schools::routes(r)

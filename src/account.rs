@@ -1,5 +1,6 @@
-//! Anyone's own profile: change the password, see the active sessions and end them, log
-//! out everywhere (R2.6.d, R2.7.c; SECURITY.md 5).
+//! The person's own account (the «Профиль» pages under `/profile`, for anyone logged in):
+//! change the password, see the active sessions and end them, log out everywhere (R2.6.d,
+//! R2.7.c; SECURITY.md 5). A school's profile is [`crate::schools::profile`].
 
 use askama::Template;
 use axum::Form;

@@ -2,6 +2,11 @@
 //! every denial writes a row with time, actor, school, action, target, request id and IP.
 //! Rows are append-only (a trigger refuses UPDATE and DELETE). Nothing secret is ever
 //! written here: no password, token or session id (SECURITY.md 27).
+//!
+//! - this module: [`record`] and [`in_school`] (a row in the caller's transaction), [`denied`];
+//! - [`page`]: the log's page for the administrator and the director.
+
+pub mod page;
 
 use axum::http::request::Parts;
 use sqlx::PgConnection;
