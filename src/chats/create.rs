@@ -12,7 +12,9 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Kind, fill_from_roster, live_class, may_create, staff_membership, valid_platform_url};
+use super::Kind;
+use super::members::fill_from_roster;
+use super::rules::{live_class, may_create, staff_membership, valid_platform_url};
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::FormErrors;

@@ -1,20 +1,24 @@
 //! A chat's invite link (R2.6.a, R2.7.a) through the invites mechanism. The button's form
 //! carries a [`FormKey`] that becomes the link's id (SECURITY.md 18): sent twice, the
-//! second finds the first's link and says so; the raw link is shown once.
+//! second finds the first's link and says so; the raw link is shown once. Joining by such a
+//! link puts the new member into the chat ([`join_chat_by_invite`]).
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Kind, load_chat, school_role};
+use super::Kind;
+use super::show::{load_chat, school_role};
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Action, Role};
+use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
-use crate::ids::SchoolId;
+use crate::ids::{AccountId, SchoolId};
 use crate::invites::links::MessagePage;
 use crate::web::format;
 use crate::web::layout::Layout;
@@ -104,4 +108,34 @@ pub(super) async fn create_invite(
         expires: format::datetime(expires, scope.timezone()),
     })?
     .into_response())
+}
+
+// ---- joining a chat by its invite link ----------------------------------------------
+
+/// Puts the account's membership of the invite's role into the invite's chat, if the
+/// invite names one (the caller's transaction; nothing when it names none).
+pub async fn join_chat_by_invite(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    invite: Uuid,
+    account: AccountId,
+) -> sqlx::Result<bool> {
+    let school = tenant.id();
+    Ok(sqlx::query!(
+        r#"insert into chat_members (school_id, chat_id, member_id, role, added_by)
+           select i.school_id, i.chat_id, m.id, 'member', $3
+           from invites i
+           join chats k on k.school_id = i.school_id and k.id = i.chat_id and k.archived_at is null
+           join memberships m on m.school_id = i.school_id and m.account_id = $3
+                              and m.role = i.role and m.status = 'active'
+           where i.school_id = $1 and i.id = $2
+           on conflict do nothing"#,
+        school as SchoolId,
+        invite,
+        account as AccountId
+    )
+    .execute(conn)
+    .await?
+    .rows_affected()
+        > 0)
 }
