@@ -1,0 +1,154 @@
+//! Choosing the student a form is about: a search by name and/or class, and the student's
+//! card (404 for another school's student).
+
+use serde::Deserialize;
+use sqlx::PgConnection;
+
+use super::chosen_class;
+use crate::auth::tenant::Tenant;
+use crate::error::{AppError, AppResult};
+use crate::ids::{ClassId, MembershipId, SchoolId};
+use crate::movements::{ClassOption, current_classes};
+use crate::web::format;
+
+/// The student a form is about.
+pub(in crate::movements) struct StudentCard {
+    pub id: MembershipId,
+    pub name: String,
+    pub class_id: Option<ClassId>,
+    pub class: String,
+    pub birth_date: String,
+    pub active: bool,
+}
+
+impl StudentCard {
+    /// Whether the student is in this class (the transfer's list leaves it out).
+    pub fn is_in(&self, class: &ClassId) -> bool {
+        self.class_id.as_ref() == Some(class)
+    }
+}
+
+/// A student of this school (any status), or `None` — also for another school's student.
+async fn student_card(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    id: MembershipId,
+) -> sqlx::Result<Option<StudentCard>> {
+    let school = tenant.id();
+    let row = sqlx::query!(
+        r#"select m.id as "id: MembershipId", m.status, m.class_id as "class_id?: ClassId",
+                  c.title as "class?", a.surname, a.given_name, a.patronymic, a.birth_date
+           from memberships m join accounts a on a.id = m.account_id
+           left join classes c on c.school_id = m.school_id and c.id = m.class_id
+           where m.school_id = $1 and m.id = $2 and m.role = 'student'"#,
+        school as SchoolId,
+        id as MembershipId
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| StudentCard {
+        id: r.id,
+        name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
+        class_id: r.class_id,
+        class: r.class.unwrap_or_else(|| "—".to_owned()),
+        birth_date: r.birth_date.map(format::date).unwrap_or_default(),
+        active: r.status != "left",
+    }))
+}
+
+/// The student named by a form field or `?student=`: 404 unless it is this school's.
+pub(super) async fn require_student(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    value: &str,
+) -> AppResult<StudentCard> {
+    let id: MembershipId = value.trim().parse().map_err(|_| AppError::NotFound)?;
+    student_card(conn, tenant, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+pub(in crate::movements) struct Found {
+    pub id: MembershipId,
+    pub name: String,
+    pub class: String,
+}
+
+/// Search for a student by name and/or class: the list to pick from.
+pub(in crate::movements) struct Picker {
+    pub q: String,
+    pub class: String,
+    pub classes: Vec<ClassOption>,
+    pub results: Vec<Found>,
+    pub searched: bool,
+    pub more: bool,
+}
+
+const PICK_LIMIT: i64 = 50;
+
+pub(super) async fn picker(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    q: &str,
+    class: &str,
+) -> sqlx::Result<Picker> {
+    let school = tenant.id();
+    let classes = current_classes(&mut *conn, tenant).await?;
+    let q = q.trim().to_owned();
+    let class_id = chosen_class(class, &classes);
+    let searched = !q.is_empty() || class_id.is_some();
+    let mut results = Vec::new();
+    let mut more = false;
+    if searched {
+        let pattern = (!q.is_empty()).then(|| crate::web::query::like_contains(&q));
+        let rows = sqlx::query!(
+            r#"select m.id as "id: MembershipId", a.surname, a.given_name, a.patronymic,
+                      c.title as "class?"
+               from memberships m join accounts a on a.id = m.account_id
+               left join classes c on c.school_id = m.school_id and c.id = m.class_id
+               where m.school_id = $1 and m.role = 'student' and m.status <> 'left'
+                 and ($2::text is null
+                      or translate(lower(a.surname || ' ' || a.given_name || ' '
+                                         || coalesce(a.patronymic, '')), 'ё', 'е')
+                         like translate(lower($2), 'ё', 'е'))
+                 and ($3::uuid is null or m.class_id = $3)
+               order by a.surname collate "ru-RU-x-icu", a.given_name collate "ru-RU-x-icu",
+                        m.id
+               limit $4"#,
+            school as SchoolId,
+            pattern,
+            class_id as Option<ClassId>,
+            PICK_LIMIT + 1
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        more = rows.len() as i64 > PICK_LIMIT;
+        results = rows
+            .into_iter()
+            .take(PICK_LIMIT as usize)
+            .map(|r| Found {
+                id: r.id,
+                name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
+                class: r.class.unwrap_or_else(|| "—".to_owned()),
+            })
+            .collect();
+    }
+    Ok(Picker {
+        q,
+        class: class_id.map(|c| c.to_string()).unwrap_or_default(),
+        classes,
+        results,
+        searched,
+        more,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(in crate::movements) struct PickQuery {
+    #[serde(default)]
+    pub(super) student: String,
+    #[serde(default)]
+    pub(super) q: String,
+    #[serde(default)]
+    pub(super) class: String,
+}
