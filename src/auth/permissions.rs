@@ -324,6 +324,9 @@ pub enum Access {
     LoggedIn,
     /// The deployment operator only.
     Operator,
+    /// The region's statistics (issue 11): the operator, or a regional specialist
+    /// («специалист органа управления образованием»), read-only.
+    Region,
     /// A member of the school named in the URL (`{school_id}`) allowed the action.
     School(Action),
 }
@@ -334,6 +337,7 @@ impl fmt::Display for Access {
             Access::Public => f.write_str("public"),
             Access::LoggedIn => f.write_str("logged in"),
             Access::Operator => f.write_str("operator"),
+            Access::Region => f.write_str("region (operator or regional specialist)"),
             Access::School(a) => write!(f, "school: {a:?}"),
         }
     }

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use super::view::StatsQuery;
 use super::{Stats, gather, sees_all, sort_rows};
 use crate::AppState;
-use crate::auth::extract::{Operator, SchoolScope};
+use crate::auth::region::RegionViewer;
+use crate::auth::extract::SchoolScope;
 use crate::auth::objects::Target;
 use crate::auth::permissions::Action;
 use crate::error::{AppError, AppResult};
@@ -123,31 +124,25 @@ pub async fn school_page(
     .into_response())
 }
 
-/// The operator's view of one school: the same figures, school and class aggregates only.
-pub async fn operator_school_page(
+/// The region's view of one school (the operator, a regional specialist): the same
+/// figures, school and class aggregates only.
+pub async fn region_school_page(
     State(state): State<AppState>,
-    operator: Operator,
+    viewer: RegionViewer,
     Path(school): Path<SchoolId>,
     Query(q): Query<StatsQuery>,
 ) -> AppResult<Response> {
-    let tenant = operator.tenant(school);
     let mut conn = state.db.acquire().await?;
-    let Some((name, tz)) = sqlx::query!(
-        "select name, timezone from schools where id = $1",
-        tenant.id() as SchoolId
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| (r.name, r.timezone)) else {
+    let Some((tenant, name, tz)) = viewer.tenant(&mut conn, school).await? else {
         return Err(AppError::NotFound);
     };
     let unused_days = state.config.stale_invite_days;
     let mut stats = gather(&mut conn, tenant, &tz, None, &q, unused_days).await?;
     sort_rows(&mut stats.rows, &q.sort, &q.dir);
-    let base = format!("/operator/schools/{school}/stats");
+    let base = format!("/region/schools/{school}/stats");
     let period_q = stats.period.query();
     Ok(render(&Page {
-        layout: Layout::for_actor(operator.actor()),
+        layout: viewer.layout(),
         columns: columns(&base, &period_q, &q),
         base,
         school_name: name,

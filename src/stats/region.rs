@@ -1,4 +1,4 @@
-//! The region's view for the deployment operator (issue 11, item 4; STATISTICS.md A6, A7):
+//! The region's view for the deployment operator and the regional specialists (issue 11, items 4 and 6; STATISTICS.md A6, A7):
 //! every school with its headline figures from its latest daily snapshot (so the page
 //! stays fast at thousands of schools, and says the date of each), the municipality when
 //! the school records one, a filter by it, the bottom ten, the share of schools connected
@@ -14,7 +14,8 @@ use super::exports::{self, Cell, Table};
 use super::view::{self, Band, Share, StatsQuery};
 use crate::AppState;
 use crate::audit::{self, Entry};
-use crate::auth::extract::{Operator, RequestMeta};
+use crate::auth::region::RegionViewer;
+use crate::auth::extract::RequestMeta;
 use crate::error::{AppError, AppResult};
 use crate::ids::SchoolId;
 use crate::web::format;
@@ -155,17 +156,20 @@ struct RegionPage {
     without_snapshot: usize,
 }
 
-fn chosen(q: &StatsQuery) -> Option<&str> {
-    Some(q.municipality.trim()).filter(|m| !m.is_empty())
+/// The municipality shown: a specialist's own, or the filter chosen.
+fn chosen<'a>(viewer: &'a RegionViewer, q: &'a StatsQuery) -> Option<&'a str> {
+    viewer
+        .municipality()
+        .or(Some(q.municipality.trim()).filter(|m| !m.is_empty()))
 }
 
 pub async fn region_page(
     State(state): State<AppState>,
-    operator: Operator,
+    viewer: RegionViewer,
     Query(q): Query<StatsQuery>,
 ) -> AppResult<Response> {
     let mut conn = state.db.acquire().await?;
-    let rows = school_rows(&mut conn, chosen(&q)).await?;
+    let rows = school_rows(&mut conn, chosen(&viewer, &q)).await?;
     let total = rows.len();
     let a6 = Share::new(rows.iter().filter(|r| r.connected).count() as i64, total as i64);
     let distributions = vec![
@@ -192,15 +196,18 @@ pub async fn region_page(
         .take(PER_PAGE)
         .collect();
     Ok(render(&RegionPage {
-        layout: Layout::for_actor(operator.actor()),
+        layout: viewer.layout(),
         rows: shown,
         bottom,
         total,
         a6,
         distributions,
         bands: view::REGION_BANDS,
-        municipalities: municipalities(&mut conn).await?,
-        municipality: q.municipality.trim().to_owned(),
+        municipalities: match viewer.municipality() {
+            Some(m) => vec![m.to_owned()],
+            None => municipalities(&mut conn).await?,
+        },
+        municipality: chosen(&viewer, &q).unwrap_or_default().to_owned(),
         page,
         pages,
         as_of: as_of(),
@@ -259,18 +266,18 @@ fn region_table(rows: &[SchoolRow], municipality: Option<&str>) -> Table {
 
 async fn region_file(
     state: &AppState,
-    operator: &Operator,
+    viewer: &RegionViewer,
     meta: &RequestMeta,
     q: &StatsQuery,
     format: &str,
 ) -> AppResult<Table> {
     let mut conn = state.db.acquire().await?;
-    let rows = school_rows(&mut conn, chosen(q)).await?;
+    let rows = school_rows(&mut conn, chosen(viewer, q)).await?;
     audit::record(
         &mut conn,
         meta,
         Entry {
-            actor: Some(operator.actor().id()),
+            actor: Some(viewer.actor().id()),
             school: None,
             action: "stats.region_exported",
             target: Some("region".to_owned()),
@@ -278,27 +285,27 @@ async fn region_file(
         },
     )
     .await?;
-    Ok(region_table(&rows, chosen(q)))
+    Ok(region_table(&rows, chosen(viewer, q)))
 }
 
 pub async fn region_csv(
     State(state): State<AppState>,
-    operator: Operator,
+    viewer: RegionViewer,
     meta: RequestMeta,
     Query(q): Query<StatsQuery>,
 ) -> AppResult<Response> {
-    let t = region_file(&state, &operator, &meta, &q, "CSV").await?;
+    let t = region_file(&state, &viewer, &meta, &q, "CSV").await?;
     let body = exports::to_csv(&t).map_err(|e| AppError::Other(e.into()))?;
     Ok(exports::file(body, exports::CSV, "region.csv"))
 }
 
 pub async fn region_xlsx(
     State(state): State<AppState>,
-    operator: Operator,
+    viewer: RegionViewer,
     meta: RequestMeta,
     Query(q): Query<StatsQuery>,
 ) -> AppResult<Response> {
-    let t = region_file(&state, &operator, &meta, &q, "XLSX").await?;
+    let t = region_file(&state, &viewer, &meta, &q, "XLSX").await?;
     let body = exports::to_xlsx(&t, "Школы").map_err(|e| AppError::Other(e.into()))?;
     Ok(exports::file(body, exports::XLSX, "region.xlsx"))
 }

@@ -34,8 +34,12 @@ impl Layout {
                 label: "Школы",
             });
             nav.push(NavItem {
-                href: "/operator/stats".into(),
+                href: "/region/stats".into(),
                 label: "Статистика региона",
+            });
+            nav.push(NavItem {
+                href: "/operator/regional-specialists".into(),
+                label: "Специалисты региона",
             });
         }
         nav.push(NavItem {

@@ -547,7 +547,7 @@ async fn who_sees_which_statistics() {
     let op = app.logged_in("operator@test.local").await;
     assert_eq!(app.get(&op, &stats).await.status(), 404);
     let res = app
-        .get(&op, &format!("/operator/schools/{}/stats", s.school))
+        .get(&op, &format!("/region/schools/{}/stats", s.school))
         .await;
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
@@ -626,7 +626,7 @@ async fn the_region_view_lists_schools_from_snapshots_with_bands_and_exports() {
         .unwrap();
     app.operator("operator@test.local").await;
     let op = app.logged_in("operator@test.local").await;
-    let html = page(app, &op, "/operator/stats").await;
+    let html = page(app, &op, "/region/stats").await;
     // A6: the small school is connected, the empty one is not.
     assert_eq!(attr(&html, "#a6", "data-part"), 1);
     assert_eq!(attr(&html, "#a6", "data-whole"), 2);
@@ -639,11 +639,11 @@ async fn the_region_view_lists_schools_from_snapshots_with_bands_and_exports() {
     let filtered = page(
         app,
         &op,
-        "/operator/stats?municipality=%D0%93%D0%BE%D1%80%D0%BE%D0%B4%D1%81%D0%BA%D0%BE%D0%B9+%D0%BE%D0%BA%D1%80%D1%83%D0%B3+%D0%94%D0%B5%D0%BC%D0%BE",
+        "/region/stats?municipality=%D0%93%D0%BE%D1%80%D0%BE%D0%B4%D1%81%D0%BA%D0%BE%D0%B9+%D0%BE%D0%BA%D1%80%D1%83%D0%B3+%D0%94%D0%B5%D0%BC%D0%BE",
     )
     .await;
     assert_eq!(attr(&filtered, "#a6", "data-whole"), 1);
-    let res = app.get(&op, "/operator/stats.xlsx").await;
+    let res = app.get(&op, "/region/stats.xlsx").await;
     assert_eq!(res.status(), 200);
     assert!(app
         .audit_actions()
@@ -651,7 +651,7 @@ async fn the_region_view_lists_schools_from_snapshots_with_bands_and_exports() {
         .contains(&"stats.region_exported".to_owned()));
     // Nobody else.
     let admin = app.logged_in("admin@test.local").await;
-    assert_eq!(app.get(&admin, "/operator/stats").await.status(), 403);
+    assert_eq!(app.get(&admin, "/region/stats").await.status(), 403);
 }
 
 /// The pages of a PDF (`/Type /Page` objects, not `/Pages`).
@@ -728,4 +728,133 @@ async fn the_directors_report_prints_on_a4_in_a_browser() {
         "A4"
     );
     browser.close().await;
+}
+
+#[tokio::test]
+async fn a_regional_specialist_sees_their_municipality_only_and_changes_nothing() {
+    let s = small().await;
+    let app = &s.app;
+    sqlx::query("update schools set municipality = 'Северный район' where id = $1")
+        .bind(s.school)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let south = app.school("Школа Южного района").await;
+    sqlx::query("update schools set municipality = 'Южный район' where id = $1")
+        .bind(south)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    school_portal::stats::snapshots::run_once(&app.db)
+        .await
+        .unwrap();
+    app.operator("operator@test.local").await;
+    let op = app.logged_in("operator@test.local").await;
+    app.account("spec@region.local", "Регионова", "Рита").await;
+    let spec = app.logged_in("spec@region.local").await;
+    assert_eq!(app.get(&spec, "/region/stats").await.status(), 403, "not yet");
+    // The operator appoints them for the northern district.
+    let res = app
+        .post(
+            &op,
+            "/operator/regional-specialists",
+            &[("email", "spec@region.local"), ("municipality", "Северный район")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post(&op, "/operator/regional-specialists", &[("email", "nobody@x.ru")])
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Учётной записи с таким адресом нет"));
+    assert!(app
+        .audit_actions()
+        .await
+        .contains(&"region.specialist_appointed".to_owned()));
+    // The start page leads there.
+    let res = app.get(&spec, "/").await;
+    assert_eq!(location(&res), "/region/stats");
+    let html = page(app, &spec, "/region/stats").await;
+    assert_eq!(attr(&html, "#a6", "data-whole"), 1, "their district only");
+    let row = format!("tr[data-school=\"{}\"]", s.school);
+    assert_eq!(attr(&html, &row, "data-a1-whole"), 4);
+    // Even asking for another district shows theirs.
+    let html = page(
+        app,
+        &spec,
+        "/region/stats?municipality=%D0%AE%D0%B6%D0%BD%D1%8B%D0%B9+%D1%80%D0%B0%D0%B9%D0%BE%D0%BD",
+    )
+    .await;
+    assert_eq!(attr(&html, "#a6", "data-whole"), 1);
+    let res = app
+        .get(&spec, &format!("/region/schools/{}/stats", s.school))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(!res.text().await.unwrap().contains("Петров"), "no names");
+    assert_eq!(
+        app.get(&spec, &format!("/region/schools/{south}/stats"))
+            .await
+            .status(),
+        404
+    );
+    // Read-only: no school page inside the school, no operator pages.
+    assert_eq!(
+        app.get(&spec, &format!("/s/{}/stats", s.school)).await.status(),
+        404
+    );
+    assert_eq!(
+        app.get(&spec, "/operator/regional-specialists").await.status(),
+        403
+    );
+    assert_eq!(app.get(&spec, "/region/stats.xlsx").await.status(), 200);
+}
+
+#[tokio::test]
+async fn start_pages_lead_to_work() {
+    let s = small().await;
+    let app = &s.app;
+    app.person(s.school, "deputy@test.local", "deputy", None).await;
+    let (candidate, _) = app.person(s.school, "cand@test.local", "staff", None).await;
+    let admin: Uuid = sqlx::query_scalar("select id from accounts where email = 'admin@test.local'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into admin_grants (school_id, id, account_id, granted_by, order_number, order_date)
+         values ($1, gen_random_uuid(), $2, $3, '9-о', date '2025-09-01')",
+    )
+    .bind(s.school)
+    .bind(candidate)
+    .bind(admin)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let home = format!("/s/{}", s.school);
+    let director = app.logged_in("director@test.local").await;
+    let html = page(app, &director, &home).await;
+    let waiting = html
+        .select(&Selector::parse("#proposals-waiting a").unwrap())
+        .next()
+        .expect("proposals to approve");
+    assert_eq!(
+        waiting.value().attr("href"),
+        Some(format!("{home}/admin-rights").as_str())
+    );
+    let summary = html
+        .select(&Selector::parse("#stats-summary").unwrap())
+        .next()
+        .expect("statistics summary")
+        .text()
+        .collect::<String>();
+    assert!(summary.contains("Ученики на платформе:"), "{summary}");
+    assert!(summary.contains("из 4"), "{summary}");
+    // The deputy: the summary, no approval (not the IT deputy).
+    let deputy = app.logged_in("deputy@test.local").await;
+    let html = page(app, &deputy, &home).await;
+    assert!(html.select(&Selector::parse("#stats-summary a").unwrap()).next().is_some());
+    assert!(html.select(&Selector::parse("#proposals-waiting").unwrap()).next().is_none());
+    // A class teacher: neither.
+    let ct = app.logged_in("ct-a@test.local").await;
+    let html = page(app, &ct, &home).await;
+    assert!(html.select(&Selector::parse("#stats-summary").unwrap()).next().is_none());
 }
