@@ -61,7 +61,11 @@ async fn login(base: &str, login: &str) -> reqwest::Client {
         .unwrap();
     let res = client
         .post(format!("{base}/login"))
-        .form(&[("login", login), ("password", "bench password 123"), ("next", "/")])
+        .form(&[
+            ("login", login),
+            ("password", "bench password 123"),
+            ("next", "/"),
+        ])
         .send()
         .await
         .unwrap();
@@ -163,7 +167,10 @@ async fn main() {
     let operator = login(&base, "operator@demo.local").await;
     let school_page = time_page(&director, &format!("{base}/s/{school}/stats")).await;
     let region_page = time_page(&operator, &format!("{base}/region/stats")).await;
-    stats("school statistics page, demo school (GET, localhost)", school_page);
+    stats(
+        "school statistics page, demo school (GET, localhost)",
+        school_page,
+    );
     stats(
         &format!("region statistics page, {schools} schools (GET, localhost)"),
         region_page,

@@ -216,7 +216,9 @@ impl Action {
             Action::ViewClassContacts => "parents' contacts on a class's page (SECURITY.md 36)",
             Action::ViewStatistics => "the school's statistics, CSV and XLSX (R2.1.r)",
             Action::ViewStatisticsReport => "the report on the platform's use (R2.1.r)",
-            Action::RecordParticipation => "a class's children list, «не участвует» records (R2.1.r)",
+            Action::RecordParticipation => {
+                "a class's children list, «не участвует» records (R2.1.r)"
+            }
         }
     }
 }

@@ -102,7 +102,6 @@ impl FromRequestParts<AppState> for RegionViewer {
 #[derive(Clone)]
 struct RegionScope(Option<String>);
 
-
 /// Whether an account is a regional specialist in force (for the start page).
 pub async fn is_specialist(
     conn: &mut sqlx::PgConnection,

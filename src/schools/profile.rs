@@ -77,7 +77,11 @@ impl ProfileForm {
             ("website", "Сайт", &self.website),
             ("director_name", "Директор", &self.director_name),
             ("timezone", "Часовой пояс", &self.timezone),
-            ("municipality", "Муниципальное образование", &self.municipality),
+            (
+                "municipality",
+                "Муниципальное образование",
+                &self.municipality,
+            ),
         ]
     }
 }

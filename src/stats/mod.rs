@@ -233,7 +233,10 @@ fn row_view(row: ClassRow, points: &[Option<i64>]) -> RowView {
         a1,
         a1_excl: Share::new(row.connected_not_refused, row.students - row.refused),
         a3,
-        a3_excl: Share::new(row.with_parent_not_refused, row.students - row.family_refused),
+        a3_excl: Share::new(
+            row.with_parent_not_refused,
+            row.students - row.family_refused,
+        ),
         a4: Share::new(row.parents_in_chat, row.parents),
         band: Band::of(worst),
         worst,
@@ -257,7 +260,8 @@ fn cards(h: &Headline, week_ago: Option<&Headline>, own_only: bool) -> Vec<Card>
             id: "a1",
             title: "Ученики на платформе",
             share: a1,
-            excl: (h.refused > 0).then(|| Share::new(h.connected_not_refused, h.students - h.refused)),
+            excl: (h.refused > 0)
+                .then(|| Share::new(h.connected_not_refused, h.students - h.refused)),
             change: view::change(a1, week_ago.map(|w| Share::new(w.connected, w.students))),
             band: a1.band(),
         },

@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use super::view::StatsQuery;
 use super::{Stats, gather, sees_all, sort_rows};
 use crate::AppState;
-use crate::auth::region::RegionViewer;
 use crate::auth::extract::SchoolScope;
 use crate::auth::objects::Target;
 use crate::auth::permissions::Action;
+use crate::auth::region::RegionViewer;
 use crate::error::{AppError, AppResult};
 use crate::ids::SchoolId;
 use crate::web::layout::Layout;
@@ -37,7 +37,11 @@ pub fn columns(base: &str, period_q: &str, q: &StatsQuery) -> Vec<Column> {
         ("a5", "Без связанного родителя (A5)"),
         ("d2", "Обязательные чаты (D2)"),
     ];
-    let sort = if q.sort.is_empty() { "band" } else { q.sort.as_str() };
+    let sort = if q.sort.is_empty() {
+        "band"
+    } else {
+        q.sort.as_str()
+    };
     cols.iter()
         .map(|(code, title)| {
             let on = sort == *code;

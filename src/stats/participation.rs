@@ -7,9 +7,9 @@
 //! own list, for those who act on it (STATISTICS.md «No per-person rankings»).
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 use sqlx::PgConnection;
 
@@ -222,7 +222,15 @@ pub async fn class_page(
     Query(q): Query<Done>,
 ) -> AppResult<Response> {
     scope.require(Action::RecordParticipation)?;
-    render_page(&state, &scope, class, None, RecordFormKept::default(), !q.done.is_empty()).await
+    render_page(
+        &state,
+        &scope,
+        class,
+        None,
+        RecordFormKept::default(),
+        !q.done.is_empty(),
+    )
+    .await
 }
 
 pub async fn record(
@@ -345,7 +353,9 @@ pub async fn record(
     )
     .await?;
     let url = format!("/s/{}/stats/classes/{class}?done=1", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }

@@ -14,8 +14,8 @@ use super::exports::{self, Cell, Table};
 use super::view::{self, Band, Share, StatsQuery};
 use crate::AppState;
 use crate::audit::{self, Entry};
-use crate::auth::region::RegionViewer;
 use crate::auth::extract::RequestMeta;
+use crate::auth::region::RegionViewer;
 use crate::error::{AppError, AppResult};
 use crate::ids::SchoolId;
 use crate::web::format;
@@ -171,7 +171,10 @@ pub async fn region_page(
     let mut conn = state.db.acquire().await?;
     let rows = school_rows(&mut conn, chosen(&viewer, &q)).await?;
     let total = rows.len();
-    let a6 = Share::new(rows.iter().filter(|r| r.connected).count() as i64, total as i64);
+    let a6 = Share::new(
+        rows.iter().filter(|r| r.connected).count() as i64,
+        total as i64,
+    );
     let distributions = vec![
         Distribution {
             title: "Ученики на платформе (A1)",
@@ -186,7 +189,12 @@ pub async fn region_page(
             counts: distribution(&rows, |r| r.a3),
         },
     ];
-    let bottom: Vec<SchoolRow> = rows.iter().filter(|r| r.day.is_some()).take(10).cloned().collect();
+    let bottom: Vec<SchoolRow> = rows
+        .iter()
+        .filter(|r| r.day.is_some())
+        .take(10)
+        .cloned()
+        .collect();
     let pages = total.div_ceil(PER_PAGE).max(1);
     let page = q.page.parse::<usize>().unwrap_or(1).clamp(1, pages);
     let without_snapshot = rows.iter().filter(|r| r.day.is_none()).count();

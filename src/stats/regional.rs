@@ -102,7 +102,14 @@ pub async fn list(
     operator: Operator,
     axum::extract::Query(q): axum::extract::Query<Done>,
 ) -> AppResult<Response> {
-    render_page(&state, &operator, &AppointForm::default(), None, !q.done.is_empty()).await
+    render_page(
+        &state,
+        &operator,
+        &AppointForm::default(),
+        None,
+        !q.done.is_empty(),
+    )
+    .await
 }
 
 pub async fn appoint(
@@ -140,10 +147,20 @@ pub async fn appoint(
         .rows_affected();
         if n == 0 {
             drop(tx);
-            return render_page(&state, &operator, &form, Some("Это назначение уже отменено."), false)
-                .await;
+            return render_page(
+                &state,
+                &operator,
+                &form,
+                Some("Это назначение уже отменено."),
+                false,
+            )
+            .await;
         }
-        ("region.specialist_revoked", format!("specialist:{id}"), String::new())
+        (
+            "region.specialist_revoked",
+            format!("specialist:{id}"),
+            String::new(),
+        )
     } else {
         let account = sqlx::query_scalar!(
             r#"select id as "id: AccountId" from accounts where email = $1 and deactivated_at is null
@@ -209,7 +226,9 @@ pub async fn appoint(
     )
     .await?;
     let url = "/operator/regional-specialists?done=1";
-    form.form_key.done(&mut tx, operator.actor().id(), url).await?;
+    form.form_key
+        .done(&mut tx, operator.actor().id(), url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(url).into_response())
 }

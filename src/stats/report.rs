@@ -95,7 +95,12 @@ pub fn proposals(stats: &Stats) -> Vec<String> {
     if a.verification_pending > 0 {
         out.push(format!(
             "Рассмотреть подтверждение статуса: ждут {}.",
-            format::count(a.verification_pending, "сотрудник", "сотрудника", "сотрудников")
+            format::count(
+                a.verification_pending,
+                "сотрудник",
+                "сотрудника",
+                "сотрудников"
+            )
         ));
     }
     if a.requests_pending > 0 {
@@ -105,9 +110,7 @@ pub fn proposals(stats: &Stats) -> Vec<String> {
         ));
     }
     if a.links_expired_unused + a.links_unused_days > 0 {
-        out.push(
-            "Отозвать неиспользуемые ссылки-приглашения (раздел «Приглашения»).".to_owned(),
-        );
+        out.push("Отозвать неиспользуемые ссылки-приглашения (раздел «Приглашения»).".to_owned());
     }
     if out.is_empty() {
         out.push("Существенных замечаний нет; продолжать работу по Положению.".to_owned());

@@ -169,7 +169,8 @@ pub struct Period {
 impl Period {
     /// «эта неделя / этот месяц / этот учебный год / свой период», relative to `today`.
     pub fn parse(q: &StatsQuery, today: Date) -> Period {
-        let week_start = today - time::Duration::days(i64::from(today.weekday().number_days_from_monday()));
+        let week_start =
+            today - time::Duration::days(i64::from(today.weekday().number_days_from_monday()));
         let week = Period {
             code: "week",
             from: week_start,

@@ -197,7 +197,10 @@ async fn demo_school_headline_and_class_rows_equal_hand_written_sql_and_move_aft
     let html = page(&app, &admin, &path).await;
     let by_hand = headline_by_hand(&app, school).await;
     assert_eq!(cards(&html), by_hand);
-    assert!(by_hand[0].0 > 0 && by_hand[0].0 < by_hand[0].1, "{by_hand:?}");
+    assert!(
+        by_hand[0].0 > 0 && by_hand[0].0 < by_hand[0].1,
+        "{by_hand:?}"
+    );
     for title in ["5А", "7Б", "11А"] {
         assert_eq!(
             class_row(&html, title),
@@ -219,10 +222,11 @@ async fn demo_school_headline_and_class_rows_equal_hand_written_sql_and_move_aft
     .fetch_one(&app.db)
     .await
     .unwrap();
-    let admin_id: Uuid = sqlx::query_scalar("select id from accounts where email = 'admin@demo.local'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let admin_id: Uuid =
+        sqlx::query_scalar("select id from accounts where email = 'admin@demo.local'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     let invite = Uuid::now_v7();
     sqlx::query(
         "insert into invites (school_id, id, token_hash, role, class_id, max_uses, needs_approval,
@@ -231,7 +235,9 @@ async fn demo_school_headline_and_class_rows_equal_hand_written_sql_and_move_aft
     )
     .bind(school)
     .bind(invite)
-    .bind(school_portal::auth::session::token_hash(&Uuid::new_v4().to_string()))
+    .bind(school_portal::auth::session::token_hash(
+        &Uuid::new_v4().to_string(),
+    ))
     .bind(five_a)
     .bind(admin_id)
     .execute(&app.db)
@@ -269,7 +275,11 @@ async fn demo_school_headline_and_class_rows_equal_hand_written_sql_and_move_aft
     let by_hand_after = headline_by_hand(&app, school).await;
     assert_eq!(cards(&after), by_hand_after);
     assert_eq!(by_hand_after[0].0, by_hand[0].0 + 1, "one more connected");
-    assert_eq!(by_hand_after[0].1, by_hand[0].1 + 1, "one more on the roster");
+    assert_eq!(
+        by_hand_after[0].1,
+        by_hand[0].1 + 1,
+        "one more on the roster"
+    );
     let before_5a = class_row(&html, "5А");
     let after_5a = class_row(&after, "5А");
     assert_eq!(after_5a[0], before_5a[0] + 1);
@@ -291,22 +301,31 @@ async fn small() -> Small {
     let five_a = app.class(school, 5, "А").await;
     let five_b = app.class(school, 5, "Б").await;
     app.admin(school, "admin@test.local").await;
-    app.person(school, "director@test.local", "director", None).await;
+    app.person(school, "director@test.local", "director", None)
+        .await;
     let (_, ct) = app.person(school, "ct-a@test.local", "teacher", None).await;
     app.class_teacher(school, five_a, ct).await;
     let (_, ct_b) = app.person(school, "ct-b@test.local", "teacher", None).await;
     app.class_teacher(school, five_b, ct_b).await;
-    app.person(school, "teacher@test.local", "teacher", None).await;
+    app.person(school, "teacher@test.local", "teacher", None)
+        .await;
     let mut kids = Vec::new();
     for i in 0..3 {
         let (_, k) = app
-            .person(school, &format!("kid{i}@test.local"), "student", Some(five_a))
+            .person(
+                school,
+                &format!("kid{i}@test.local"),
+                "student",
+                Some(five_a),
+            )
             .await;
         kids.push(k);
     }
     app.person(school, "kid-b@test.local", "student", Some(five_b))
         .await;
-    let (_, parent) = app.person(school, "parent@test.local", "parent", None).await;
+    let (_, parent) = app
+        .person(school, "parent@test.local", "parent", None)
+        .await;
     sqlx::query("insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)")
         .bind(school)
         .bind(parent)
@@ -437,20 +456,32 @@ async fn a_recorded_refusal_moves_the_figure_without_refusals_only_and_is_audite
     .await;
     assert_eq!(n, 1);
     let after = page(&s.app, &ct, &stats).await;
-    assert_eq!(attr(&after, row, "data-with-parent"), 1, "the figure itself");
+    assert_eq!(
+        attr(&after, row, "data-with-parent"),
+        1,
+        "the figure itself"
+    );
     assert_eq!(attr(&after, row, "data-students"), 3);
     assert_eq!(attr(&after, row, "data-with-parent-excl"), 1);
-    assert_eq!(attr(&after, row, "data-students-excl-family"), 2, "without refusals");
+    assert_eq!(
+        attr(&after, row, "data-students-excl-family"),
+        2,
+        "without refusals"
+    );
     let text = after.root_element().text().collect::<String>();
     assert!(text.contains("без отказавшихся — 1 из 2 (50 %)"), "{text}");
-    assert!(s
-        .app
-        .audit_actions()
-        .await
-        .contains(&"participation.recorded".to_owned()));
+    assert!(
+        s.app
+            .audit_actions()
+            .await
+            .contains(&"participation.recorded".to_owned())
+    );
     let list = page(&s.app, &ct, &class_page).await;
     let text = list.root_element().text().collect::<String>();
-    assert!(text.contains("семья не участвует (отказ); связь: телефон"), "{text}");
+    assert!(
+        text.contains("семья не участвует (отказ); связь: телефон"),
+        "{text}"
+    );
 
     // A bad choice is a message on the page, not an error.
     let res = s
@@ -458,7 +489,11 @@ async fn a_recorded_refusal_moves_the_figure_without_refusals_only_and_is_audite
         .post(
             &ct,
             &path,
-            &[("membership_id", &s.kids[2].to_string()), ("kind", "family"), ("reason", "x")],
+            &[
+                ("membership_id", &s.kids[2].to_string()),
+                ("kind", "family"),
+                ("reason", "x"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -479,11 +514,12 @@ async fn a_recorded_refusal_moves_the_figure_without_refusals_only_and_is_audite
     assert_eq!(res.status(), 303);
     let back = page(&s.app, &ct, &stats).await;
     assert_eq!(attr(&back, row, "data-students-excl-family"), 3);
-    assert!(s
-        .app
-        .audit_actions()
-        .await
-        .contains(&"participation.withdrawn".to_owned()));
+    assert!(
+        s.app
+            .audit_actions()
+            .await
+            .contains(&"participation.withdrawn".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -511,7 +547,9 @@ async fn who_sees_which_statistics() {
         .await
         .unwrap();
     assert_eq!(
-        app.get(&ct, &format!("{stats}/classes/{five_b}")).await.status(),
+        app.get(&ct, &format!("{stats}/classes/{five_b}"))
+            .await
+            .status(),
         403
     );
     // Student, parent, a teacher without a class: 403.
@@ -523,7 +561,11 @@ async fn who_sees_which_statistics() {
     // The director: every class, the report; not the lists of children.
     let director = app.logged_in("director@test.local").await;
     let html = page(app, &director, &stats).await;
-    assert_eq!(html.select(&Selector::parse("#classes tbody tr").unwrap()).count(), 2);
+    assert_eq!(
+        html.select(&Selector::parse("#classes tbody tr").unwrap())
+            .count(),
+        2
+    );
     assert_eq!(attr(&html, "#card-a1", "data-whole"), 4);
     assert_eq!(
         app.get(&director, &format!("{stats}/classes/{}", s.five_a))
@@ -632,10 +674,11 @@ async fn the_region_view_lists_schools_from_snapshots_with_bands_and_exports() {
     assert_eq!(attr(&html, "#a6", "data-whole"), 2);
     let row = format!("tr[data-school=\"{}\"]", s.school);
     assert_eq!(attr(&html, &row, "data-a1-whole"), 4);
-    assert!(html
-        .select(&Selector::parse(&format!("tr[data-school=\"{empty}\"]")).unwrap())
-        .next()
-        .is_some());
+    assert!(
+        html.select(&Selector::parse(&format!("tr[data-school=\"{empty}\"]")).unwrap())
+            .next()
+            .is_some()
+    );
     let filtered = page(
         app,
         &op,
@@ -645,10 +688,11 @@ async fn the_region_view_lists_schools_from_snapshots_with_bands_and_exports() {
     assert_eq!(attr(&filtered, "#a6", "data-whole"), 1);
     let res = app.get(&op, "/region/stats.xlsx").await;
     assert_eq!(res.status(), 200);
-    assert!(app
-        .audit_actions()
-        .await
-        .contains(&"stats.region_exported".to_owned()));
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"stats.region_exported".to_owned())
+    );
     // Nobody else.
     let admin = app.logged_in("admin@test.local").await;
     assert_eq!(app.get(&admin, "/region/stats").await.status(), 403);
@@ -673,7 +717,8 @@ async fn the_directors_report_prints_on_a4_in_a_browser() {
     let school = DEMO_SCHOOL;
     // The same numbers as the page.
     let director = app.client();
-    app.login(&director, "director@demo.local", DEMO_PASSWORD).await;
+    app.login(&director, "director@demo.local", DEMO_PASSWORD)
+        .await;
     let html = page(&app, &director, &format!("/s/{school}/stats")).await;
     let a1 = html
         .select(&Selector::parse("#card-a1 .card-value").unwrap())
@@ -682,14 +727,17 @@ async fn the_directors_report_prints_on_a4_in_a_browser() {
         .text()
         .collect::<String>();
     let share = a1.split(" (").next().unwrap().to_owned();
-    let res = app.get(&director, &format!("/s/{school}/stats/report?download=1")).await;
-    assert!(res
-        .headers()
-        .get("content-disposition")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .starts_with("attachment"));
+    let res = app
+        .get(&director, &format!("/s/{school}/stats/report?download=1"))
+        .await;
+    assert!(
+        res.headers()
+            .get("content-disposition")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
     let file = res.text().await.unwrap();
     assert!(file.contains("<style>") && file.contains("@page { size: A4"));
     assert!(file.contains("СПРАВКА") && file.contains(&share), "{share}");
@@ -699,12 +747,16 @@ async fn the_directors_report_prints_on_a4_in_a_browser() {
         return;
     };
     browser.client.goto(&app.url("/login")).await.unwrap();
-    browser.fill("input[name=login]", "director@demo.local").await;
+    browser
+        .fill("input[name=login]", "director@demo.local")
+        .await;
     browser.fill("input[name=password]", DEMO_PASSWORD).await;
     browser
         .click("form[action='/login'] button[type=submit]")
         .await;
-    browser.wait_for_url(&app.url(&format!("/s/{school}"))).await;
+    browser
+        .wait_for_url(&app.url(&format!("/s/{school}")))
+        .await;
     let report = app.url(&format!("/s/{school}/stats/report?period=year"));
     browser.client.goto(&report).await.unwrap();
     let title = browser.text(".doc-title").await;
@@ -721,7 +773,10 @@ async fn the_directors_report_prints_on_a4_in_a_browser() {
         .unwrap();
     assert!(pdf.starts_with(b"%PDF"));
     let pages = pdf_pages(&pdf);
-    assert!((1..=2).contains(&pages), "the report is one A4 document: {pages} pages");
+    assert!(
+        (1..=2).contains(&pages),
+        "the report is one A4 document: {pages} pages"
+    );
     let text = String::from_utf8_lossy(&pdf);
     assert!(
         text.contains("/MediaBox [0 0 595") || text.contains("/MediaBox [0 0 594"),
@@ -752,25 +807,42 @@ async fn a_regional_specialist_sees_their_municipality_only_and_changes_nothing(
     let op = app.logged_in("operator@test.local").await;
     app.account("spec@region.local", "Регионова", "Рита").await;
     let spec = app.logged_in("spec@region.local").await;
-    assert_eq!(app.get(&spec, "/region/stats").await.status(), 403, "not yet");
+    assert_eq!(
+        app.get(&spec, "/region/stats").await.status(),
+        403,
+        "not yet"
+    );
     // The operator appoints them for the northern district.
     let res = app
         .post(
             &op,
             "/operator/regional-specialists",
-            &[("email", "spec@region.local"), ("municipality", "Северный район")],
+            &[
+                ("email", "spec@region.local"),
+                ("municipality", "Северный район"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 303);
     let res = app
-        .post(&op, "/operator/regional-specialists", &[("email", "nobody@x.ru")])
+        .post(
+            &op,
+            "/operator/regional-specialists",
+            &[("email", "nobody@x.ru")],
+        )
         .await;
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("Учётной записи с таким адресом нет"));
-    assert!(app
-        .audit_actions()
-        .await
-        .contains(&"region.specialist_appointed".to_owned()));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Учётной записи с таким адресом нет")
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"region.specialist_appointed".to_owned())
+    );
     // The start page leads there.
     let res = app.get(&spec, "/").await;
     assert_eq!(location(&res), "/region/stats");
@@ -799,11 +871,15 @@ async fn a_regional_specialist_sees_their_municipality_only_and_changes_nothing(
     );
     // Read-only: no school page inside the school, no operator pages.
     assert_eq!(
-        app.get(&spec, &format!("/s/{}/stats", s.school)).await.status(),
+        app.get(&spec, &format!("/s/{}/stats", s.school))
+            .await
+            .status(),
         404
     );
     assert_eq!(
-        app.get(&spec, "/operator/regional-specialists").await.status(),
+        app.get(&spec, "/operator/regional-specialists")
+            .await
+            .status(),
         403
     );
     assert_eq!(app.get(&spec, "/region/stats.xlsx").await.status(), 200);
@@ -813,12 +889,14 @@ async fn a_regional_specialist_sees_their_municipality_only_and_changes_nothing(
 async fn start_pages_lead_to_work() {
     let s = small().await;
     let app = &s.app;
-    app.person(s.school, "deputy@test.local", "deputy", None).await;
+    app.person(s.school, "deputy@test.local", "deputy", None)
+        .await;
     let (candidate, _) = app.person(s.school, "cand@test.local", "staff", None).await;
-    let admin: Uuid = sqlx::query_scalar("select id from accounts where email = 'admin@test.local'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let admin: Uuid =
+        sqlx::query_scalar("select id from accounts where email = 'admin@test.local'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     sqlx::query(
         "insert into admin_grants (school_id, id, account_id, granted_by, order_number, order_date)
          values ($1, gen_random_uuid(), $2, $3, '9-о', date '2025-09-01')",
@@ -851,10 +929,22 @@ async fn start_pages_lead_to_work() {
     // The deputy: the summary, no approval (not the IT deputy).
     let deputy = app.logged_in("deputy@test.local").await;
     let html = page(app, &deputy, &home).await;
-    assert!(html.select(&Selector::parse("#stats-summary a").unwrap()).next().is_some());
-    assert!(html.select(&Selector::parse("#proposals-waiting").unwrap()).next().is_none());
+    assert!(
+        html.select(&Selector::parse("#stats-summary a").unwrap())
+            .next()
+            .is_some()
+    );
+    assert!(
+        html.select(&Selector::parse("#proposals-waiting").unwrap())
+            .next()
+            .is_none()
+    );
     // A class teacher: neither.
     let ct = app.logged_in("ct-a@test.local").await;
     let html = page(app, &ct, &home).await;
-    assert!(html.select(&Selector::parse("#stats-summary").unwrap()).next().is_none());
+    assert!(
+        html.select(&Selector::parse("#stats-summary").unwrap())
+            .next()
+            .is_none()
+    );
 }
