@@ -124,7 +124,7 @@ async fn main() {
            from bench_schools b join academic_years y on y.school_id = b.id",
         "insert into admin_grants (school_id, id, account_id, granted_by, approved_by, approved_at,
                                    order_number, order_date)
-           select b.id, gen_random_uuid(), $2, $2, null, null, '1-о', date '2026-09-01'
+           select b.id, gen_random_uuid(), $1::uuid, $1::uuid, null, null, '1-о', date '2026-09-01'
            from bench_schools b",
         "insert into stats_school_days (school_id, day, students, students_connected, students_refused,
              staff, staff_verified, students_with_parent, families_refused, classes, classes_all_chats,
@@ -134,13 +134,10 @@ async fn main() {
            from bench_schools b cross join generate_series(1, 84) d",
     ] {
         let q = sqlx::query(sql);
-        let q = if sql.contains("$1") {
-            q.bind(schools)
-        } else {
-            q
-        };
-        let q = if sql.contains("$2") {
+        let q = if sql.contains("$1::uuid") {
             q.bind(operator)
+        } else if sql.contains("$1") {
+            q.bind(schools)
         } else {
             q
         };
