@@ -72,6 +72,9 @@ async fn start(State(state): State<AppState>, actor: Actor) -> AppResult<Respons
     }
     let mut conn = state.db.acquire().await?;
     let schools = my_schools(&mut conn, actor.id()).await?;
+    if schools.is_empty() && crate::auth::region::is_specialist(&mut conn, actor.id()).await? {
+        return Ok(crate::stats::regional::start());
+    }
     if let [only] = schools.as_slice() {
         return Ok(Redirect::to(&format!("/s/{}", only.id)).into_response());
     }
@@ -239,6 +242,8 @@ struct SchoolHomePage {
     family: Vec<ClassCard>,
     /// Stale links, requests to decide, the person's own requests (R2.1.i, R2.1.l).
     invites: crate::invites::HomeNotes,
+    /// Proposals to approve and the statistics summary (issue 11).
+    stats: crate::stats::StartNotes,
 }
 
 async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
@@ -280,6 +285,7 @@ async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppRe
         family,
         invites: crate::invites::home_notes(&mut conn, &scope, state.config.stale_invite_days)
             .await?,
+        stats: crate::stats::start_notes(&mut conn, &scope).await?,
     })?
     .into_response())
 }

@@ -23,6 +23,7 @@ pub mod offers;
 pub mod people;
 pub mod regulation;
 pub mod schools;
+pub mod stats;
 pub mod subjects;
 pub mod web;
 
@@ -100,7 +101,8 @@ fn routes(state: &AppState) -> Routes {
     let r = audit::page::routes(r);
     let r = regulation::routes(r);
     let r = subjects::routes(r);
-    schools::routes(r)
+    let r = schools::routes(r);
+    stats::routes(r)
 }
 
 /// Every route with its access rule (for docs/permissions.md and the tests).
@@ -205,6 +207,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     let mailer = mail::spawn_sender(state.db.clone(), state.config.smtp.clone());
     let janitor = janitor::spawn(state.db.clone(), (*state.config).clone());
+    let snapshots = stats::snapshots::spawn(state.db.clone(), Duration::from_secs(3600));
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -216,6 +219,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
         .await?;
     mailer.abort();
     janitor.abort();
+    snapshots.abort();
     Ok(())
 }
 

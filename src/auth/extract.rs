@@ -382,6 +382,9 @@ pub async fn guard(
             Access::Operator => Operator::from_request_parts(&mut parts, &state)
                 .await
                 .map(drop),
+            Access::Region => super::region::RegionViewer::from_request_parts(&mut parts, &state)
+                .await
+                .map(drop),
             Access::School(action) => {
                 let scope = SchoolScope::from_request_parts(&mut parts, &state).await?;
                 scope.require(action)

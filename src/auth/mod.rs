@@ -6,6 +6,7 @@ pub mod extract;
 pub mod objects;
 pub mod password;
 pub mod permissions;
+pub mod region;
 pub mod session;
 pub mod tenant;
 pub mod throttle;

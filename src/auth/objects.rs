@@ -163,6 +163,7 @@ pub const OBJECT_RULES: &[(Action, &[Rule])] = &[
     (Action::ViewCompliance, &[Rule::LeadsClass]),
     (Action::ApproveAdminRights, &[Rule::NotOwn]),
     (Action::VerifyStatus, &[Rule::NotOwn]),
+    (Action::RecordParticipation, &[Rule::LeadsClass]),
 ];
 
 /// The object rules of an action (none for most).

@@ -164,6 +164,13 @@ pub enum Action {
     /// See the contacts of a class's students' parents on the class's page (SECURITY.md 36):
     /// the administrator, and the class teacher for their own class.
     ViewClassContacts,
+    /// «Статистика» (R2.1.r): the school's figures; a class teacher sees their own classes.
+    ViewStatistics,
+    /// «Справка об использовании платформы» for a period (R2.1.r).
+    ViewStatisticsReport,
+    /// A class's list of children for statistics, and the «не участвует» records: the
+    /// administrator, and the class teacher for their own class.
+    RecordParticipation,
 }
 }
 
@@ -207,6 +214,11 @@ impl Action {
             Action::ViewCompliance => "compliance of classes with the regulation (R2.4–R2.7)",
             Action::ViewMyChats => "my chats with their platform links (R2.6.a, R2.7.a)",
             Action::ViewClassContacts => "parents' contacts on a class's page (SECURITY.md 36)",
+            Action::ViewStatistics => "the school's statistics, CSV and XLSX (R2.1.r)",
+            Action::ViewStatisticsReport => "the report on the platform's use (R2.1.r)",
+            Action::RecordParticipation => {
+                "a class's children list, «не участвует» records (R2.1.r)"
+            }
         }
     }
 }
@@ -282,6 +294,12 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     ),
     (Action::ViewMyChats, EVERY_MEMBER),
     (Action::ViewClassContacts, &[Admin, ClassTeacher]),
+    (
+        Action::ViewStatistics,
+        &[Admin, Director, Deputy, ItDeputy, ClassTeacher],
+    ),
+    (Action::ViewStatisticsReport, LEADERSHIP),
+    (Action::RecordParticipation, &[Admin, ClassTeacher]),
 ];
 
 /// The roles allowed an action.
@@ -308,6 +326,9 @@ pub enum Access {
     LoggedIn,
     /// The deployment operator only.
     Operator,
+    /// The region's statistics (issue 11): the operator, or a regional specialist
+    /// («специалист органа управления образованием»), read-only.
+    Region,
     /// A member of the school named in the URL (`{school_id}`) allowed the action.
     School(Action),
 }
@@ -318,6 +339,7 @@ impl fmt::Display for Access {
             Access::Public => f.write_str("public"),
             Access::LoggedIn => f.write_str("logged in"),
             Access::Operator => f.write_str("operator"),
+            Access::Region => f.write_str("region (operator or regional specialist)"),
             Access::School(a) => write!(f, "school: {a:?}"),
         }
     }

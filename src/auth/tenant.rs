@@ -9,6 +9,7 @@
 //! - [`Tenant::of_invite`]: the school of an invite found by its token
 //!   (the token is the proof);
 //! - [`Tenant::of_offer`]: the school of an offer found by its token;
+//! - [`Tenant::for_region`]: the regional role's read-only view of a school's aggregates;
 //! - [`Tenant::for_job`]: the portal's own work (the demo, background jobs), never a request;
 //! - `Tenant::for_tests`: the integration tests (feature `test-support`).
 
@@ -36,6 +37,13 @@ impl Tenant {
 
     /// The school of an offer found by its token (the token is the proof).
     pub(crate) fn of_offer(school: SchoolId) -> Self {
+        Self(school)
+    }
+
+    /// The regional role (issue 11): a read-only look at a school's aggregates by the
+    /// operator or a regional specialist whose municipality the school is in
+    /// (`RegionViewer::tenant` checks it).
+    pub(super) fn for_region(school: SchoolId) -> Self {
         Self(school)
     }
 

@@ -59,11 +59,14 @@ pub struct ProfileForm {
     pub director_name: String,
     #[serde(default)]
     pub timezone: String,
+    /// The municipality, for the region's statistics (issue 11).
+    #[serde(default)]
+    pub municipality: String,
 }
 
 impl ProfileForm {
     /// Field name, Russian label, value: for the page and for the audit of changes.
-    fn fields(&self) -> [(&'static str, &'static str, &str); 9] {
+    fn fields(&self) -> [(&'static str, &'static str, &str); 10] {
         [
             ("name", "Полное название", &self.name),
             ("short_name", "Краткое название", &self.short_name),
@@ -74,6 +77,11 @@ impl ProfileForm {
             ("website", "Сайт", &self.website),
             ("director_name", "Директор", &self.director_name),
             ("timezone", "Часовой пояс", &self.timezone),
+            (
+                "municipality",
+                "Муниципальное образование",
+                &self.municipality,
+            ),
         ]
     }
 }
@@ -81,7 +89,8 @@ impl ProfileForm {
 async fn load(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<ProfileForm> {
     let school = tenant.id();
     let r = sqlx::query!(
-        r#"select name, short_name, inn, address, phone, email, website, director_name, timezone
+        r#"select name, short_name, inn, address, phone, email, website, director_name, timezone,
+                  municipality
            from schools where id = $1"#,
         school as SchoolId
     )
@@ -97,6 +106,7 @@ async fn load(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<ProfileFo
         website: r.website.unwrap_or_default(),
         director_name: r.director_name.unwrap_or_default(),
         timezone: r.timezone,
+        municipality: r.municipality.unwrap_or_default(),
     })
 }
 
@@ -193,6 +203,7 @@ fn validate(form: &ProfileForm) -> Result<ProfileForm, FormErrors> {
         website: t(&form.website),
         director_name: t(&form.director_name),
         timezone: t(&form.timezone),
+        municipality: t(&form.municipality),
     };
     if out.name.is_empty() {
         errors.add("name", "Укажите полное название школы.");
@@ -221,6 +232,9 @@ fn validate(form: &ProfileForm) -> Result<ProfileForm, FormErrors> {
     let web_ok = out.website.starts_with("https://") || out.website.starts_with("http://");
     if !out.website.is_empty() && !web_ok {
         errors.add("website", "Адрес сайта начинается с https://");
+    }
+    if out.municipality.chars().count() > 200 {
+        errors.add("municipality", "Не длиннее 200 символов.");
     }
     if !TIMEZONES.iter().any(|(tz, _, _)| *tz == out.timezone) {
         errors.add("timezone", "Выберите часовой пояс из списка.");
@@ -270,7 +284,8 @@ async fn update(
     if !changes.is_empty() {
         sqlx::query!(
             r#"update schools set name = $2, short_name = $3, inn = $4, address = $5, phone = $6,
-                 email = $7, website = $8, director_name = $9, timezone = $10, updated_at = now()
+                 email = $7, website = $8, director_name = $9, timezone = $10, municipality = $11,
+                 updated_at = now()
                where id = $1"#,
             scope.school_id() as SchoolId,
             new.name,
@@ -281,7 +296,8 @@ async fn update(
             opt(&new.email),
             opt(&new.website),
             opt(&new.director_name),
-            new.timezone
+            new.timezone,
+            opt(&new.municipality)
         )
         .execute(&mut *tx)
         .await?;

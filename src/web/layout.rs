@@ -33,6 +33,14 @@ impl Layout {
                 href: "/operator/schools".into(),
                 label: "Школы",
             });
+            nav.push(NavItem {
+                href: "/region/stats".into(),
+                label: "Статистика региона",
+            });
+            nav.push(NavItem {
+                href: "/operator/regional-specialists".into(),
+                label: "Специалисты региона",
+            });
         }
         nav.push(NavItem {
             href: "/profile".into(),
@@ -51,7 +59,7 @@ impl Layout {
             href: base.clone(),
             label: "Главная",
         }];
-        let items: [(Action, &str, &'static str); 14] = [
+        let items: [(Action, &str, &'static str); 15] = [
             (Action::ViewClasses, "/classes", "Классы"),
             (
                 Action::ViewClassTeachers,
@@ -78,6 +86,7 @@ impl Layout {
             (Action::ViewAuditLog, "/audit", "Журнал действий"),
             (Action::ViewSchoolProfile, "/profile", "Школа"),
             (Action::ViewRegulation, "/regulation", "Положение"),
+            (Action::ViewStatistics, "/stats", "Статистика"),
         ];
         for (action, path, label) in items {
             if scope.can(action) {

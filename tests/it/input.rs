@@ -92,7 +92,7 @@ async fn counts(w: &World) -> Vec<(&'static str, i64)> {
 fn client_for<'a>(w: &'a World, row: &RouteRow) -> &'a reqwest::Client {
     let who = match row.access {
         Access::Public => Who::Anonymous,
-        Access::Operator => Who::Operator,
+        Access::Operator | Access::Region => Who::Operator,
         _ => Who::Admin,
     };
     &w.people.iter().find(|p| p.who == who).unwrap().client

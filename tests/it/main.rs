@@ -23,5 +23,6 @@ mod people;
 mod platform;
 mod routes;
 mod schools;
+mod stats;
 mod structure;
 mod tenancy;

@@ -650,6 +650,10 @@ fn expected(row: &RouteRow, who: &Person, target: Option<&Target>) -> Outcome {
         Access::LoggedIn => Outcome::Allowed,
         Access::Operator if who.who == Who::Operator => Outcome::Allowed,
         Access::Operator => Outcome::Forbidden,
+        // The region's view: the operator (the walk has no regional specialist; see
+        // stats::a_regional_specialist_sees_their_municipality_only).
+        Access::Region if who.who == Who::Operator => Outcome::Allowed,
+        Access::Region => Outcome::Forbidden,
         Access::School(action) => {
             // The operator and another school's administrator are no members: 404.
             let Some(facts) = &who.facts else {
