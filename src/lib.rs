@@ -26,6 +26,8 @@ pub mod regulation;
 pub mod schools;
 pub mod subjects;
 pub mod web;
+pub mod channels;
+pub mod broadcasts;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,7 +100,9 @@ fn routes(state: &AppState) -> Routes {
     let r = audit_page::routes(r);
     let r = regulation::routes(r);
     let r = subjects::routes(r);
-    schools::routes(r)
+    let r = schools::routes(r);
+    let r = channels::routes(r);
+    broadcasts::routes(r)
 }
 
 /// Every route with its access rule (for docs/permissions.md and the tests).
@@ -203,6 +207,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     let mailer = mail::spawn_sender(state.db.clone(), state.config.smtp.clone());
     let janitor = janitor::spawn(state.db.clone(), (*state.config).clone());
+    let poller = channels::publish::spawn(state.db.clone(), state.public_url.to_string());
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -214,6 +219,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
         .await?;
     mailer.abort();
     janitor.abort();
+    poller.abort();
     Ok(())
 }
 

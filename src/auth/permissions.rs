@@ -164,6 +164,25 @@ pub enum Action {
     /// See the contacts of a class's students' parents on the class's page (SECURITY.md 36):
     /// the administrator, and the class teacher for their own class.
     ViewClassContacts,
+    /// The school's channels and their posts (R2.1.m, R2.3.c).
+    ViewChannels,
+    /// Create and archive channels (R2.1.m).
+    ManageChannels,
+    /// Write drafts, submit them, recall a submitted post (R2.3.c); only one's own post,
+    /// or the administrator.
+    WritePosts,
+    /// The review queue; edit a submitted post, return, decline, schedule, publish,
+    /// withdraw (R2.1.m).
+    ReviewPosts,
+    /// «Мои трансляции», a broadcast's page and its `.ics`, one's calendar feed (R2.6.b–c,
+    /// R2.7.b).
+    ViewBroadcasts,
+    /// The school's calendar of broadcasts, week and month (R2.1.n).
+    ViewSchoolCalendar,
+    /// Plan broadcasts: the administrator any, deputies meetings and webinars, a class
+    /// teacher for their class, a teacher lessons of classes they teach (R2.1.n, R2.3.d,
+    /// R2.4.d, R2.5.d, R3.4); a change only by who runs it or the administrator.
+    PlanBroadcasts,
 }
 }
 
@@ -207,6 +226,15 @@ impl Action {
             Action::ViewCompliance => "compliance of classes with the regulation (R2.4–R2.7)",
             Action::ViewMyChats => "my chats with their platform links (R2.6.a, R2.7.a)",
             Action::ViewClassContacts => "parents' contacts on a class's page (SECURITY.md 36)",
+            Action::ViewChannels => "channels and their posts (R2.1.m, R2.3.c)",
+            Action::ManageChannels => "create and archive channels (R2.1.m)",
+            Action::WritePosts => "write, submit, recall one's posts (R2.3.c)",
+            Action::ReviewPosts => "review, schedule, publish, withdraw posts (R2.1.m)",
+            Action::ViewBroadcasts => "my broadcasts, a broadcast, my calendar feed (R2.6.b–c, R2.7.b)",
+            Action::ViewSchoolCalendar => "the school's calendar of broadcasts (R2.1.n)",
+            Action::PlanBroadcasts => {
+                "plan and change broadcasts (R2.1.n, R2.3.d, R2.4.d, R2.5.d, R3.4)"
+            }
         }
     }
 }
@@ -282,6 +310,16 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     ),
     (Action::ViewMyChats, EVERY_MEMBER),
     (Action::ViewClassContacts, &[Admin, ClassTeacher]),
+    (Action::ViewChannels, LEADERSHIP),
+    (Action::ManageChannels, &[Admin]),
+    (Action::WritePosts, &[Admin, Deputy, ItDeputy]),
+    (Action::ReviewPosts, &[Admin]),
+    (Action::ViewBroadcasts, EVERY_MEMBER),
+    (Action::ViewSchoolCalendar, ALL_STAFF),
+    (
+        Action::PlanBroadcasts,
+        &[Admin, Deputy, ItDeputy, ClassTeacher, Teacher],
+    ),
 ];
 
 /// The roles allowed an action.

@@ -9,6 +9,7 @@
 //! - [`Tenant::of_invite`]: the school of an invite found by its token
 //!   (the token is the proof);
 //! - [`Tenant::of_offer`]: the school of an offer found by its token;
+//! - [`Tenant::of_feed`]: the school of a calendar feed found by its token;
 //! - [`Tenant::for_job`]: the portal's own work (the demo, background jobs), never a request;
 //! - `Tenant::for_tests`: the integration tests (feature `test-support`).
 
@@ -36,6 +37,12 @@ impl Tenant {
 
     /// The school of an offer found by its token (the token is the proof).
     pub(crate) fn of_offer(school: SchoolId) -> Self {
+        Self(school)
+    }
+
+    /// The school of a calendar feed found by its token (the token is the proof; the
+    /// person's rights are re-checked on every fetch).
+    pub(crate) fn of_feed(school: SchoolId) -> Self {
         Self(school)
     }
 

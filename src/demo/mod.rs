@@ -658,5 +658,7 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     .await?;
     crate::invites::demo::populate(&mut *tx, tenant).await?;
     crate::chats::demo::populate(&mut *tx, tenant).await?;
+    crate::channels::demo::populate(&mut *tx, tenant).await?;
+    crate::broadcasts::demo::populate(&mut *tx, tenant).await?;
     Ok(())
 }

@@ -51,7 +51,7 @@ impl Layout {
             href: base.clone(),
             label: "Главная",
         }];
-        let items: [(Action, &str, &'static str); 14] = [
+        let items: [(Action, &str, &'static str); 17] = [
             (Action::ViewClasses, "/classes", "Классы"),
             (
                 Action::ViewClassTeachers,
@@ -78,6 +78,9 @@ impl Layout {
             (Action::ViewAuditLog, "/audit", "Журнал действий"),
             (Action::ViewSchoolProfile, "/profile", "Школа"),
             (Action::ViewRegulation, "/regulation", "Положение"),
+            (Action::ViewChannels, "/channels", "Каналы"),
+            (Action::ViewBroadcasts, "/broadcasts", "Трансляции"),
+            (Action::ViewSchoolCalendar, "/calendar", "Календарь"),
         ];
         for (action, path, label) in items {
             if scope.can(action) {
