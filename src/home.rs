@@ -239,6 +239,8 @@ struct SchoolHomePage {
     family: Vec<ClassCard>,
     /// Stale links, requests to decide, the person's own requests (R2.1.i, R2.1.l).
     invites: crate::invites::HomeNotes,
+    /// Outcomes of the person's posts, posts waiting for review (R2.1.m, R2.3.c).
+    posts: crate::channels::HomeNotes,
 }
 
 async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
@@ -280,6 +282,7 @@ async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppRe
         family,
         invites: crate::invites::home_notes(&mut conn, &scope, state.config.stale_invite_days)
             .await?,
+        posts: crate::channels::home_notes(&mut conn, &scope).await?,
     })?
     .into_response())
 }

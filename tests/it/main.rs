@@ -25,3 +25,5 @@ mod routes;
 mod schools;
 mod structure;
 mod tenancy;
+mod channels;
+mod broadcasts;
