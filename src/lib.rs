@@ -6,6 +6,8 @@ pub mod admin_rights;
 pub mod audit;
 pub mod audit_page;
 pub mod auth;
+pub mod broadcasts;
+pub mod channels;
 pub mod chats;
 pub mod classes;
 pub mod config;
@@ -26,8 +28,6 @@ pub mod regulation;
 pub mod schools;
 pub mod subjects;
 pub mod web;
-pub mod channels;
-pub mod broadcasts;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

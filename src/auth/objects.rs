@@ -92,7 +92,9 @@ impl Rule {
                 "the chat's owner or admin, the class teacher of its class, or the administrator"
             }
             Rule::NotOwn => "not your own request, grant or status (SECURITY.md 38)",
-            Rule::AuthorOrAdmin => "the post's author or the broadcast's host, or the administrator",
+            Rule::AuthorOrAdmin => {
+                "the post's author or the broadcast's host, or the administrator"
+            }
         }
     }
 

@@ -230,7 +230,9 @@ impl Action {
             Action::ManageChannels => "create and archive channels (R2.1.m)",
             Action::WritePosts => "write, submit, recall one's posts (R2.3.c)",
             Action::ReviewPosts => "review, schedule, publish, withdraw posts (R2.1.m)",
-            Action::ViewBroadcasts => "my broadcasts, a broadcast, my calendar feed (R2.6.b–c, R2.7.b)",
+            Action::ViewBroadcasts => {
+                "my broadcasts, a broadcast, my calendar feed (R2.6.b–c, R2.7.b)"
+            }
             Action::ViewSchoolCalendar => "the school's calendar of broadcasts (R2.1.n)",
             Action::PlanBroadcasts => {
                 "plan and change broadcasts (R2.1.n, R2.3.d, R2.4.d, R2.5.d, R3.4)"

@@ -77,7 +77,12 @@ pub async fn school(
         let first = anchor.replace_day(1).unwrap_or(anchor);
         let next_first = (first + Duration::days(32)).replace_day(1).unwrap_or(first);
         let prev_first = (first - Duration::days(1)).replace_day(1).unwrap_or(first);
-        (first, next_first - Duration::days(1), prev_first, next_first)
+        (
+            first,
+            next_first - Duration::days(1),
+            prev_first,
+            next_first,
+        )
     } else {
         let monday = anchor - Duration::days(i64::from(anchor.weekday().number_days_from_monday()));
         (
@@ -94,7 +99,11 @@ pub async fn school(
     let mut d = from;
     while d <= to {
         let title = format::date(d);
-        let its: Vec<Item> = all.iter().filter(|i| i.day == title).map(clone_item).collect();
+        let its: Vec<Item> = all
+            .iter()
+            .filter(|i| i.day == title)
+            .map(clone_item)
+            .collect();
         if !month || !its.is_empty() {
             days.push(Day {
                 title: format!(

@@ -129,7 +129,11 @@ pub async fn edit(
         &mut tx,
         &meta,
         &scope,
-        if moved { "broadcast.moved" } else { "broadcast.changed" },
+        if moved {
+            "broadcast.moved"
+        } else {
+            "broadcast.changed"
+        },
         Some(format!("broadcast:{id}")),
         None,
     )
@@ -144,9 +148,19 @@ pub async fn edit(
     } else {
         "В трансляции изменения.".to_owned()
     };
-    announce(&mut tx, &state, &scope, &after, "Трансляция изменена", &what).await?;
+    announce(
+        &mut tx,
+        &state,
+        &scope,
+        &after,
+        "Трансляция изменена",
+        &what,
+    )
+    .await?;
     let url = format!("/s/{}/broadcasts/{id}", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }
@@ -210,7 +224,9 @@ async fn set_state(
         )
         .await?;
     }
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }
@@ -253,7 +269,10 @@ pub async fn exception(
     });
     let Some(date) = date.filter(|_| is_occurrence) else {
         let mut errors = FormErrors::default();
-        errors.add("on_date", "Выберите дату одного из занятий этой трансляции.");
+        errors.add(
+            "on_date",
+            "Выберите дату одного из занятий этой трансляции.",
+        );
         return show_page(&state, &scope, id, None, errors, None).await;
     };
     let mut tx = state.db.begin().await?;
@@ -291,7 +310,9 @@ pub async fn exception(
         announce(&mut tx, &state, &scope, &b, "Занятие отменено", &what).await?;
     }
     let url = format!("/s/{}/broadcasts/{id}", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }

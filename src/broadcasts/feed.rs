@@ -66,7 +66,9 @@ pub async fn rotate(
     audit::in_school(&mut tx, &meta, &scope, "calendar_feed.issued", None, None).await?;
     // Sent again, the form leads to the list: the address is shown only once.
     let back = format!("/s/{}/broadcasts", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &back).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &back)
+        .await?;
     tx.commit().await?;
     let url = format!("{}/calendar/{token}", state.public_url);
     super::pages::mine_page(&state, &scope, Some(url)).await
@@ -107,11 +109,7 @@ pub async fn feed(
     };
     let (from, to) = window(&row.timezone);
     let evs = events(&list, &row.timezone, &uid_host(&state.public_url), from, to);
-    let body = ical::calendar(
-        &format!("Трансляции — {}", row.name),
-        &row.timezone,
-        &evs,
-    );
+    let body = ical::calendar(&format!("Трансляции — {}", row.name), &row.timezone, &evs);
     let tag = etag(&body);
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -130,6 +128,9 @@ pub async fn feed(
     if let Ok(v) = HeaderValue::from_str(&tag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
     Ok(res)
 }

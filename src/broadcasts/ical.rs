@@ -106,7 +106,11 @@ pub fn calendar(name: &str, timezone: &str, events: &[Event]) -> String {
         }
         line(format!(
             "STATUS:{}",
-            if e.cancelled { "CANCELLED" } else { "CONFIRMED" }
+            if e.cancelled {
+                "CANCELLED"
+            } else {
+                "CONFIRMED"
+            }
         ));
         line("END:VEVENT".into());
     }

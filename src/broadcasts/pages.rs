@@ -212,7 +212,12 @@ pub fn check(
     if starts_at.is_none() {
         errors.add("starts_at", "Укажите дату и время начала.");
     }
-    let duration = f.duration.trim().parse::<i32>().ok().filter(|d| (5..=720).contains(d));
+    let duration = f
+        .duration
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|d| (5..=720).contains(d));
     if duration.is_none() {
         errors.add("duration", "Укажите длительность в минутах: от 5 до 720.");
     }
@@ -230,7 +235,10 @@ pub fn check(
                 None
             }
             (Some(d), Some(s)) if d < recurrence::local_date(s, tz) => {
-                errors.add("weekly_until", "Повторы не заканчиваются раньше первого занятия.");
+                errors.add(
+                    "weekly_until",
+                    "Повторы не заканчиваются раньше первого занятия.",
+                );
                 None
             }
             (Some(d), Some(s)) if d > recurrence::local_date(s, tz) + Duration::days(400) => {
@@ -246,8 +254,12 @@ pub fn check(
         classes: Vec::new(),
     };
     for a in &f.aud {
-        let Some((c, r)) = a.split_once(':') else { continue };
-        let Ok(c) = c.parse::<ClassId>() else { continue };
+        let Some((c, r)) = a.split_once(':') else {
+            continue;
+        };
+        let Ok(c) = c.parse::<ClassId>() else {
+            continue;
+        };
         let role = match r {
             "student" => "student",
             "parent" => "parent",
@@ -258,7 +270,10 @@ pub fn check(
         }
     }
     if audience.is_empty() {
-        errors.add("audience", "Выберите, кого приглашаете: классы, Учительскую или всю школу.");
+        errors.add(
+            "audience",
+            "Выберите, кого приглашаете: классы, Учительскую или всю школу.",
+        );
     }
     if let Some(k) = kind
         && !audience.is_empty()
@@ -412,7 +427,9 @@ pub async fn create(
     )
     .await?;
     let url = format!("/s/{}/broadcasts/{id}", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }
@@ -480,14 +497,24 @@ pub async fn show_page(
         kind: b.kind.title(),
         state: b.state.title(),
         audience: b.audience_text(),
-        items: items(std::slice::from_ref(&b), tz, today - Duration::days(7), today + Duration::days(90)),
+        items: items(
+            std::slice::from_ref(&b),
+            tz,
+            today - Duration::days(7),
+            today + Duration::days(90),
+        ),
         can_change: scope.can_on(Action::PlanBroadcasts, &Target::Authored { author: b.host }),
         kinds: Kind::ALL.iter().map(|k| (k.as_str(), k.title())).collect(),
         classes,
         form: form.unwrap_or_else(|| PlanForm::of(&b, tz)),
         errors,
         message,
-        keys: [FormKey::default(), FormKey::default(), FormKey::default(), FormKey::default()],
+        keys: [
+            FormKey::default(),
+            FormKey::default(),
+            FormKey::default(),
+            FormKey::default(),
+        ],
         exception_date: String::new(),
         b,
     };

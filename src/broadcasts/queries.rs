@@ -47,7 +47,13 @@ impl Broadcast {
                 .audience
                 .iter()
                 .filter(|a| a.1 == t)
-                .map(|a| if a.2 == "student" { "ученики" } else { "родители" })
+                .map(|a| {
+                    if a.2 == "student" {
+                        "ученики"
+                    } else {
+                        "родители"
+                    }
+                })
                 .collect();
             parts.push(format!("{t} — {}", roles.join(" и ")));
         }
@@ -62,7 +68,8 @@ impl Broadcast {
         recurrence::occurrences(self.starts_at, self.weekly_until, tz, from, to)
             .into_iter()
             .map(|o| {
-                let cancelled = self.state == BState::Cancelled || self.exceptions.contains(&o.date);
+                let cancelled =
+                    self.state == BState::Cancelled || self.exceptions.contains(&o.date);
                 (o, cancelled)
             })
             .collect()
@@ -159,7 +166,11 @@ pub async fn load(
                     (
                         a.class_id,
                         a.title.clone(),
-                        if a.role == "student" { "student" } else { "parent" },
+                        if a.role == "student" {
+                            "student"
+                        } else {
+                            "parent"
+                        },
                     )
                 })
                 .collect(),

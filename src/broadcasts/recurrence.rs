@@ -78,7 +78,10 @@ pub fn occurrences(
             break;
         }
         if date >= from {
-            out.push(Occurrence { starts_at: at, date });
+            out.push(Occurrence {
+                starts_at: at,
+                date,
+            });
         }
         if until.is_none() {
             break;
@@ -104,10 +107,22 @@ mod tests {
 
     #[test]
     fn quiet_hours_are_ten_at_night_to_eight_in_the_morning_school_time() {
-        assert!(quiet_hours(datetime!(2026-12-05 19:00 UTC), "Europe/Moscow"));
-        assert!(!quiet_hours(datetime!(2026-12-05 18:59 UTC), "Europe/Moscow"));
-        assert!(quiet_hours(datetime!(2026-12-05 04:59 UTC), "Europe/Moscow"));
-        assert!(!quiet_hours(datetime!(2026-12-05 05:00 UTC), "Europe/Moscow"));
+        assert!(quiet_hours(
+            datetime!(2026-12-05 19:00 UTC),
+            "Europe/Moscow"
+        ));
+        assert!(!quiet_hours(
+            datetime!(2026-12-05 18:59 UTC),
+            "Europe/Moscow"
+        ));
+        assert!(quiet_hours(
+            datetime!(2026-12-05 04:59 UTC),
+            "Europe/Moscow"
+        ));
+        assert!(!quiet_hours(
+            datetime!(2026-12-05 05:00 UTC),
+            "Europe/Moscow"
+        ));
     }
 
     #[test]
@@ -123,9 +138,20 @@ mod tests {
         let dates: Vec<Date> = all.iter().map(|o| o.date).collect();
         assert_eq!(
             dates,
-            vec![date!(2026 - 09 - 08), date!(2026 - 09 - 15), date!(2026 - 09 - 22), date!(2026 - 09 - 29)]
+            vec![
+                date!(2026 - 09 - 08),
+                date!(2026 - 09 - 15),
+                date!(2026 - 09 - 22),
+                date!(2026 - 09 - 29)
+            ]
         );
-        let once = occurrences(first, None, "Europe/Moscow", date!(2026 - 01 - 01), date!(2027 - 01 - 01));
+        let once = occurrences(
+            first,
+            None,
+            "Europe/Moscow",
+            date!(2026 - 01 - 01),
+            date!(2027 - 01 - 01),
+        );
         assert_eq!(once.len(), 1);
     }
 }

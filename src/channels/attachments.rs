@@ -84,9 +84,8 @@ pub fn sniff(bytes: &[u8]) -> &'static str {
 
 /// The platform's rule on the set: images only, or one file alone.
 pub fn check_kinds(images: usize, files: usize) -> Option<&'static str> {
-    (files > 0 && images + files > 1).then_some(
-        "Платформа принимает либо изображения, либо один файл без других вложений.",
-    )
+    (files > 0 && images + files > 1)
+        .then_some("Платформа принимает либо изображения, либо один файл без других вложений.")
 }
 
 /// The platform's rules on a post's attachments, as a message for the form.
@@ -178,7 +177,10 @@ pub async fn upload(
                 f += 1;
             }
             if kind.starts_with("image/") && bytes.len() > MAX_IMAGE {
-                errors.add("file", "Изображение больше 50 МБ — платформа его не примет.");
+                errors.add(
+                    "file",
+                    "Изображение больше 50 МБ — платформа его не примет.",
+                );
             } else if let Some(e) = check_kinds(i, f) {
                 errors.add("file", e);
             } else if name.chars().count() > 200 {

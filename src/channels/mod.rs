@@ -24,7 +24,7 @@ use crate::auth::permissions::{Access, Action};
 use crate::web::Routes;
 
 pub fn routes(r: Routes) -> Routes {
-    let school = |a| Access::School(a);
+    let school = Access::School;
     r.get(
         "/s/{school_id}/channels",
         school(Action::ViewChannels),

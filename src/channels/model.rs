@@ -229,7 +229,13 @@ mod tests {
     #[test]
     fn a_deputy_never_reaches_scheduled_or_published() {
         for state in State::ALL {
-            for step in [Step::Schedule, Step::Publish, Step::Return, Step::Decline, Step::Withdraw] {
+            for step in [
+                Step::Schedule,
+                Step::Publish,
+                Step::Return,
+                Step::Decline,
+                Step::Withdraw,
+            ] {
                 assert_eq!(transition(state, step, DEPUTY), Err(Refusal::NotYours));
             }
         }
@@ -259,7 +265,10 @@ mod tests {
             admin: true,
             author: true,
         };
-        assert_eq!(transition(State::Draft, Step::Publish, own), Ok(State::Published));
+        assert_eq!(
+            transition(State::Draft, Step::Publish, own),
+            Ok(State::Published)
+        );
     }
 
     #[test]

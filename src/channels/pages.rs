@@ -79,7 +79,13 @@ async fn channels_page(
 
 pub async fn channels(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::ViewChannels)?;
-    channels_page(&state, &scope, ChannelForm::default(), FormErrors::default()).await
+    channels_page(
+        &state,
+        &scope,
+        ChannelForm::default(),
+        FormErrors::default(),
+    )
+    .await
 }
 
 pub async fn create_channel(
@@ -138,7 +144,9 @@ pub async fn create_channel(
     )
     .await?;
     let url = format!("/s/{}/channels", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }
@@ -327,7 +335,10 @@ pub async fn posts(
 
 /// The review queue: submitted posts, oldest first, with how long each has waited; then
 /// scheduled posts that are due.
-pub async fn review_queue(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
+pub async fn review_queue(
+    State(state): State<AppState>,
+    scope: SchoolScope,
+) -> AppResult<Response> {
     scope.require(Action::ReviewPosts)?;
     let mut conn = state.db.acquire().await?;
     let mut posts = list(&mut conn, &scope, Some("submitted"), true).await?;
@@ -512,7 +523,9 @@ pub async fn create_post(
         super::review::submit_in(&mut tx, &by, id, PostState::Draft).await?;
     }
     let url = format!("/s/{}/posts/{id}", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }

@@ -37,6 +37,7 @@ pub struct Typed {
 }
 
 /// A fresh key per form on the page.
+#[derive(Default)]
 pub struct Keys {
     pub edit: FormKey,
     pub submit: FormKey,
@@ -47,22 +48,6 @@ pub struct Keys {
     pub publish: FormKey,
     pub withdraw: FormKey,
     pub upload: FormKey,
-}
-
-impl Default for Keys {
-    fn default() -> Self {
-        Keys {
-            edit: FormKey::default(),
-            submit: FormKey::default(),
-            recall: FormKey::default(),
-            ret: FormKey::default(),
-            decline: FormKey::default(),
-            schedule: FormKey::default(),
-            publish: FormKey::default(),
-            withdraw: FormKey::default(),
-            upload: FormKey::default(),
-        }
-    }
 }
 
 #[derive(Template)]
@@ -164,12 +149,7 @@ pub async fn page(
         quiet_scheduled: post
             .publish_at
             .is_some_and(|at| recurrence::quiet_hours(at, tz)),
-        chars: typed
-            .body
-            .as_deref()
-            .unwrap_or(&post.body)
-            .chars()
-            .count(),
+        chars: typed.body.as_deref().unwrap_or(&post.body).chars().count(),
         typed,
         errors,
         message,
@@ -186,7 +166,15 @@ pub async fn show(
     Path((_, id)): Path<(SchoolId, Uuid)>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewChannels)?;
-    page(&state, &scope, id, Typed::default(), FormErrors::default(), None).await
+    page(
+        &state,
+        &scope,
+        id,
+        Typed::default(),
+        FormErrors::default(),
+        None,
+    )
+    .await
 }
 
 /// Saves the title and text: the author while a draft or returned, the administrator
@@ -277,7 +265,9 @@ pub async fn edit(
         super::review::submit_in(&mut tx, &scope.by(&meta), id, now).await?;
     }
     let url = format!("/s/{}/posts/{id}", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }

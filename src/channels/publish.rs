@@ -75,7 +75,14 @@ impl Publisher for Manual {
             post.id
         );
         for to in queries::admin_emails(conn, post.tenant).await? {
-            crate::mail::enqueue(conn, Some(post.tenant), &to, "Пора опубликовать запланированную публикацию", &body).await?;
+            crate::mail::enqueue(
+                conn,
+                Some(post.tenant),
+                &to,
+                "Пора опубликовать запланированную публикацию",
+                &body,
+            )
+            .await?;
         }
         Ok(Outcome::Reminded)
     }
@@ -126,11 +133,22 @@ pub async fn poll_once<P: Publisher>(
         };
         match publisher.due(&mut tx, &post, public_url).await? {
             Outcome::Reminded => {
-                sqlx::query!("update posts set reminded_at = now() where id = $1", post.id)
-                    .execute(&mut *tx)
-                    .await?;
-                queries::history_row(&mut tx, post.tenant, post.id, Some("scheduled"), "due", None, None)
-                    .await?;
+                sqlx::query!(
+                    "update posts set reminded_at = now() where id = $1",
+                    post.id
+                )
+                .execute(&mut *tx)
+                .await?;
+                queries::history_row(
+                    &mut tx,
+                    post.tenant,
+                    post.id,
+                    Some("scheduled"),
+                    "due",
+                    None,
+                    None,
+                )
+                .await?;
             }
             Outcome::Published { url } => {
                 sqlx::query!(

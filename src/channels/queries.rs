@@ -47,7 +47,10 @@ pub async fn channel(
     tenant: Tenant,
     id: Uuid,
 ) -> sqlx::Result<Option<Channel>> {
-    Ok(channels(conn, tenant).await?.into_iter().find(|c| c.id == id))
+    Ok(channels(conn, tenant)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id))
 }
 
 /// A post with what its page needs.

@@ -165,7 +165,10 @@ async fn step(
     let mut errors = FormErrors::default();
     let reason = form.reason.trim().to_owned();
     if step.needs_reason() && (reason.is_empty() || reason.chars().count() > 2000) {
-        errors.add("reason", "Напишите причину (до 2000 символов): автор её увидит.");
+        errors.add(
+            "reason",
+            "Напишите причину (до 2000 символов): автор её увидит.",
+        );
     }
     let mut publish_at = None;
     if step == Step::Schedule {
@@ -271,7 +274,10 @@ async fn step(
             verb, post.title, post.channel
         );
         if let Some(at) = publish_at {
-            body.push_str(&format!("Время публикации: {}.\n", format::datetime(at, &tz)));
+            body.push_str(&format!(
+                "Время публикации: {}.\n",
+                format::datetime(at, &tz)
+            ));
         }
         if !reason.is_empty() {
             body.push_str(&format!("Причина: {reason}\n"));
@@ -287,7 +293,9 @@ async fn step(
         crate::mail::enqueue(&mut tx, Some(scope.tenant()), email, subject, &body).await?;
     }
     let back = format!("/s/{}/posts/{id}", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &back).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &back)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&back).into_response())
 }

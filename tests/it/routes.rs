@@ -613,13 +613,15 @@ impl World {
             &[self.broadcast],
         )
         .await;
-        sqlx::query("update calendar_feeds set token_hash = $3 where school_id = $1 and account_id = $2")
-            .bind(self.school)
-            .bind(self.parent)
-            .bind(school_portal::auth::session::token_hash(&self.feed_token))
-            .execute(&self.app.db)
-            .await
-            .unwrap();
+        sqlx::query(
+            "update calendar_feeds set token_hash = $3 where school_id = $1 and account_id = $2",
+        )
+        .bind(self.school)
+        .bind(self.parent)
+        .bind(school_portal::auth::session::token_hash(&self.feed_token))
+        .execute(&self.app.db)
+        .await
+        .unwrap();
     }
 
     /// The object a route's path names, as the rules see it for `who`.
@@ -669,11 +671,12 @@ impl World {
                 class: None,
             },
             "{post_id}" => {
-                let author: AccountId = sqlx::query_scalar("select author_id from posts where id = $1")
-                    .bind(self.post)
-                    .fetch_one(&self.app.db)
-                    .await
-                    .unwrap();
+                let author: AccountId =
+                    sqlx::query_scalar("select author_id from posts where id = $1")
+                        .bind(self.post)
+                        .fetch_one(&self.app.db)
+                        .await
+                        .unwrap();
                 Target::Authored { author }
             }
             "{broadcast_id}" => Target::Authored { author: self.admin },
