@@ -6,6 +6,9 @@ use uuid::Uuid;
 
 use crate::auth::tenant::Tenant;
 
+/// (state, author, title, body, reason, days ago)
+type DemoPost<'a> = (&'a str, Uuid, &'a str, &'a str, Option<&'a str>, i32);
+
 pub async fn populate(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<()> {
     let school = tenant.id();
     let admin: Option<Uuid> = sqlx::query_scalar(
@@ -37,7 +40,7 @@ pub async fn populate(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<(
     .execute(&mut *conn)
     .await?;
     // (state, author, title, body, reason, days ago)
-    let posts: [(&str, Uuid, &str, &str, Option<&str>, i32); 7] = [
+    let posts: [DemoPost; 7] = [
         (
             "draft",
             deputy,

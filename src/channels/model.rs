@@ -196,9 +196,12 @@ pub fn check_text(body: &str) -> Option<&'static str> {
     }
 }
 
+/// The lines of the new text, each marked whether it is new, and the lines gone.
+pub type Changes = (Vec<(bool, String)>, Vec<String>);
+
 /// What changed between two rounds' texts, line by line: each line of `now` marked as new
 /// when it was not in `before`, and the lines of `before` gone from `now`.
-pub fn changed_lines(before: &str, now: &str) -> (Vec<(bool, String)>, Vec<String>) {
+pub fn changed_lines(before: &str, now: &str) -> Changes {
     let old: Vec<&str> = before.lines().collect();
     let new: Vec<&str> = now.lines().collect();
     let marked = new

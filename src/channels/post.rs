@@ -60,7 +60,7 @@ struct PostPage {
     history: Vec<HistoryRow>,
     attachments: Vec<AttachmentItem>,
     /// The lines of the text marked new since the previous round, and the lines gone.
-    changed: Option<(Vec<(bool, String)>, Vec<String>)>,
+    changed: Option<model::Changes>,
     rounds: usize,
     publish_at: String,
     can_edit: bool,
