@@ -244,6 +244,8 @@ struct SchoolHomePage {
     invites: crate::invites::HomeNotes,
     /// Proposals to approve and the statistics summary (issue 11).
     stats: crate::stats::StartNotes,
+    /// Outcomes of the person's posts, posts waiting for review (R2.1.m, R2.3.c).
+    posts: crate::channels::HomeNotes,
 }
 
 async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
@@ -286,6 +288,7 @@ async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppRe
         invites: crate::invites::home_notes(&mut conn, &scope, state.config.stale_invite_days)
             .await?,
         stats: crate::stats::start_notes(&mut conn, &scope).await?,
+        posts: crate::channels::home_notes(&mut conn, &scope).await?,
     })?
     .into_response())
 }

@@ -6,6 +6,8 @@ pub mod account;
 pub mod admin_rights;
 pub mod audit;
 pub mod auth;
+pub mod broadcasts;
+pub mod channels;
 pub mod chats;
 pub mod classes;
 pub mod config;
@@ -102,7 +104,9 @@ fn routes(state: &AppState) -> Routes {
     let r = regulation::routes(r);
     let r = subjects::routes(r);
     let r = schools::routes(r);
-    stats::routes(r)
+    let r = stats::routes(r);
+    let r = channels::routes(r);
+    broadcasts::routes(r)
 }
 
 /// Every route with its access rule (for docs/permissions.md and the tests).
@@ -208,6 +212,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
     let mailer = mail::spawn_sender(state.db.clone(), state.config.smtp.clone());
     let janitor = janitor::spawn(state.db.clone(), (*state.config).clone());
     let snapshots = stats::snapshots::spawn(state.db.clone(), Duration::from_secs(3600));
+    let poller = channels::publish::spawn(state.db.clone(), state.public_url.to_string());
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -220,6 +225,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
     mailer.abort();
     janitor.abort();
     snapshots.abort();
+    poller.abort();
     Ok(())
 }
 

@@ -47,6 +47,8 @@ pub enum Target {
         account: AccountId,
         class: Option<ClassId>,
     },
+    /// Something a person made and keeps: a post (its author), a broadcast (who runs it).
+    Authored { author: AccountId },
 }
 
 with_all! {
@@ -67,6 +69,8 @@ pub enum Rule {
     /// Not about yourself: nobody decides their own join request, admin-rights grant or
     /// status (SECURITY.md 38).
     NotOwn,
+    /// The object's author (a post's, a broadcast's host), or the administrator.
+    AuthorOrAdmin,
 }
 }
 
@@ -88,6 +92,9 @@ impl Rule {
                 "the chat's owner or admin, the class teacher of its class, or the administrator"
             }
             Rule::NotOwn => "not your own request, grant or status (SECURITY.md 38)",
+            Rule::AuthorOrAdmin => {
+                "the post's author or the broadcast's host, or the administrator"
+            }
         }
     }
 
@@ -106,7 +113,7 @@ impl Rule {
                         Target::JoinRequest { class, pupil, .. }
                         | Target::Invite { class, pupil, .. } => *pupil && leads(class),
                         Target::Membership { class, .. } => class.as_ref().is_some_and(leads),
-                        Target::Grant { .. } => false,
+                        Target::Grant { .. } | Target::Authored { .. } => false,
                     }
             }
             Rule::TeachesClass => {
@@ -119,7 +126,7 @@ impl Rule {
                         Target::JoinRequest { class, .. } | Target::Invite { class, .. } => {
                             leads(class) || teaches(class)
                         }
-                        Target::Grant { .. } => false,
+                        Target::Grant { .. } | Target::Authored { .. } => false,
                     }
             }
             Rule::SeesChat => match target {
@@ -139,7 +146,14 @@ impl Rule {
                 Target::Grant { account } | Target::Membership { account, .. } => {
                     *account != who.account
                 }
-                Target::Invite { .. } | Target::Class(_) | Target::Chat { .. } => true,
+                Target::Invite { .. }
+                | Target::Class(_)
+                | Target::Chat { .. }
+                | Target::Authored { .. } => true,
+            },
+            Rule::AuthorOrAdmin => match target {
+                Target::Authored { author } => admin || *author == who.account,
+                _ => admin,
             },
         }
     }
@@ -164,6 +178,8 @@ pub const OBJECT_RULES: &[(Action, &[Rule])] = &[
     (Action::ApproveAdminRights, &[Rule::NotOwn]),
     (Action::VerifyStatus, &[Rule::NotOwn]),
     (Action::RecordParticipation, &[Rule::LeadsClass]),
+    (Action::WritePosts, &[Rule::AuthorOrAdmin]),
+    (Action::PlanBroadcasts, &[Rule::AuthorOrAdmin]),
 ];
 
 /// The object rules of an action (none for most).
@@ -193,6 +209,8 @@ pub const OBJECT_PARAMS: &[&str] = &[
     "{invite_id}",
     "{grant_id}",
     "{membership_id}",
+    "{post_id}",
+    "{broadcast_id}",
 ];
 
 /// The object rules a route declares, derived from its action and path: the action's

@@ -171,6 +171,25 @@ pub enum Action {
     /// A class's list of children for statistics, and the «не участвует» records: the
     /// administrator, and the class teacher for their own class.
     RecordParticipation,
+    /// The school's channels and their posts (R2.1.m, R2.3.c).
+    ViewChannels,
+    /// Create and archive channels (R2.1.m).
+    ManageChannels,
+    /// Write drafts, submit them, recall a submitted post (R2.3.c); only one's own post,
+    /// or the administrator.
+    WritePosts,
+    /// The review queue; edit a submitted post, return, decline, schedule, publish,
+    /// withdraw (R2.1.m).
+    ReviewPosts,
+    /// «Мои трансляции», a broadcast's page and its `.ics`, one's calendar feed (R2.6.b–c,
+    /// R2.7.b).
+    ViewBroadcasts,
+    /// The school's calendar of broadcasts, week and month (R2.1.n).
+    ViewSchoolCalendar,
+    /// Plan broadcasts: the administrator any, deputies meetings and webinars, a class
+    /// teacher for their class, a teacher lessons of classes they teach (R2.1.n, R2.3.d,
+    /// R2.4.d, R2.5.d, R3.4); a change only by who runs it or the administrator.
+    PlanBroadcasts,
 }
 }
 
@@ -218,6 +237,17 @@ impl Action {
             Action::ViewStatisticsReport => "the report on the platform's use (R2.1.r)",
             Action::RecordParticipation => {
                 "a class's children list, «не участвует» records (R2.1.r)"
+            }
+            Action::ViewChannels => "channels and their posts (R2.1.m, R2.3.c)",
+            Action::ManageChannels => "create and archive channels (R2.1.m)",
+            Action::WritePosts => "write, submit, recall one's posts (R2.3.c)",
+            Action::ReviewPosts => "review, schedule, publish, withdraw posts (R2.1.m)",
+            Action::ViewBroadcasts => {
+                "my broadcasts, a broadcast, my calendar feed (R2.6.b–c, R2.7.b)"
+            }
+            Action::ViewSchoolCalendar => "the school's calendar of broadcasts (R2.1.n)",
+            Action::PlanBroadcasts => {
+                "plan and change broadcasts (R2.1.n, R2.3.d, R2.4.d, R2.5.d, R3.4)"
             }
         }
     }
@@ -300,6 +330,16 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     ),
     (Action::ViewStatisticsReport, LEADERSHIP),
     (Action::RecordParticipation, &[Admin, ClassTeacher]),
+    (Action::ViewChannels, LEADERSHIP),
+    (Action::ManageChannels, &[Admin]),
+    (Action::WritePosts, &[Admin, Deputy, ItDeputy]),
+    (Action::ReviewPosts, &[Admin]),
+    (Action::ViewBroadcasts, EVERY_MEMBER),
+    (Action::ViewSchoolCalendar, ALL_STAFF),
+    (
+        Action::PlanBroadcasts,
+        &[Admin, Deputy, ItDeputy, ClassTeacher, Teacher],
+    ),
 ];
 
 /// The roles allowed an action.

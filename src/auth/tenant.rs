@@ -10,6 +10,7 @@
 //!   (the token is the proof);
 //! - [`Tenant::of_offer`]: the school of an offer found by its token;
 //! - [`Tenant::for_region`]: the regional role's read-only view of a school's aggregates;
+//! - [`Tenant::of_feed`]: the school of a calendar feed found by its token;
 //! - [`Tenant::for_job`]: the portal's own work (the demo, background jobs), never a request;
 //! - `Tenant::for_tests`: the integration tests (feature `test-support`).
 
@@ -44,6 +45,12 @@ impl Tenant {
     /// operator or a regional specialist whose municipality the school is in
     /// (`RegionViewer::tenant` checks it).
     pub(super) fn for_region(school: SchoolId) -> Self {
+        Self(school)
+    }
+
+    /// The school of a calendar feed found by its token (the token is the proof; the
+    /// person's rights are re-checked on every fetch).
+    pub(crate) fn of_feed(school: SchoolId) -> Self {
         Self(school)
     }
 

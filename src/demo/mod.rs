@@ -659,5 +659,7 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     crate::invites::demo::populate(&mut *tx, tenant).await?;
     crate::chats::demo::populate(&mut *tx, tenant).await?;
     crate::stats::demo::populate(&mut *tx, tenant).await?;
+    crate::channels::demo::populate(&mut *tx, tenant).await?;
+    crate::broadcasts::demo::populate(&mut *tx, tenant).await?;
     Ok(())
 }

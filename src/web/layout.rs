@@ -59,7 +59,7 @@ impl Layout {
             href: base.clone(),
             label: "Главная",
         }];
-        let items: [(Action, &str, &'static str); 15] = [
+        let items: [(Action, &str, &'static str); 18] = [
             (Action::ViewClasses, "/classes", "Классы"),
             (
                 Action::ViewClassTeachers,
@@ -87,6 +87,9 @@ impl Layout {
             (Action::ViewSchoolProfile, "/profile", "Школа"),
             (Action::ViewRegulation, "/regulation", "Положение"),
             (Action::ViewStatistics, "/stats", "Статистика"),
+            (Action::ViewChannels, "/channels", "Каналы"),
+            (Action::ViewBroadcasts, "/broadcasts", "Трансляции"),
+            (Action::ViewSchoolCalendar, "/calendar", "Календарь"),
         ];
         for (action, path, label) in items {
             if scope.can(action) {

@@ -106,6 +106,14 @@ pub(crate) struct World {
     password_token: String,
     admin: AccountId,
     pub(crate) people: Vec<Person>,
+    // Issue 12: a channel, a deputy's draft post with an attachment, a whole-school
+    // broadcast run by the administrator, the parent's calendar feed.
+    channel: Uuid,
+    post: Uuid,
+    attachment: Uuid,
+    broadcast: Uuid,
+    feed_token: String,
+    parent: AccountId,
 }
 
 fn facts(account: AccountId, roles: &[Role], led: &[ClassId], taught: &[ClassId]) -> Facts {
@@ -436,7 +444,46 @@ pub(crate) async fn world() -> World {
     .execute(&app.db)
     .await
     .unwrap();
+    let channel = Uuid::now_v7();
+    let post = Uuid::now_v7();
+    let attachment = Uuid::now_v7();
+    let broadcast = Uuid::now_v7();
+    let feed_token = school_portal::auth::session::new_token();
+    exec(
+        &app,
+        "insert into channels (school_id, id, title, created_by) values ($1, $2, 'Новости', $3)",
+        &[school.0, channel, admin.0],
+    )
+    .await;
+    exec(
+        &app,
+        "insert into posts (school_id, id, channel_id, author_id, title, body) values ($1, $2, $3, $4, 'Черновик', 'Текст')",
+        &[school.0, post, channel, deputy.0],
+    )
+    .await;
+    exec(
+        &app,
+        "insert into broadcasts (school_id, id, kind, title, starts_at, duration_minutes, whole_school, host_id, created_by)
+         values ($1, $2, 'event', 'Линейка', now() + interval '1 day', 30, true, $3, $3)",
+        &[school.0, broadcast, admin.0],
+    )
+    .await;
+    sqlx::query(
+        "insert into calendar_feeds (school_id, account_id, token_hash) values ($1, $2, $3)",
+    )
+    .bind(school)
+    .bind(parent)
+    .bind(school_portal::auth::session::token_hash(&feed_token))
+    .execute(&app.db)
+    .await
+    .unwrap();
     let w = World {
+        channel,
+        post,
+        attachment,
+        broadcast,
+        feed_token,
+        parent,
         app,
         school,
         five_a,
@@ -540,6 +587,41 @@ impl World {
             &[self.unverified.0],
         )
         .await;
+        exec(
+            &self.app,
+            "update posts set state = 'draft', reason = null, publish_at = null, platform_url = null
+             where id = $1",
+            &[self.post],
+        )
+        .await;
+        exec(
+            &self.app,
+            "insert into post_attachments (school_id, id, post_id, filename, content_type, size_bytes, content)
+             values ($1, $2, $3, 'a.pdf', 'application/pdf', 8, '%PDF-1.4'::bytea) on conflict do nothing",
+            &[s, self.attachment, self.post],
+        )
+        .await;
+        exec(
+            &self.app,
+            "update channels set archived_at = null where id = $1",
+            &[self.channel],
+        )
+        .await;
+        exec(
+            &self.app,
+            "update broadcasts set state = 'planned' where id = $1",
+            &[self.broadcast],
+        )
+        .await;
+        sqlx::query(
+            "update calendar_feeds set token_hash = $3 where school_id = $1 and account_id = $2",
+        )
+        .bind(self.school)
+        .bind(self.parent)
+        .bind(school_portal::auth::session::token_hash(&self.feed_token))
+        .execute(&self.app.db)
+        .await
+        .unwrap();
     }
 
     /// The object a route's path names, as the rules see it for `who`.
@@ -588,6 +670,16 @@ impl World {
                 account: self.unverified_account,
                 class: None,
             },
+            "{post_id}" => {
+                let author: AccountId =
+                    sqlx::query_scalar("select author_id from posts where id = $1")
+                        .bind(self.post)
+                        .fetch_one(&self.app.db)
+                        .await
+                        .unwrap();
+                Target::Authored { author }
+            }
+            "{broadcast_id}" => Target::Authored { author: self.admin },
             other => panic!("{path}: no target for {other}"),
         })
     }
@@ -624,6 +716,11 @@ impl World {
                     "{token}" if path.starts_with("/setup/") => self.setup_token.clone(),
                     "{token}" if path.starts_with("/password/") => self.password_token.clone(),
                     "{token}" if path.starts_with("/offers/") => self.offer_token.clone(),
+                    "{token}" if path.starts_with("/calendar/") => self.feed_token.clone(),
+                    "{channel_id}" => self.channel.to_string(),
+                    "{post_id}" => self.post.to_string(),
+                    "{attachment_id}" => self.attachment.to_string(),
+                    "{broadcast_id}" => self.broadcast.to_string(),
                     // Each person's own offer: answering is theirs alone (a stranger's is
                     // the same as an unknown one, 404), like a session id.
                     "{offer_id}" => account
