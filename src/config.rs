@@ -240,7 +240,11 @@ pub struct HelpConfig {
     pub support_email: String,
 
     /// Where the school's registration application goes (R2.1.a).
-    #[arg(long, env = "PORTAL_REGISTRATION_EMAIL", default_value = "info@sferum.ru")]
+    #[arg(
+        long,
+        env = "PORTAL_REGISTRATION_EMAIL",
+        default_value = "info@sferum.ru"
+    )]
     pub registration_email: String,
 }
 

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod help;
 pub mod home;
 pub mod ids;
 pub mod imports;
@@ -19,12 +20,15 @@ pub mod invites;
 pub mod janitor;
 pub mod mail;
 pub mod movements;
+pub mod my_data;
 pub mod offers;
 pub mod people;
 pub mod profile;
+pub mod registration;
 pub mod regulation;
 pub mod schools;
 pub mod subjects;
+pub mod support;
 pub mod web;
 
 use std::sync::Arc;
@@ -68,6 +72,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: PgPool, config: WebConfig, public_url: &str) -> Self {
+        support::set_support_email(&config.help.support_email);
         Self {
             hasher: Hasher::new(config.hash_concurrency),
             db,
@@ -98,7 +103,11 @@ fn routes(state: &AppState) -> Routes {
     let r = audit_page::routes(r);
     let r = regulation::routes(r);
     let r = subjects::routes(r);
-    schools::routes(r)
+    let r = schools::routes(r);
+    let r = help::routes(r);
+    let r = registration::routes(r);
+    let r = my_data::routes(r);
+    support::routes(r)
 }
 
 /// Every route with its access rule (for docs/permissions.md and the tests).

@@ -164,6 +164,10 @@ pub enum Action {
     /// See the contacts of a class's students' parents on the class's page (SECURITY.md 36):
     /// the administrator, and the class teacher for their own class.
     ViewClassContacts,
+    /// The school's support page: the administrator's contacts, the platform's support
+    /// address, a support request and the list of them (R3.2, R2.1.p); a member sees their
+    /// own requests, the administrator the school's.
+    ContactSupport,
 }
 }
 
@@ -207,6 +211,7 @@ impl Action {
             Action::ViewCompliance => "compliance of classes with the regulation (R2.4–R2.7)",
             Action::ViewMyChats => "my chats with their platform links (R2.6.a, R2.7.a)",
             Action::ViewClassContacts => "parents' contacts on a class's page (SECURITY.md 36)",
+            Action::ContactSupport => "support contacts and requests (R3.2, R2.1.p)",
         }
     }
 }
@@ -282,6 +287,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     ),
     (Action::ViewMyChats, EVERY_MEMBER),
     (Action::ViewClassContacts, &[Admin, ClassTeacher]),
+    (Action::ContactSupport, EVERY_MEMBER),
 ];
 
 /// The roles allowed an action.

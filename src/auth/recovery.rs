@@ -82,7 +82,12 @@ async fn request(
     }
     let mut conn = state.db.acquire().await?;
     let ip_key = format!("reset-ip:{}", meta.ip.as_deref().unwrap_or("unknown"));
-    throttle::limit(&mut conn, &ip_key, state.config.help.reset_per_ip_per_minute).await?;
+    throttle::limit(
+        &mut conn,
+        &ip_key,
+        state.config.help.reset_per_ip_per_minute,
+    )
+    .await?;
     let address_key = format!("reset-login:{}", login.to_lowercase());
     throttle::limit(&mut conn, &address_key, PER_ADDRESS_PER_MINUTE).await?;
     drop(conn);
@@ -139,13 +144,8 @@ async fn send_link(
     .execute(&mut *conn)
     .await?;
     let minutes = state.config.help.reset_link_minutes.max(1);
-    let token = issue_one_time_token(
-        conn,
-        PURPOSE,
-        Some(a.id),
-        time::Duration::minutes(minutes),
-    )
-    .await?;
+    let token =
+        issue_one_time_token(conn, PURPOSE, Some(a.id), time::Duration::minutes(minutes)).await?;
     let name = full_name(&a.surname, &a.given_name, a.patronymic.as_deref());
     let body = format!(
         "Здравствуйте, {name}!\n\n\

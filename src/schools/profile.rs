@@ -116,6 +116,8 @@ struct ShowPage {
     rows: Vec<(&'static str, String)>,
     can_edit: bool,
     saved: bool,
+    /// The registration application's state (R2.1.a), for the administrator.
+    registration: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +153,10 @@ async fn show(
         rows,
         can_edit: scope.can(Action::EditSchoolProfile),
         saved: q.saved.is_some(),
+        registration: match scope.can(Action::EditSchoolProfile) {
+            true => Some(crate::registration::latest_state(&mut conn, &scope).await?),
+            false => None,
+        },
     })?
     .into_response())
 }
