@@ -324,7 +324,12 @@ async fn end_sessions(
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));
     }
-    person(&mut tx, &scope, account).await?;
+    // The account's sessions are the person's: only a person of this school alone.
+    if !person(&mut tx, &scope, account).await?.only_here {
+        return Err(AppError::BadRequest(
+            "Этот человек состоит и в другой школе: свои сеансы он завершает сам.",
+        ));
+    }
     if account == scope.actor().id() {
         return Err(AppError::BadRequest(
             "Свои сеансы завершайте в «Моём профиле».",
