@@ -1,7 +1,7 @@
 //! What the administrator does from a person's card (issue 13, item 1; R2.1.o): send a
 //! one-time login link (by e-mail through the outbox, or shown once to print for a person
-//! without e-mail), end the person's sessions in this school's name, and the card's extra
-//! facts: the chats the person is in and should be in, and links to transfer, leaving and
+//! without e-mail), end the person's sessions in this school's name (only for a person of
+//! this school alone: the sessions are the person's), and the card's extra facts: the chats the person is in and should be in, and links to transfer, leaving and
 //! join requests.
 //!
 //! An account belongs to its person (SECURITY.md 35, `crate::offers`): a link shown to the
