@@ -125,6 +125,9 @@ pub struct WebConfig {
 
     #[command(flatten)]
     pub smtp: SmtpConfig,
+
+    #[command(flatten)]
+    pub help: HelpConfig,
 }
 
 /// The SMTP server the portal sends its e-mail through (invites, outcomes of join
@@ -197,6 +200,7 @@ impl Default for WebConfig {
             left_retention_days: 1095,
             db_down_acquire_timeout_ms: 500,
             smtp: SmtpConfig::default(),
+            help: HelpConfig::default(),
         }
     }
 }
@@ -214,6 +218,43 @@ impl WebConfig {
             "__Host-portal_session"
         } else {
             "portal_session"
+        }
+    }
+}
+
+/// Helping people (issue 13): password recovery, the platform's support and registration
+/// addresses (R2.1.a, R2.1.p, R3.2).
+#[derive(Debug, Clone, Args)]
+pub struct HelpConfig {
+    /// Password-recovery requests allowed from one IP address per minute before 429.
+    #[arg(long, env = "PORTAL_RESET_PER_IP_PER_MINUTE", default_value_t = 5)]
+    pub reset_per_ip_per_minute: i32,
+
+    /// Minutes a password-recovery link stays valid.
+    #[arg(long, env = "PORTAL_RESET_LINK_MINUTES", default_value_t = 30)]
+    pub reset_link_minutes: i64,
+
+    /// The platform's technical support address, shown in every page's footer and used by
+    /// support requests (the regulation names the vendor's address).
+    #[arg(long, env = "PORTAL_SUPPORT_EMAIL", default_value = "info@sferum.ru")]
+    pub support_email: String,
+
+    /// Where the school's registration application goes (R2.1.a).
+    #[arg(
+        long,
+        env = "PORTAL_REGISTRATION_EMAIL",
+        default_value = "info@sferum.ru"
+    )]
+    pub registration_email: String,
+}
+
+impl Default for HelpConfig {
+    fn default() -> Self {
+        Self {
+            reset_per_ip_per_minute: 5,
+            reset_link_minutes: 30,
+            support_email: "info@sferum.ru".to_owned(),
+            registration_email: "info@sferum.ru".to_owned(),
         }
     }
 }

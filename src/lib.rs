@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod help;
 pub mod home;
 pub mod ids;
 pub mod imports;
@@ -21,12 +22,15 @@ pub mod invites;
 pub mod janitor;
 pub mod mail;
 pub mod movements;
+pub mod my_data;
 pub mod offers;
 pub mod people;
+pub mod registration;
 pub mod regulation;
 pub mod schools;
 pub mod stats;
 pub mod subjects;
+pub mod support;
 pub mod web;
 
 /// The audit log's page under its old path (it lives in [`audit::page`]).
@@ -73,6 +77,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: PgPool, config: WebConfig, public_url: &str) -> Self {
+        support::set_support_email(&config.help.support_email);
         Self {
             hasher: Hasher::new(config.hash_concurrency),
             db,
@@ -106,7 +111,11 @@ fn routes(state: &AppState) -> Routes {
     let r = schools::routes(r);
     let r = stats::routes(r);
     let r = channels::routes(r);
-    broadcasts::routes(r)
+    let r = broadcasts::routes(r);
+    let r = help::routes(r);
+    let r = registration::routes(r);
+    let r = my_data::routes(r);
+    support::routes(r)
 }
 
 /// Every route with its access rule (for docs/permissions.md and the tests).

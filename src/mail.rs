@@ -3,13 +3,15 @@
 //! transaction as the change they tell about; a background sender delivers due messages,
 //! taking them with `FOR UPDATE SKIP LOCKED` (any number of processes may run it) and
 //! retrying with back-off. A delivered or abandoned message's body is wiped, because an
-//! invite's e-mail carries its raw link (SECURITY.md 20).
+//! invite's e-mail carries its raw link (SECURITY.md 20). A message may carry files
+//! ([`attach`], the registration application's order, R2.1.a): sent as a
+//! `multipart/mixed` message and deleted with the body.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::{PgConnection, PgPool};
@@ -24,18 +26,20 @@ pub const MAX_ATTEMPTS: i32 = 10;
 /// Messages one pass sends at most.
 const BATCH: usize = 50;
 
-/// Queues a message; it is sent after the surrounding transaction commits.
+/// Queues a message; it is sent after the surrounding transaction commits. Returns its id
+/// (to follow its state, or to attach files with [`attach`]).
 pub async fn enqueue(
     conn: &mut PgConnection,
     school: Option<Tenant>,
     to: &str,
     subject: &str,
     body: &str,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Uuid> {
     let school = school.map(Tenant::id);
+    let id = Uuid::now_v7();
     sqlx::query!(
         r#"insert into outbox (id, school_id, to_address, subject, body) values ($1, $2, $3, $4, $5)"#,
-        Uuid::now_v7(),
+        id,
         school as Option<SchoolId>,
         to,
         subject,
@@ -43,7 +47,68 @@ pub async fn enqueue(
     )
     .execute(conn)
     .await?;
+    Ok(id)
+}
+
+/// What became of a queued message, as the pages say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Queued,
+    Sent,
+    /// The last attempt failed; the sender tries again later.
+    Retrying,
+    /// Every attempt failed; the message was given up.
+    Failed,
+}
+
+impl Delivery {
+    pub fn of(sent: bool, attempts: i32, failed_before: bool) -> Delivery {
+        if sent {
+            Delivery::Sent
+        } else if attempts >= MAX_ATTEMPTS {
+            Delivery::Failed
+        } else if failed_before {
+            Delivery::Retrying
+        } else {
+            Delivery::Queued
+        }
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            Delivery::Queued => "в очереди на отправку",
+            Delivery::Sent => "отправлено",
+            Delivery::Retrying => "ошибка отправки, портал повторит попытку",
+            Delivery::Failed => "ошибка отправки: все попытки исчерпаны",
+        }
+    }
+}
+
+/// Attaches a file to a queued message (in the same transaction as [`enqueue`]).
+pub async fn attach(
+    conn: &mut PgConnection,
+    message: Uuid,
+    filename: &str,
+    content_type: &str,
+    content: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"insert into outbox_attachments (outbox_id, position, filename, content_type, content)
+           values ($1, (select count(*)::int from outbox_attachments where outbox_id = $1), $2, $3, $4)"#,
+        message,
+        filename,
+        content_type,
+        content
+    )
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// A file sent with a message.
+struct File {
+    filename: String,
+    content_type: String,
+    content: Vec<u8>,
 }
 
 fn transport(cfg: &SmtpConfig, host: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
@@ -62,18 +127,29 @@ fn transport(cfg: &SmtpConfig, host: &str) -> anyhow::Result<AsyncSmtpTransport<
     Ok(builder.build())
 }
 
-fn message(cfg: &SmtpConfig, to: &str, subject: &str, body: &str) -> anyhow::Result<Message> {
+fn message(
+    cfg: &SmtpConfig,
+    to: &str,
+    subject: &str,
+    body: &str,
+    files: Vec<File>,
+) -> anyhow::Result<Message> {
     let from: Mailbox = cfg.smtp_from.parse().context("PORTAL_SMTP_FROM")?;
     let to: Mailbox = to.parse().context("recipient address")?;
     // lettre picks 7bit, quoted-printable or base64: safe for every server.
     let part = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(body.to_owned());
-    Ok(Message::builder()
-        .from(from)
-        .to(to)
-        .subject(subject)
-        .singlepart(part)?)
+    let builder = Message::builder().from(from).to(to).subject(subject);
+    if files.is_empty() {
+        return Ok(builder.singlepart(part)?);
+    }
+    let mut mixed = MultiPart::mixed().singlepart(part);
+    for f in files {
+        let kind = ContentType::parse(&f.content_type).context("attachment content type")?;
+        mixed = mixed.singlepart(Attachment::new(f.filename).body(f.content, kind));
+    }
+    Ok(builder.multipart(mixed)?)
 }
 
 /// Seconds to wait before the next attempt after `attempts` failures: 30 s doubling, at
@@ -103,7 +179,14 @@ pub async fn send_due(pool: &PgPool, cfg: &SmtpConfig) -> anyhow::Result<usize> 
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else { break };
-        let result = match message(cfg, &row.to_address, &row.subject, &row.body) {
+        let files = sqlx::query_as!(
+            File,
+            "select filename, content_type, content from outbox_attachments where outbox_id = $1 order by position",
+            row.id
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let result = match message(cfg, &row.to_address, &row.subject, &row.body, files) {
             Ok(msg) => mailer
                 .send(msg)
                 .await
@@ -116,6 +199,12 @@ pub async fn send_due(pool: &PgPool, cfg: &SmtpConfig) -> anyhow::Result<usize> 
                 sqlx::query!(
                     r#"update outbox set sent_at = now(), body = '', attempts = attempts + 1,
                               last_error = null where id = $1"#,
+                    row.id
+                )
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query!(
+                    "delete from outbox_attachments where outbox_id = $1",
                     row.id
                 )
                 .execute(&mut *tx)
@@ -137,6 +226,14 @@ pub async fn send_due(pool: &PgPool, cfg: &SmtpConfig) -> anyhow::Result<usize> 
                 )
                 .execute(&mut *tx)
                 .await?;
+                if row.attempts + 1 >= MAX_ATTEMPTS {
+                    sqlx::query!(
+                        "delete from outbox_attachments where outbox_id = $1",
+                        row.id
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
         }
         tx.commit().await?;

@@ -7,6 +7,7 @@ pub mod objects;
 pub mod password;
 pub mod permissions;
 pub mod region;
+pub mod recovery;
 pub mod session;
 pub mod tenant;
 pub mod throttle;
@@ -34,6 +35,7 @@ use crate::web::layout::Layout;
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
+    let r = recovery::routes(r);
     r.get("/login", Access::Public, login_page)
         .post("/login", Access::Public, login)
         .post("/logout", Access::LoggedIn, logout)
@@ -336,6 +338,20 @@ async fn live_token(
     Ok(row.map(|r| r.account_id))
 }
 
+/// The account of a live «set your password» token: an appointed person's, an
+/// administrator's login link, or a recovery link ([`recovery`]).
+async fn live_password_token(
+    conn: &mut PgConnection,
+    token: &str,
+) -> sqlx::Result<Option<AccountId>> {
+    for purpose in ["set_password", recovery::PURPOSE] {
+        if let Some(Some(account)) = live_token(conn, token, purpose).await? {
+            return Ok(Some(account));
+        }
+    }
+    Ok(None)
+}
+
 /// Marks a token used; false if someone used it first (one use only).
 async fn consume_token(conn: &mut PgConnection, token: &str) -> sqlx::Result<bool> {
     let done = sqlx::query!(
@@ -514,7 +530,7 @@ async fn set_password_page(
     Path(token): Path<String>,
 ) -> AppResult<Response> {
     let mut conn = state.db.acquire().await?;
-    let Some(Some(account)) = live_token(&mut conn, &token, "set_password").await? else {
+    let Some(account) = live_password_token(&mut conn, &token).await? else {
         return Err(invalid_link());
     };
     let who = account_name(&mut conn, account).await?;
@@ -564,7 +580,7 @@ async fn set_password(
     Form(mut form): Form<AccountForm>,
 ) -> AppResult<Response> {
     let mut conn = state.db.acquire().await?;
-    let Some(Some(account)) = live_token(&mut conn, &token, "set_password").await? else {
+    let Some(account) = live_password_token(&mut conn, &token).await? else {
         return Err(invalid_link());
     };
     let admin = has_admin_rights(&mut conn, account).await?;
@@ -596,8 +612,16 @@ async fn set_password(
     )
     .execute(&mut *tx)
     .await?;
-    // Any session opened with an earlier password ends.
+    // Any session opened with an earlier password ends, with every other link of the kind.
     session::end_all(&mut tx, account).await?;
+    sqlx::query!(
+        r#"update one_time_tokens set used_at = now()
+           where account_id = $1 and used_at is null and purpose in ('set_password', 'reset_password')"#,
+        account as AccountId
+    )
+    .execute(&mut *tx)
+    .await?;
+    throttle::clear(&mut tx, &format!("account:{account}")).await?;
     audit::record(
         &mut tx,
         &meta,

@@ -190,6 +190,10 @@ pub enum Action {
     /// teacher for their class, a teacher lessons of classes they teach (R2.1.n, R2.3.d,
     /// R2.4.d, R2.5.d, R3.4); a change only by who runs it or the administrator.
     PlanBroadcasts,
+    /// The school's support page: the administrator's contacts, the platform's support
+    /// address, a support request and the list of them (R3.2, R2.1.p); a member sees their
+    /// own requests, the administrator the school's.
+    ContactSupport,
 }
 }
 
@@ -249,6 +253,7 @@ impl Action {
             Action::PlanBroadcasts => {
                 "plan and change broadcasts (R2.1.n, R2.3.d, R2.4.d, R2.5.d, R3.4)"
             }
+            Action::ContactSupport => "support contacts and requests (R3.2, R2.1.p)",
         }
     }
 }
@@ -340,6 +345,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
         Action::PlanBroadcasts,
         &[Admin, Deputy, ItDeputy, ClassTeacher, Teacher],
     ),
+    (Action::ContactSupport, EVERY_MEMBER),
 ];
 
 /// The roles allowed an action.

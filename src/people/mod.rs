@@ -6,6 +6,7 @@
 //! what of an account, and when a school makes an offer instead of an account, is written
 //! down as the object rules in [`crate::offers`].
 
+pub mod actions;
 pub mod pages;
 pub mod verification;
 
@@ -16,7 +17,7 @@ use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::Routes;
 
 pub fn routes(r: Routes) -> Routes {
-    verification::routes(pages::routes(r))
+    actions::routes(verification::routes(pages::routes(r)))
 }
 
 /// A person to create. Names are stored as typed (trimmed); e-mail and phone normalised.

@@ -231,6 +231,8 @@ struct HistoryRow {
     action: String,
     details: String,
     actor: String,
+    /// The address the change came from.
+    ip: String,
 }
 
 #[derive(Template)]
@@ -251,12 +253,26 @@ struct CardPage {
     admin_rights: Vec<String>,
     sessions: String,
     history: Vec<HistoryRow>,
+    account_id: AccountId,
+    /// When the janitor removes the person (everyone here left): R4.3 retention.
+    removal: Option<String>,
+    extras: super::actions::CardExtras,
+    can_manage: bool,
+    /// What was just done (`?done=`), said once on the page.
+    done: Option<&'static str>,
+}
+
+#[derive(Deserialize, Default)]
+struct CardQuery {
+    #[serde(default)]
+    done: String,
 }
 
 async fn card(
     State(state): State<AppState>,
     scope: SchoolScope,
     Path((_, account_id)): Path<(SchoolId, AccountId)>,
+    Query(q): Query<CardQuery>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewPeople)?;
     let school = scope.school_id();
@@ -413,7 +429,7 @@ async fn card(
     .collect();
     let target = format!("account:{account_id}");
     let history = sqlx::query!(
-        r#"select l.at, l.action, l.details,
+        r#"select l.at, l.action, l.details, l.ip,
                   coalesce(a.surname || ' ' || a.given_name, '—') as "actor!"
            from audit_log l left join accounts a on a.id = l.actor_id
            where l.school_id = $1 and l.target = $2
@@ -429,6 +445,7 @@ async fn card(
         action: crate::audit_page::action_title(&r.action),
         details: r.details.unwrap_or_default(),
         actor: r.actor,
+        ip: r.ip.unwrap_or_default(),
     })
     .collect();
     Ok(render(&CardPage {
@@ -453,6 +470,21 @@ async fn card(
             "активных сеансов",
         ),
         history,
+        account_id,
+        removal: super::actions::removal_date(
+            &mut conn,
+            &scope,
+            account_id,
+            state.config.left_retention_days,
+        )
+        .await?
+        .map(format::date),
+        extras: super::actions::card_extras(&mut conn, &scope, account_id).await?,
+        can_manage: scope.can(Action::ManagePeople),
+        done: match q.done.as_str() {
+            "sessions" => Some("Все сеансы входа этого человека завершены."),
+            _ => None,
+        },
     })?
     .into_response())
 }

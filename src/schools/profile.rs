@@ -126,6 +126,8 @@ struct ShowPage {
     rows: Vec<(&'static str, String)>,
     can_edit: bool,
     saved: bool,
+    /// The registration application's state (R2.1.a), for the administrator.
+    registration: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +163,10 @@ async fn show(
         rows,
         can_edit: scope.can(Action::EditSchoolProfile),
         saved: q.saved.is_some(),
+        registration: match scope.can(Action::EditSchoolProfile) {
+            true => Some(crate::registration::latest_state(&mut conn, &scope).await?),
+            false => None,
+        },
     })?
     .into_response())
 }

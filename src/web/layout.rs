@@ -16,6 +16,8 @@ pub struct Layout {
     /// The school being worked in.
     pub school: Option<String>,
     pub nav: Vec<NavItem>,
+    /// The school being worked in, for the footer's support link.
+    pub school_id: Option<crate::ids::SchoolId>,
 }
 
 impl Layout {
@@ -50,6 +52,7 @@ impl Layout {
             user: Some(actor.full_name()),
             school: None,
             nav,
+            school_id: None,
         }
     }
 
@@ -107,6 +110,14 @@ impl Layout {
             user: Some(scope.actor().full_name()),
             school: Some(scope.school_name().to_owned()),
             nav,
+            school_id: Some(scope.school_id()),
         }
+    }
+}
+
+impl Layout {
+    /// The platform's technical support address for the footer (R3.2).
+    pub fn support_email(&self) -> &'static str {
+        crate::support::support_email()
     }
 }

@@ -17,6 +17,7 @@ mod demo;
 mod double_submit;
 mod faults;
 mod hardening;
+mod help;
 mod imports;
 mod input;
 mod invites;
