@@ -25,3 +25,4 @@ mod routes;
 mod schools;
 mod structure;
 mod tenancy;
+mod scale;
