@@ -32,9 +32,9 @@ if ! command -v wrk >/dev/null; then
 fi
 
 echo "building (release)..." >&2
-cargo build --release --bin school-portal --example ceiling >&2
+cargo build --release --bin school-portal --bin ceiling >&2
 BIN=target/release/school-portal
-CEILING=target/release/examples/ceiling
+CEILING=target/release/ceiling
 
 # The region database: created if missing, then filled up to $SCHOOLS schools.
 db_name=${REGION_URL##*/}
