@@ -119,7 +119,8 @@ pub async fn rows(
                        and m.status = 'active' and m.account_id = $2))
            ),
            -- Each number is aggregated once for the whole school and joined once, so
-           -- the plan is the same at one school as at two thousand (issue 10).
+           -- the plan is the same at one school as at two thousand (issue 10); chat
+           -- membership is looked up by its primary key, never by scanning a CTE.
            studs as materialized (
              select m.class_id, m.id from memberships m
              where m.school_id = $1 and m.role = 'student' and m.status = 'active'
@@ -129,11 +130,6 @@ pub async fn rows(
              select k.class_id, k.kind, k.id from chats k
              where k.school_id = $1 and k.archived_at is null
                and k.kind in ('class_students', 'class_parents', 'class_teachers')
-           ),
-           in_chat as materialized (
-             select cm.chat_id, cm.member_id from chat_members cm
-             join live k on k.id = cm.chat_id
-             where cm.school_id = $1
            ),
            fam as materialized (
              select distinct s.class_id, l.parent_id, s.id as child_id from studs s
@@ -145,7 +141,8 @@ pub async fn rows(
              select s.class_id, count(*) as students, count(ic.member_id) as in_chat
              from studs s
              left join live sc on sc.class_id = s.class_id and sc.kind = 'class_students'
-             left join in_chat ic on ic.chat_id = sc.id and ic.member_id = s.id
+             left join chat_members ic on ic.school_id = $1 and ic.chat_id = sc.id
+                                      and ic.member_id = s.id
              group by s.class_id
            ),
            fam_n as (
@@ -154,7 +151,8 @@ pub async fn rows(
                     count(distinct ic.member_id) as in_chat
              from fam f
              left join live pc on pc.class_id = f.class_id and pc.kind = 'class_parents'
-             left join in_chat ic on ic.chat_id = pc.id and ic.member_id = f.parent_id
+             left join chat_members ic on ic.school_id = $1 and ic.chat_id = pc.id
+                                      and ic.member_id = f.parent_id
              group by f.class_id
            ),
            links as (

@@ -200,10 +200,7 @@ pub async fn populate(
     // One statement for the whole batch (the region generator makes thousands of schools).
     let batch = Uuid::now_v7();
     let ids: Vec<Uuid> = children.iter().map(|_| Uuid::now_v7()).collect();
-    let hashes: Vec<Vec<u8>> = children
-        .iter()
-        .map(|_| token_hash(&new_token()))
-        .collect();
+    let hashes: Vec<Vec<u8>> = children.iter().map(|_| token_hash(&new_token())).collect();
     let child_ids: Vec<Uuid> = children.iter().map(|(c, _)| *c).collect();
     sqlx::query(
         r#"insert into invites (school_id, id, token_hash, role, class_id, child_id, purpose,

@@ -22,7 +22,7 @@ mod movements;
 mod people;
 mod platform;
 mod routes;
+mod scale;
 mod schools;
 mod structure;
 mod tenancy;
-mod scale;

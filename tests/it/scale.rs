@@ -75,7 +75,11 @@ async fn the_people_list_is_paged_and_a_page_past_the_end_is_empty_not_an_error(
     app.admin(s, "admin@test.local").await;
     for i in 0..59 {
         let a = app
-            .account(&format!("p{i}@test.local"), &format!("Фамилия{i:02}"), "Имя")
+            .account(
+                &format!("p{i}@test.local"),
+                &format!("Фамилия{i:02}"),
+                "Имя",
+            )
             .await;
         app.member(s, a, "parent", None).await;
     }
@@ -89,12 +93,7 @@ async fn the_people_list_is_paged_and_a_page_past_the_end_is_empty_not_an_error(
 }
 
 async fn members_shown(app: &TestApp, c: &reqwest::Client, name: &str) -> String {
-    let page = app
-        .get(c, "/operator/schools")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.get(c, "/operator/schools").await.text().await.unwrap();
     let html = scraper::Html::parse_document(&page);
     let row = scraper::Selector::parse("main tbody tr").unwrap();
     html.select(&row)
@@ -118,7 +117,11 @@ async fn the_operator_s_list_counts_active_members_from_kept_aggregates() {
         );
     }
     let c = app.logged_in("op@test.local").await;
-    assert!(members_shown(&app, &c, "Школа № 7").await.contains("3 участника"));
+    assert!(
+        members_shown(&app, &c, "Школа № 7")
+            .await
+            .contains("3 участника")
+    );
 
     // Leaving, coming back, a bulk insert and a delete all move the kept count.
     sqlx::query("update memberships set status = 'left', left_at = now() where id = $1")
@@ -126,7 +129,11 @@ async fn the_operator_s_list_counts_active_members_from_kept_aggregates() {
         .execute(&app.db)
         .await
         .unwrap();
-    assert!(members_shown(&app, &c, "Школа № 7").await.contains("2 участника"));
+    assert!(
+        members_shown(&app, &c, "Школа № 7")
+            .await
+            .contains("2 участника")
+    );
     sqlx::query(
         "insert into memberships (school_id, id, account_id, role, class_id)
          select $1, gen_random_uuid(), a.id, 'parent', null from accounts a
@@ -136,7 +143,11 @@ async fn the_operator_s_list_counts_active_members_from_kept_aggregates() {
     .execute(&app.db)
     .await
     .unwrap();
-    assert!(members_shown(&app, &c, "Школа № 7").await.contains("5 участников"));
+    assert!(
+        members_shown(&app, &c, "Школа № 7")
+            .await
+            .contains("5 участников")
+    );
     sqlx::query("delete from memberships where id = $1")
         .bind(people[0])
         .execute(&app.db)
@@ -147,7 +158,11 @@ async fn the_operator_s_list_counts_active_members_from_kept_aggregates() {
         .execute(&app.db)
         .await
         .unwrap();
-    assert!(members_shown(&app, &c, "Школа № 7").await.contains("4 участника"));
+    assert!(
+        members_shown(&app, &c, "Школа № 7")
+            .await
+            .contains("4 участника")
+    );
     let drift: i64 = sqlx::query_scalar(
         "select count(*) from school_counts c
          where c.active_members <> (select count(*) from memberships m
@@ -181,10 +196,15 @@ async fn the_region_generator_makes_schools_of_the_demo_s_shape_once() {
 
     // Each school's logins work, and see their own school.
     let c = app.client();
-    let res = app.login(&c, "director.2@region.local", "region password 1").await;
+    let res = app
+        .login(&c, "director.2@region.local", "region password 1")
+        .await;
     assert_eq!(res.status(), 303);
     let home = app
-        .get(&c, &format!("/s/{}", school_portal::demo::region::school_id(2)))
+        .get(
+            &c,
+            &format!("/s/{}", school_portal::demo::region::school_id(2)),
+        )
         .await;
     assert_eq!(home.status(), 200);
     assert!(home.text().await.unwrap().contains("№ 3"));
