@@ -242,8 +242,9 @@ async fn history(
     members: &Members,
     operator: AccountId,
     admin: AccountId,
-    school: SchoolId,
+    tenant: crate::auth::tenant::Tenant,
 ) -> anyhow::Result<()> {
+    let school = tenant.id();
     let subjects = [
         ("subject", "Русский язык"),
         ("subject", "Литература"),
@@ -706,7 +707,7 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str, shape: &Shape) -> any
     .execute(&mut *tx)
     .await?;
     history(
-        &mut *tx, year, year_start, &class_ids, &teachers, &g.members, op, admin, school,
+        &mut *tx, year, year_start, &class_ids, &teachers, &g.members, op, admin, tenant,
     )
     .await?;
     // The administrator, appointed by the director's order (R2.2).
