@@ -32,6 +32,10 @@ enum Command {
         /// Password for every demo login; random when not given.
         #[arg(long, env = "PORTAL_DEMO_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// How many schools: the demo school and N-1 more of its shape (a region for
+        /// load measurements, `benches/load.sh`).
+        #[arg(long, default_value_t = 1)]
+        schools: u32,
     },
 }
 
@@ -81,8 +85,9 @@ async fn run_with(cli: &Cli, url: &str) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Some(Command::Demo { password }) => {
-            let report = school_portal::demo::create(&pool, password.clone()).await?;
+        Some(Command::Demo { password, schools }) => {
+            let report =
+                school_portal::demo::create_region(&pool, password.clone(), *schools).await?;
             print!("{report}");
             Ok(())
         }

@@ -114,6 +114,24 @@ impl SchoolScope {
         self.taught.contains(&class)
     }
 
+    /// The scope from the row the session middleware read along with the session
+    /// ([`session::lookup`]); `None` when the actor holds no role there.
+    fn from_row(actor: Actor, row: &session::ScopeRow) -> Option<Self> {
+        let roles = roles_from_view(&row.roles);
+        if roles.is_empty() {
+            return None;
+        }
+        Some(SchoolScope {
+            actor,
+            school_id: row.school_id,
+            school_name: row.school_name.clone(),
+            timezone: row.timezone.clone(),
+            roles,
+            led: row.led.iter().copied().map(ClassId).collect(),
+            taught: row.taught.iter().copied().map(ClassId).collect(),
+        })
+    }
+
     /// Loads the actor's roles in a school, with the classes they lead and teach, in one
     /// query over the `school_roles`, `led_classes` and `taught_classes` views (the one
     /// definition, migrations/0007); `None` when they hold no role there (or the school
@@ -328,18 +346,43 @@ impl FromRequestParts<AppState> for SchoolScope {
             .get("school_id")
             .and_then(|s| s.parse().ok())
             .ok_or(AppError::NotFound)?;
-        let mut conn = state.db.acquire().await?;
-        let scope = SchoolScope::load(&mut conn, actor, school_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        // Usually read with the session already (one round trip per request).
+        let scope = match parts.extensions.get::<Preloaded>() {
+            Some(p) if p.school == school_id => p
+                .row
+                .as_ref()
+                .and_then(|row| SchoolScope::from_row(actor, row)),
+            _ => {
+                let mut conn = state.db.acquire().await?;
+                SchoolScope::load(&mut conn, actor, school_id).await?
+            }
+        }
+        .ok_or(AppError::NotFound)?;
         parts.extensions.insert(scope.clone());
         Ok(scope)
     }
 }
 
-/// Finds the session behind the request's cookie, for every request that may need one.
+/// The school scope read with the session, for the school the path names (`row` is
+/// `None` when that school does not exist).
+#[derive(Clone)]
+struct Preloaded {
+    school: SchoolId,
+    row: Option<session::ScopeRow>,
+}
+
+/// The school of a `/s/{school_id}/…` path, if the path is one.
+fn school_in_path(path: &str) -> Option<SchoolId> {
+    let rest = path.strip_prefix("/s/")?;
+    let id = rest.split('/').next()?;
+    id.parse().ok()
+}
+
+/// Finds the session behind the request's cookie, for every request that may need one,
+/// and for a school's page the actor's scope there, in one query.
 pub async fn load_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
+    let school = school_in_path(path);
     // Probes and assets never need a session (and /healthz must work without a database).
     let skip = path.starts_with("/static/") || path == "/healthz" || path == "/readyz";
     let token = if skip {
@@ -352,7 +395,7 @@ pub async fn load_session(State(state): State<AppState>, mut req: Request, next:
         Some(token) => {
             let found = async {
                 let mut conn = state.db.acquire().await?;
-                session::lookup(&mut conn, &state.config, &token).await
+                session::lookup(&mut conn, &state.config, &token, school).await
             }
             .await;
             match found {
@@ -360,6 +403,16 @@ pub async fn load_session(State(state): State<AppState>, mut req: Request, next:
                 Err(e) => return AppError::Db(e).into_response(),
             }
         }
+    };
+    let current = match current {
+        Some((session, scope)) => {
+            if let Some(school) = school {
+                req.extensions_mut()
+                    .insert(Preloaded { school, row: scope });
+            }
+            Some(session)
+        }
+        None => None,
     };
     req.extensions_mut().insert(current);
     next.run(req).await

@@ -11,7 +11,9 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::config::WebConfig;
-use crate::ids::{AccountId, SessionId};
+use uuid::Uuid;
+
+use crate::ids::{AccountId, SchoolId, SessionId};
 
 /// A fresh random token (256 bits), base64url.
 pub fn new_token() -> String {
@@ -36,15 +38,31 @@ pub struct CurrentSession {
     pub patronymic: Option<String>,
 }
 
-/// Finds the live session for a cookie value and marks it seen.
+/// What a request to a school's page needs besides the session: the school, and the
+/// actor's roles and classes there (the `school_roles`, `led_classes` and
+/// `taught_classes` views), read in the same round trip as the session.
+#[derive(Debug, Clone)]
+pub struct ScopeRow {
+    pub school_id: SchoolId,
+    pub school_name: String,
+    pub timezone: String,
+    pub roles: Vec<String>,
+    pub led: Vec<Uuid>,
+    pub taught: Vec<Uuid>,
+}
+
+/// Finds the live session for a cookie value and marks it seen; when the request is for
+/// a school's page (`school`), also the actor's scope there (`None` when the school does
+/// not exist). One round trip either way.
 pub async fn lookup(
     conn: &mut PgConnection,
     config: &WebConfig,
     token: &str,
-) -> sqlx::Result<Option<CurrentSession>> {
+    school: Option<SchoolId>,
+) -> sqlx::Result<Option<(CurrentSession, Option<ScopeRow>)>> {
     let idle_secs = config.session_idle().as_secs_f64();
-    // One round trip: read the session, and mark it seen only when the mark is over a
-    // minute old, so an active person does not write a row on every request.
+    // Read the session, and mark it seen only when the mark is over a minute old, so an
+    // active person does not write a row on every request.
     let row = sqlx::query!(
         r#"with found as (
              select s.id, a.id as account_id, a.is_operator, a.surname, a.given_name, a.patronymic,
@@ -59,22 +77,50 @@ pub async fn lookup(
              update sessions set last_seen_at = now()
              where id = (select id from found) and last_seen_at < now() - interval '1 minute'
            )
-           select id as "session_id!: SessionId", account_id as "account_id!: AccountId",
-                  is_operator as "is_operator!", surname as "surname!", given_name as "given_name!",
-                  patronymic
-           from found"#,
+           select f.id as "session_id!: SessionId", f.account_id as "account_id!: AccountId",
+                  f.is_operator as "is_operator!", f.surname as "surname!",
+                  f.given_name as "given_name!", f.patronymic,
+                  sc.id as "school_id?: SchoolId", sc.name as "school_name?",
+                  sc.timezone as "timezone?",
+                  array(select r.role from school_roles r
+                        where r.school_id = sc.id and r.account_id = f.account_id) as "roles!: Vec<String>",
+                  array(select l.class_id from led_classes l
+                        where l.school_id = sc.id and l.account_id = f.account_id
+                        order by l.class_id) as "led!: Vec<Uuid>",
+                  array(select t.class_id from taught_classes t
+                        where t.school_id = sc.id and t.account_id = f.account_id
+                        order by t.class_id) as "taught!: Vec<Uuid>"
+           from found f
+           left join schools sc on sc.id = $3"#,
         token_hash(token),
         idle_secs,
+        school as Option<SchoolId>,
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| CurrentSession {
-        session_id: r.session_id,
-        account_id: r.account_id,
-        is_operator: r.is_operator,
-        surname: r.surname,
-        given_name: r.given_name,
-        patronymic: r.patronymic,
+    Ok(row.map(|r| {
+        let scope = match (r.school_id, r.school_name, r.timezone) {
+            (Some(school_id), Some(school_name), Some(timezone)) => Some(ScopeRow {
+                school_id,
+                school_name,
+                timezone,
+                roles: r.roles,
+                led: r.led,
+                taught: r.taught,
+            }),
+            _ => None,
+        };
+        (
+            CurrentSession {
+                session_id: r.session_id,
+                account_id: r.account_id,
+                is_operator: r.is_operator,
+                surname: r.surname,
+                given_name: r.given_name,
+                patronymic: r.patronymic,
+            },
+            scope,
+        )
     }))
 }
 

@@ -118,44 +118,66 @@ pub async fn rows(
                      where a.school_id = c.school_id and a.class_id = c.id and a.ended_at is null
                        and m.status = 'active' and m.account_id = $2))
            ),
-           studs as (
-             select m.school_id, m.class_id, m.id from memberships m
+           -- Each number is aggregated once for the whole school and joined once, so
+           -- the plan is the same at one school as at two thousand (issue 10); chat
+           -- membership is looked up by its primary key, never by scanning a CTE.
+           studs as materialized (
+             select m.class_id, m.id from memberships m
              where m.school_id = $1 and m.role = 'student' and m.status = 'active'
+               and m.class_id in (select id from cls)
            ),
-           fam as (
-             select distinct s.class_id, l.parent_id from studs s
-             join parent_links l on l.school_id = s.school_id and l.child_id = s.id
-             join memberships p on p.school_id = l.school_id and p.id = l.parent_id
-             where p.status = 'active'
-           ),
-           live as (
+           live as materialized (
              select k.class_id, k.kind, k.id from chats k
              where k.school_id = $1 and k.archived_at is null
                and k.kind in ('class_students', 'class_parents', 'class_teachers')
+           ),
+           fam as materialized (
+             select distinct s.class_id, l.parent_id, s.id as child_id from studs s
+             join parent_links l on l.school_id = $1 and l.child_id = s.id
+             join memberships p on p.school_id = $1 and p.id = l.parent_id
+             where p.status = 'active'
+           ),
+           stud_n as (
+             select s.class_id, count(*) as students, count(ic.member_id) as in_chat
+             from studs s
+             left join live sc on sc.class_id = s.class_id and sc.kind = 'class_students'
+             left join chat_members ic on ic.school_id = $1 and ic.chat_id = sc.id
+                                      and ic.member_id = s.id
+             group by s.class_id
+           ),
+           fam_n as (
+             select f.class_id, count(distinct f.child_id) as with_parent,
+                    count(distinct f.parent_id) as parents,
+                    count(distinct ic.member_id) as in_chat
+             from fam f
+             left join live pc on pc.class_id = f.class_id and pc.kind = 'class_parents'
+             left join chat_members ic on ic.school_id = $1 and ic.chat_id = pc.id
+                                      and ic.member_id = f.parent_id
+             group by f.class_id
+           ),
+           links as (
+             select i.class_id,
+                    count(*) filter (where i.expires_at > now() and i.uses < i.max_uses) as live,
+                    count(*) filter (where i.expires_at <= now() or i.uses >= i.max_uses) as stale
+             from invites i where i.school_id = $1 and i.revoked_at is null
+             group by i.class_id
+           ),
+           pending as (
+             select r.class_id, count(*) as n from join_requests r
+             where r.school_id = $1 and r.status = 'pending'
+             group by r.class_id
            )
            select c.id as "class_id!: ClassId", c.title as "title!",
              t.name as "class_teacher?", coalesce(t.verified, false) as "teacher_verified!",
              sc.id as "students_chat?", pc.id as "parents_chat?", tc.id as "teachers_chat?",
-             (select count(*) from studs s where s.class_id = c.id) as "students!",
-             (select count(*) from studs s where s.class_id = c.id and sc.id is not null
-                and exists(select 1 from chat_members cm where cm.school_id = $1
-                           and cm.chat_id = sc.id and cm.member_id = s.id)) as "students_in_chat!",
-             (select count(*) from studs s where s.class_id = c.id
-                and exists(select 1 from parent_links l
-                           join memberships p on p.school_id = l.school_id and p.id = l.parent_id
-                           where l.school_id = $1 and l.child_id = s.id
-                             and p.status = 'active')) as "students_with_parent!",
-             (select count(*) from fam f where f.class_id = c.id) as "parents!",
-             (select count(*) from fam f where f.class_id = c.id and pc.id is not null
-                and exists(select 1 from chat_members cm where cm.school_id = $1
-                           and cm.chat_id = pc.id and cm.member_id = f.parent_id)) as "parents_in_chat!",
-             (select count(*) from invites i where i.school_id = $1 and i.class_id = c.id
-                and i.revoked_at is null and i.expires_at > now() and i.uses < i.max_uses) as "live_links!",
-             (select count(*) from invites i where i.school_id = $1 and i.class_id = c.id
-                and i.revoked_at is null
-                and (i.expires_at <= now() or i.uses >= i.max_uses)) as "stale_links!",
-             (select count(*) from join_requests r where r.school_id = $1 and r.class_id = c.id
-                and r.status = 'pending') as "pending_requests!"
+             coalesce(sn.students, 0) as "students!",
+             coalesce(sn.in_chat, 0) as "students_in_chat!",
+             coalesce(fn.with_parent, 0) as "students_with_parent!",
+             coalesce(fn.parents, 0) as "parents!",
+             coalesce(fn.in_chat, 0) as "parents_in_chat!",
+             coalesce(lk.live, 0) as "live_links!",
+             coalesce(lk.stale, 0) as "stale_links!",
+             coalesce(pr.n, 0) as "pending_requests!"
            from cls c
            left join lateral (
              select a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '') as name,
@@ -169,6 +191,10 @@ pub async fn rows(
            left join live sc on sc.class_id = c.id and sc.kind = 'class_students'
            left join live pc on pc.class_id = c.id and pc.kind = 'class_parents'
            left join live tc on tc.class_id = c.id and tc.kind = 'class_teachers'
+           left join stud_n sn on sn.class_id = c.id
+           left join fam_n fn on fn.class_id = c.id
+           left join links lk on lk.class_id = c.id
+           left join pending pr on pr.class_id = c.id
            order by c.grade, c.letter"#,
         school as SchoolId,
         only_led_by.map(|a| a.0)

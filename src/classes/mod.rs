@@ -121,22 +121,40 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
     let mut conn = state.db.acquire().await?;
     let (year_id, year) = current_year(&mut conn, scope.tenant()).await?;
     let rows = sqlx::query!(
-        r#"select c.id as "id: ClassId", c.kind, c.grade, c.title, c.profile,
-             (select count(*) from memberships m where m.school_id = c.school_id and m.class_id = c.id
-                and m.status = 'active' and m.role = 'student') as "students!",
-             (select count(*) from memberships m where m.school_id = c.school_id and m.class_id = c.id
-                and m.status = 'active' and m.role in ('teacher', 'staff', 'deputy', 'director')) as "staff!",
-             (select count(distinct l.parent_id) from parent_links l
-                join memberships k on k.school_id = l.school_id and k.id = l.child_id
-                join memberships p on p.school_id = l.school_id and p.id = l.parent_id
-              where k.school_id = c.school_id and k.class_id = c.id and k.status = 'active'
-                and p.status = 'active') as "parents!",
-             (select a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '')
-              from class_teacher_assignments t
-              join memberships m on m.school_id = t.school_id and m.id = t.teacher_id
-              join accounts a on a.id = m.account_id
-              where t.school_id = c.school_id and t.class_id = c.id and t.ended_at is null) as class_teacher
+        // Counted once for the whole school and joined once: the same plan with or
+        // without statistics, at one school or two thousand (issue 10).
+        r#"with mem as (
+             select m.class_id,
+                    count(*) filter (where m.role = 'student') as students,
+                    count(*) filter (where m.role in ('teacher', 'staff', 'deputy', 'director')) as staff
+             from memberships m
+             where m.school_id = $1 and m.status = 'active'
+             group by m.class_id
+           ),
+           par as (
+             select k.class_id, count(distinct l.parent_id) as parents
+             from memberships k
+             join parent_links l on l.school_id = k.school_id and l.child_id = k.id
+             join memberships p on p.school_id = l.school_id and p.id = l.parent_id
+             where k.school_id = $1 and k.status = 'active' and p.status = 'active'
+             group by k.class_id
+           ),
+           leader as (
+             select t.class_id, a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '') as name
+             from class_teacher_assignments t
+             join memberships m on m.school_id = t.school_id and m.id = t.teacher_id
+             join accounts a on a.id = m.account_id
+             where t.school_id = $1 and t.ended_at is null
+           )
+           select c.id as "id: ClassId", c.kind, c.grade, c.title, c.profile,
+             coalesce(mem.students, 0) as "students!",
+             coalesce(mem.staff, 0) as "staff!",
+             coalesce(par.parents, 0) as "parents!",
+             leader.name as "class_teacher?"
            from classes c
+           left join mem on mem.class_id = c.id
+           left join par on par.class_id = c.id
+           left join leader on leader.class_id = c.id
            where c.school_id = $1 and c.archived_at is null
              and (c.kind = 'staffroom' or c.academic_year_id = $2)
            order by c.kind desc, c.grade, c.letter"#,

@@ -49,6 +49,9 @@ pub const DEMO_TABLES: &[&str] = &[
     "movements",
     "chats",
     "chat_members",
+    "invites",
+    "join_requests",
+    "audit_log",
 ];
 
 /// `ANALYZE`s the given tables (names from the constants above, never user input).

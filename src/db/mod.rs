@@ -57,6 +57,9 @@ pub async fn connect(config: &Config, url: &str) -> anyhow::Result<PgPool> {
         .options([
             ("statement_timeout", statement_timeout.as_str()),
             ("lock_timeout", lock_timeout.as_str()),
+            // The portal's statements are short; at a region's size some cross the JIT's
+            // cost threshold and would spend a second compiling what runs in milliseconds.
+            ("jit", "off"),
         ]);
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)

@@ -5,6 +5,7 @@
 //! Everything is inserted in bulk in one transaction, and the password is hashed once.
 
 pub mod names;
+pub mod region;
 
 use std::fmt::Write;
 
@@ -59,6 +60,44 @@ struct Gen {
     accounts: Accounts,
     members: Members,
     phone_seq: u64,
+    /// `+7999` and seven digits in the demo school, `+79NNNN` and five in region school N.
+    phone_prefix: String,
+    phone_digits: usize,
+}
+
+/// Which school `populate` fills: the demo school (number 0) or the region's school N,
+/// which differ only in ids, names, logins and phone numbers.
+pub(crate) struct Shape {
+    pub school: SchoolId,
+    pub number: u32,
+    /// The deployment operator, when it exists already (region schools).
+    pub operator: Option<AccountId>,
+}
+
+impl Shape {
+    fn demo() -> Self {
+        Shape {
+            school: DEMO_SCHOOL,
+            number: 0,
+            operator: None,
+        }
+    }
+    /// A login's e-mail: `admin@demo.local` in the demo school, `admin.N@region.local` in
+    /// the region's school N.
+    pub fn login(&self, who: &str) -> String {
+        format!("{who}{}", self.email_suffix())
+    }
+    pub fn email_suffix(&self) -> String {
+        if self.number == 0 {
+            "@demo.local".to_owned()
+        } else {
+            format!(".{}@region.local", self.number)
+        }
+    }
+    /// The school's number as people see it: «Школа № 1» is the demo school.
+    fn title(&self) -> u32 {
+        self.number + 1
+    }
 }
 
 impl Gen {
@@ -96,9 +135,10 @@ impl Gen {
         self.accounts.patronymic.push(Some(patronymic));
         self.accounts.email.push(email.map(str::to_owned));
         self.phone_seq += 1;
+        let (prefix, digits, seq) = (&self.phone_prefix, self.phone_digits, self.phone_seq);
         self.accounts
             .phone
-            .push(with_phone.then(|| format!("+7999{:07}", self.phone_seq)));
+            .push(with_phone.then(|| format!("{prefix}{seq:0digits$}")));
         self.accounts.hash.push(hash.map(str::to_owned));
         self.accounts.operator.push(false);
         id
@@ -127,6 +167,15 @@ impl Gen {
 /// Creates the demo school (or, if it exists, resets the demo passwords) and returns the
 /// text to print: the logins and the password.
 pub async fn create(pool: &PgPool, password: Option<String>) -> anyhow::Result<String> {
+    create_region(pool, password, 1).await
+}
+
+/// [`create`], then the region's schools 2..=`schools` ([`region::create`]).
+pub async fn create_region(
+    pool: &PgPool,
+    password: Option<String>,
+    schools: u32,
+) -> anyhow::Result<String> {
     let password = match password {
         Some(p) => p,
         None => random_password(),
@@ -154,12 +203,13 @@ pub async fn create(pool: &PgPool, password: Option<String>) -> anyhow::Result<S
             .execute(&mut *tx)
             .await?;
     } else {
-        populate(&mut tx, &hash)
+        populate(&mut tx, &hash, &Shape::demo())
             .await
             .context("creating the demo school")?;
     }
     tx.commit().await?;
     crate::db::maintenance::analyze(pool, crate::db::maintenance::DEMO_TABLES).await;
+    let region = region::create(pool, &hash, schools).await?;
 
     let mut out = String::new();
     let _ = writeln!(
@@ -175,6 +225,7 @@ pub async fn create(pool: &PgPool, password: Option<String>) -> anyhow::Result<S
     for (email, who) in LOGINS {
         let _ = writeln!(out, "  {email:<22} {who}");
     }
+    out.push_str(&region);
     let _ = writeln!(out, "Пароль: {password}");
     Ok(out)
 }
@@ -191,8 +242,9 @@ async fn history(
     members: &Members,
     operator: AccountId,
     admin: AccountId,
+    tenant: crate::auth::tenant::Tenant,
 ) -> anyhow::Result<()> {
-    let school = DEMO_SCHOOL;
+    let school = tenant.id();
     let subjects = [
         ("subject", "Русский язык"),
         ("subject", "Литература"),
@@ -345,25 +397,30 @@ fn random_password() -> String {
         .collect()
 }
 
-async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()> {
-    let school = DEMO_SCHOOL;
+async fn populate(tx: &mut sqlx::PgConnection, hash: &str, shape: &Shape) -> anyhow::Result<()> {
+    let school = shape.school;
     let tenant = crate::auth::tenant::Tenant::for_job(school);
+    let n = shape.title();
+    let demo = if shape.number == 0 { " (демо)" } else { "" };
     crate::schools::create_school(
         &mut *tx,
         tenant,
-        "Школа № 1 (демо)",
-        Some("Школа № 1"),
+        &format!("Школа № {n}{demo}"),
+        Some(&format!("Школа № {n}")),
         "Europe/Moscow",
     )
     .await?;
     sqlx::query(
-        r#"update schools set name = 'Муниципальное бюджетное общеобразовательное учреждение «Средняя общеобразовательная школа № 1» (демо)',
-             short_name = 'Школа № 1 (демо)', address = 'г. Демо, ул. Школьная, д. 1',
-             phone = '+74950000001', email = 'school1@demo.local', director_name = 'Орлова Татьяна Викторовна',
-             inn = '7700000001'
+        r#"update schools set name = 'Муниципальное бюджетное общеобразовательное учреждение «Средняя общеобразовательная школа № ' || $2 || '»' || $3,
+             short_name = 'Школа № ' || $2 || $3, address = 'г. Демо, ул. Школьная, д. ' || $2,
+             phone = '+7495' || lpad($2, 7, '0'), email = 'school' || $2 || $4,
+             director_name = 'Орлова Татьяна Викторовна', inn = '77' || lpad($2, 8, '0')
            where id = $1"#,
     )
     .bind(school)
+    .bind(n.to_string())
+    .bind(demo)
+    .bind(if shape.number == 0 { "@demo.local" } else { "@region.local" })
     .execute(&mut *tx)
     .await?;
     let year: Uuid =
@@ -405,34 +462,47 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     .await?;
 
     let mut g = Gen {
-        rng: StdRng::seed_from_u64(2025),
+        rng: StdRng::seed_from_u64(2025 + u64::from(shape.number)),
         accounts: Accounts::default(),
         members: Members::default(),
         phone_seq: 0,
+        phone_prefix: if shape.number == 0 {
+            "+7999".to_owned()
+        } else {
+            format!("+79{:04}", shape.number)
+        },
+        phone_digits: if shape.number == 0 { 7 } else { 5 },
     };
 
-    // The operator.
-    let op = g.account(
-        ("Операторов".into(), "Олег".into(), "Петрович".into()),
-        Some("operator@demo.local"),
-        Some(hash),
-        false,
-    );
-    if let Some(last) = g.accounts.operator.last_mut() {
-        *last = true;
-    }
+    // The operator (the region's schools share the demo's).
+    let op = match shape.operator {
+        Some(op) => op,
+        None => {
+            let op = g.account(
+                ("Операторов".into(), "Олег".into(), "Петрович".into()),
+                Some("operator@demo.local"),
+                Some(hash),
+                false,
+            );
+            if let Some(last) = g.accounts.operator.last_mut() {
+                *last = true;
+            }
+            op
+        }
+    };
+    let login = |who: &str| shape.login(who);
 
     // Leadership and staff.
     let director = g.account(
         ("Орлова".into(), "Татьяна".into(), "Викторовна".into()),
-        Some("director@demo.local"),
+        Some(login("director").as_str()),
         Some(hash),
         true,
     );
     g.member(director, "director", Some(staffroom), Some("verified"));
     let deputy = g.account(
         ("Соколов".into(), "Андрей".into(), "Игоревич".into()),
-        Some("deputy@demo.local"),
+        Some(login("deputy").as_str()),
         Some(hash),
         true,
     );
@@ -445,7 +515,7 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     g.member(deputy2, "deputy", Some(staffroom), Some("verified"));
     let admin = g.account(
         ("Лебедева".into(), "Ирина".into(), "Сергеевна".into()),
-        Some("admin@demo.local"),
+        Some(login("admin").as_str()),
         Some(hash),
         true,
     );
@@ -462,7 +532,7 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     let mut teachers = Vec::new();
     let t0 = g.account(
         ("Морозова".into(), "Елена".into(), "Александровна".into()),
-        Some("teacher@demo.local"),
+        Some(login("teacher").as_str()),
         Some(hash),
         true,
     );
@@ -534,9 +604,10 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
             } else {
                 g.name(female, Some(&family))
             };
+            let student_login = login("student");
             let child = g.account(
                 child_name,
-                demo_child.then_some("student@demo.local"),
+                demo_child.then_some(student_login.as_str()),
                 demo_child.then_some(hash),
                 *grade >= 7,
             );
@@ -551,9 +622,10 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
                 } else {
                     g.name(mother, Some(&family))
                 };
+                let parent_login = login("parent");
                 let parent = g.account(
                     parent_name,
-                    demo_parent.then_some("parent@demo.local"),
+                    demo_parent.then_some(parent_login.as_str()),
                     demo_parent.then_some(hash),
                     true,
                 );
@@ -635,7 +707,7 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     .execute(&mut *tx)
     .await?;
     history(
-        &mut *tx, year, year_start, &class_ids, &teachers, &g.members, op, admin,
+        &mut *tx, year, year_start, &class_ids, &teachers, &g.members, op, admin, tenant,
     )
     .await?;
     // The administrator, appointed by the director's order (R2.2).
@@ -656,8 +728,19 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str) -> anyhow::Result<()>
     .bind(format!("school:{school}"))
     .execute(&mut *tx)
     .await?;
-    crate::invites::demo::populate(&mut *tx, tenant).await?;
+    crate::invites::demo::populate(&mut *tx, tenant, admin, &shape.email_suffix()).await?;
+    // The chats' members come from the roster views, planned here for rows this
+    // transaction has just written and the statistics have not seen (they say «one row»):
+    // nested loops over them take seconds per school, hash joins milliseconds (and the
+    // cost the planner then adds to the cross join must not start the JIT compiler).
+    sqlx::query("set local jit = off").execute(&mut *tx).await?;
+    sqlx::query("set local enable_nestloop = off")
+        .execute(&mut *tx)
+        .await?;
     crate::chats::demo::populate(&mut *tx, tenant).await?;
+    sqlx::query("set local enable_nestloop = on")
+        .execute(&mut *tx)
+        .await?;
     crate::stats::demo::populate(&mut *tx, tenant).await?;
     crate::channels::demo::populate(&mut *tx, tenant).await?;
     crate::broadcasts::demo::populate(&mut *tx, tenant).await?;

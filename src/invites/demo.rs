@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::auth::session::{new_token, token_hash};
 use crate::auth::tenant::Tenant;
+use crate::ids::AccountId;
 
 struct DemoLink {
     role: &'static str,
@@ -106,7 +107,7 @@ const REQUESTS: &[DemoRequest] = &[
         surname: "Кузнецова",
         given: "Марина",
         patronymic: "Олеговна",
-        email: "kuznetsova.m@demo.local",
+        email: "kuznetsova.m",
         role: "parent",
         note: "",
         days: 3,
@@ -115,7 +116,7 @@ const REQUESTS: &[DemoRequest] = &[
         surname: "Белов",
         given: "Сергей",
         patronymic: "Андреевич",
-        email: "belov.s@demo.local",
+        email: "belov.s",
         role: "parent",
         note: "",
         days: 1,
@@ -124,19 +125,22 @@ const REQUESTS: &[DemoRequest] = &[
         surname: "Гусева",
         given: "Наталья",
         patronymic: "Павловна",
-        email: "guseva.n@demo.local",
+        email: "guseva.n",
         role: "teacher",
         note: "учитель физики",
         days: 2,
     },
 ];
 
-pub async fn populate(conn: &mut PgConnection, tenant: Tenant) -> anyhow::Result<()> {
+/// Fills the school's links and requests; `admin` creates them, and the requesters' e-mail
+/// addresses end in `email_suffix` (`@demo.local` in the demo school).
+pub async fn populate(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    admin: AccountId,
+    email_suffix: &str,
+) -> anyhow::Result<()> {
     let school = tenant.id();
-    let admin: Uuid =
-        sqlx::query_scalar("select id from accounts where email = 'admin@demo.local'")
-            .fetch_one(&mut *conn)
-            .await?;
     let class_of = |title: &'static str| {
         sqlx::query_scalar::<_, Uuid>(
             "select id from classes where school_id = $1 and title = $2 order by created_at desc limit 1",
@@ -193,27 +197,29 @@ pub async fn populate(conn: &mut PgConnection, tenant: Tenant) -> anyhow::Result
     .bind(five_a)
     .fetch_all(&mut *conn)
     .await?;
+    // One statement for the whole batch (the region generator makes thousands of schools).
     let batch = Uuid::now_v7();
-    for (i, (child, _)) in children.iter().enumerate() {
-        sqlx::query(
-            r#"insert into invites (school_id, id, token_hash, role, class_id, child_id, purpose,
-                                    max_uses, uses, needs_approval, expires_at, batch_id, created_by,
-                                    last_used_at)
-               values ($1, $2, $3, 'parent', $4, $5, 'приглашение для родителя', 1, $6, false,
-                       now() + interval '28 days', $7, $8,
-                       case when $6 = 1 then now() - interval '1 day' end)"#,
-        )
-        .bind(school)
-        .bind(Uuid::now_v7())
-        .bind(token_hash(&new_token()))
-        .bind(five_a)
-        .bind(child)
-        .bind(i32::from(i == 0))
-        .bind(batch)
-        .bind(admin)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let ids: Vec<Uuid> = children.iter().map(|_| Uuid::now_v7()).collect();
+    let hashes: Vec<Vec<u8>> = children.iter().map(|_| token_hash(&new_token())).collect();
+    let child_ids: Vec<Uuid> = children.iter().map(|(c, _)| *c).collect();
+    sqlx::query(
+        r#"insert into invites (school_id, id, token_hash, role, class_id, child_id, purpose,
+                                max_uses, uses, needs_approval, expires_at, batch_id, created_by,
+                                last_used_at)
+           select $1, x.id, x.h, 'parent', $2, x.c, 'приглашение для родителя', 1,
+                  case when x.o = 1 then 1 else 0 end, false, now() + interval '28 days', $6, $7,
+                  case when x.o = 1 then now() - interval '1 day' end
+           from unnest($3::uuid[], $4::bytea[], $5::uuid[]) with ordinality as x(id, h, c, o)"#,
+    )
+    .bind(school)
+    .bind(five_a)
+    .bind(&ids)
+    .bind(&hashes)
+    .bind(&child_ids)
+    .bind(batch)
+    .bind(admin)
+    .execute(&mut *conn)
+    .await?;
     // Pending join requests, waiting a few days; a parent names their child.
     for (i, r) in REQUESTS.iter().enumerate() {
         let Some((invite, class)) = (if r.role == "parent" {
@@ -232,7 +238,7 @@ pub async fn populate(conn: &mut PgConnection, tenant: Tenant) -> anyhow::Result
         .bind(r.surname)
         .bind(r.given)
         .bind(r.patronymic)
-        .bind(r.email)
+        .bind(format!("{}{email_suffix}", r.email))
         .execute(&mut *conn)
         .await?;
         let note = if r.role == "parent" {

@@ -350,6 +350,7 @@ pub async fn home_notes(
 }
 
 /// A student of a class, for choosing a parent's child.
+#[derive(Clone)]
 pub(crate) struct Child {
     pub id: MembershipId,
     pub name: String,
@@ -377,6 +378,41 @@ pub(crate) async fn class_students(
         name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
     })
     .collect())
+}
+
+/// The students of several classes at once (the join-request queue: one query for the
+/// page, not one per request), by class, in [`class_students`]'s order.
+pub(crate) async fn students_of_classes(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    classes: &[ClassId],
+) -> sqlx::Result<std::collections::HashMap<ClassId, Vec<Child>>> {
+    let school = tenant.id();
+    let mut by_class: std::collections::HashMap<ClassId, Vec<Child>> =
+        std::collections::HashMap::new();
+    if classes.is_empty() {
+        return Ok(by_class);
+    }
+    let ids: Vec<uuid::Uuid> = classes.iter().map(|c| c.0).collect();
+    let rows = sqlx::query!(
+        r#"select m.class_id as "class_id!: ClassId", m.id as "id: MembershipId", a.surname,
+                  a.given_name, a.patronymic
+           from memberships m join accounts a on a.id = m.account_id
+           where m.school_id = $1 and m.class_id = any($2) and m.role = 'student'
+             and m.status = 'active'
+           order by a.surname collate "ru-RU-x-icu", a.given_name collate "ru-RU-x-icu", m.id"#,
+        school as SchoolId,
+        &ids
+    )
+    .fetch_all(conn)
+    .await?;
+    for r in rows {
+        by_class.entry(r.class_id).or_default().push(Child {
+            id: r.id,
+            name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
+        });
+    }
+    Ok(by_class)
 }
 
 #[cfg(test)]

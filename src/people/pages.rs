@@ -119,7 +119,9 @@ async fn list(
         String::new()
     };
     let mut conn = state.db.acquire().await?;
-    // Name search ignores case and ё/е; role and status filter the memberships.
+    // Name search ignores case and ё/е: the membership's normalised name
+    // (`portal_search_name`, migrations/0013) by the trigram index scoped by school; role
+    // and status filter the memberships.
     let rows = sqlx::query!(
         r#"with hits as (
              select a.id, a.surname, a.given_name, a.patronymic,
@@ -132,8 +134,7 @@ async fn list(
              join accounts a on a.id = m.account_id
              left join classes c on c.school_id = m.school_id and c.id = m.class_id and c.kind = 'class'
              where m.school_id = $1
-               and ($2::text is null or translate(lower(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, '')), 'ё', 'е')
-                               like translate(lower($2), 'ё', 'е'))
+               and ($2::text is null or m.search_name like translate(lower($2), 'ё', 'е'))
                and ($3 = '' or m.role = $3)
                and ($4 = '' or m.status = $4)
              group by a.id

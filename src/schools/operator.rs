@@ -78,7 +78,7 @@ async fn list(
     .await?;
     let rows = sqlx::query!(
         r#"select s.id as "id: SchoolId", s.name,
-             (select count(*) from memberships m where m.school_id = s.id and m.status = 'active') as "members!",
+             coalesce((select n.active_members from school_counts n where n.school_id = s.id), 0) as "members!",
              (select string_agg(a.surname || ' ' || a.given_name, ', ' order by a.surname)
               from active_admin_grants g join accounts a on a.id = g.account_id
               where g.school_id = s.id) as admins

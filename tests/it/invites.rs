@@ -1643,7 +1643,7 @@ async fn invite_tokens_never_reach_the_logs() {
         l.local_addr().unwrap().port()
     };
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_school-portal"))
-        .env("DATABASE_URL", &url)
+        .env("DATABASE_URL", url.url())
         .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "trace")
         .stdout(std::process::Stdio::piped())

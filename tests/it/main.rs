@@ -25,6 +25,7 @@ mod movements;
 mod people;
 mod platform;
 mod routes;
+mod scale;
 mod schools;
 mod stats;
 mod structure;

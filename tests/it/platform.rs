@@ -356,7 +356,7 @@ async fn the_binary_serves_prints_the_setup_link_and_stops_cleanly_on_sigterm() 
         l.local_addr().unwrap().port()
     };
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_school-portal"))
-        .env("DATABASE_URL", &url)
+        .env("DATABASE_URL", url.url())
         .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
         // Everything the portal and its libraries log, at the most talkative level.
         .env("RUST_LOG", "trace")

@@ -3,7 +3,9 @@
 //! `cargo test` works on a machine with PostgreSQL's binaries and nothing running.
 //! Each test gets a fresh database copied from a template that holds the migrations.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
@@ -131,8 +133,80 @@ async fn drop_stale_databases(conn: &mut PgConnection) {
     }
 }
 
-/// A fresh, migrated database; returns its URL.
-pub async fn fresh_database() -> String {
+/// A test's own database: dropped when the last holder lets go of it (the test's
+/// [`TestApp`](super::TestApp)s and whoever called [`fresh_database`]), so a run leaves
+/// nothing for the next one to delete. A failing test's database is kept for a look
+/// (the next run's [`drop_stale_databases`] removes it).
+#[derive(Clone)]
+pub struct TestDb(Arc<Owned>);
+
+struct Owned {
+    url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0.url
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Ok(mut live) = LIVE.lock()
+            && let Some(live) = live.as_mut()
+        {
+            live.remove(&self.url);
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: a thread with its own does the dropping.
+        let dropper = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
+}
+
+/// The test databases alive in this process, by URL, so that another application on the
+/// same database ([`TestApp::spawn_on`](super::TestApp::spawn_on)) keeps it alive too.
+static LIVE: Mutex<Option<HashMap<String, Weak<Owned>>>> = Mutex::new(None);
+
+/// The live test database behind `url`, if it is one.
+pub fn holder_of(url: &str) -> Option<TestDb> {
+    LIVE.lock()
+        .ok()?
+        .as_ref()?
+        .get(url)
+        .and_then(Weak::upgrade)
+        .map(TestDb)
+}
+
+/// A fresh, migrated database (dropped when the returned guard and every application on
+/// it are gone).
+pub async fn fresh_database() -> TestDb {
     let (admin_url, template) = server().await;
     let name = format!(
         "spt_{}_{}_{}",
@@ -145,5 +219,15 @@ pub async fn fresh_database() -> String {
         .execute(&mut conn)
         .await
         .expect("create test database");
-    with_database(admin_url, &name)
+    let url = with_database(admin_url, &name);
+    let owned = Arc::new(Owned {
+        url: url.clone(),
+        name,
+        admin_url: admin_url.clone(),
+    });
+    if let Ok(mut live) = LIVE.lock() {
+        live.get_or_insert_with(HashMap::new)
+            .insert(url, Arc::downgrade(&owned));
+    }
+    TestDb(owned)
 }

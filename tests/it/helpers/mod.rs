@@ -33,6 +33,9 @@ pub struct TestApp {
     pub db_url: String,
     pub state: AppState,
     server: tokio::task::JoinHandle<()>,
+    /// Keeps the test's database alive while this application runs (dropped after the
+    /// last one: `db::TestDb`).
+    _database: Option<db::TestDb>,
 }
 
 impl Drop for TestApp {
@@ -58,8 +61,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: WebConfig) -> Self {
-        let url = db::fresh_database().await;
-        Self::spawn_on(&url, config).await
+        let database = db::fresh_database().await;
+        Self::spawn_on(&database, config).await
     }
 
     /// Another application process on the same database (a restart, or a second node
@@ -91,6 +94,7 @@ impl TestApp {
             db_url: url.to_owned(),
             state,
             server,
+            _database: db::holder_of(url),
         }
     }
 

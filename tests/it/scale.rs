@@ -1,0 +1,256 @@
+//! Fast at a region's scale (issue 10): what the speed-ups must not change. The name
+//! search by the school's trigram index still finds people by any part of the name,
+//! ignoring case and ё, after a rename too, and never another school's; lists stay
+//! bounded; the operator's list counts members from the kept aggregates, which follow
+//! every insert, leave and delete; the region generator makes schools of the demo's shape
+//! that people log in to; and a test's database is gone when the test ends.
+
+use crate::helpers::*;
+use school_portal::ids::SchoolId;
+use sqlx::{Connection, PgConnection};
+
+async fn names_found(app: &TestApp, c: &reqwest::Client, s: SchoolId, q: &str) -> Vec<String> {
+    let page = app
+        .get(c, &format!("/s/{s}/people?q={}", urlencode(q)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    select_texts(&page, "main tbody td:first-child")
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn name_search_uses_the_school_s_normalised_names_and_follows_a_rename() {
+    let app = TestApp::spawn().await;
+    let s = app.school("Школа № 1").await;
+    let other = app.school("Школа № 2").await;
+    app.admin(s, "admin@test.local").await;
+    let yolkina = app.account("y@test.local", "Ёлкина", "Мария").await;
+    app.member(s, yolkina, "parent", None).await;
+    // The same name in another school is never found from this one.
+    let twin = app.account("twin@test.local", "Ёлкина", "Мария").await;
+    app.member(other, twin, "parent", None).await;
+    let c = app.logged_in("admin@test.local").await;
+
+    for q in ["елкин", "ЁЛКИНА", "лкина мар", "мария иван"] {
+        assert_eq!(
+            names_found(&app, &c, s, q).await,
+            vec!["Ёлкина Мария Иванович"],
+            "{q}"
+        );
+    }
+    assert!(names_found(&app, &c, s, "%").await.is_empty());
+
+    // A rename (the account's name, kept on each membership by a trigger) is found at once.
+    sqlx::query("update accounts set surname = 'Берёзкина' where id = $1")
+        .bind(yolkina)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert!(names_found(&app, &c, s, "елкин").await.is_empty());
+    assert_eq!(
+        names_found(&app, &c, s, "березк").await,
+        vec!["Берёзкина Мария Иванович"]
+    );
+}
+
+async fn rows(app: &TestApp, c: &reqwest::Client, s: SchoolId, page: &str) -> usize {
+    let html = app
+        .get(c, &format!("/s/{s}/people?page={page}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    select_texts(&html, "main tbody td:first-child").len()
+}
+
+#[tokio::test]
+async fn the_people_list_is_paged_and_a_page_past_the_end_is_empty_not_an_error() {
+    let app = TestApp::spawn().await;
+    let s = app.school("Школа № 1").await;
+    app.admin(s, "admin@test.local").await;
+    for i in 0..59 {
+        let a = app
+            .account(
+                &format!("p{i}@test.local"),
+                &format!("Фамилия{i:02}"),
+                "Имя",
+            )
+            .await;
+        app.member(s, a, "parent", None).await;
+    }
+    let c = app.logged_in("admin@test.local").await;
+    // 60 people: 50 on the first page, 10 on the second, none further on.
+    assert_eq!(rows(&app, &c, s, "1").await, 50);
+    assert_eq!(rows(&app, &c, s, "2").await, 10);
+    assert_eq!(rows(&app, &c, s, "3").await, 0);
+    assert_eq!(rows(&app, &c, s, "99999999999999999999").await, 0);
+    assert_eq!(rows(&app, &c, s, "-4").await, 50);
+}
+
+async fn members_shown(app: &TestApp, c: &reqwest::Client, name: &str) -> String {
+    let page = app.get(c, "/operator/schools").await.text().await.unwrap();
+    let html = scraper::Html::parse_document(&page);
+    let row = scraper::Selector::parse("main tbody tr").unwrap();
+    html.select(&row)
+        .map(|r| r.text().collect::<Vec<_>>().join(" "))
+        .find(|t| t.contains(name))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_operator_s_list_counts_active_members_from_kept_aggregates() {
+    let app = TestApp::spawn().await;
+    app.operator("op@test.local").await;
+    let s = app.school("Школа № 7").await;
+    let five_a = app.class(s, 5, "А").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        people.push(
+            app.person(s, &format!("k{i}@test.local"), "student", Some(five_a))
+                .await
+                .1,
+        );
+    }
+    let c = app.logged_in("op@test.local").await;
+    assert!(
+        members_shown(&app, &c, "Школа № 7")
+            .await
+            .contains("3 участника")
+    );
+
+    // Leaving, coming back, a bulk insert and a delete all move the kept count.
+    sqlx::query("update memberships set status = 'left', left_at = now() where id = $1")
+        .bind(people[0])
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        members_shown(&app, &c, "Школа № 7")
+            .await
+            .contains("2 участника")
+    );
+    sqlx::query(
+        "insert into memberships (school_id, id, account_id, role, class_id)
+         select $1, gen_random_uuid(), a.id, 'parent', null from accounts a
+         where a.email like 'k%@test.local'",
+    )
+    .bind(s)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    assert!(
+        members_shown(&app, &c, "Школа № 7")
+            .await
+            .contains("5 участников")
+    );
+    sqlx::query("delete from memberships where id = $1")
+        .bind(people[0])
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("delete from memberships where id = $1")
+        .bind(people[1])
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        members_shown(&app, &c, "Школа № 7")
+            .await
+            .contains("4 участника")
+    );
+    let drift: i64 = sqlx::query_scalar(
+        "select count(*) from school_counts c
+         where c.active_members <> (select count(*) from memberships m
+                                    where m.school_id = c.school_id and m.status = 'active')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(drift, 0);
+}
+
+#[tokio::test]
+async fn the_region_generator_makes_schools_of_the_demo_s_shape_once() {
+    let app = TestApp::spawn().await;
+    let report = school_portal::demo::create_region(&app.db, Some("region password 1".into()), 3)
+        .await
+        .unwrap();
+    assert!(report.contains("Регион: 3 школ (2 создано"), "{report}");
+    let shape: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "select (select count(*) from memberships m where m.school_id = s.id and m.role = 'student'),
+                (select count(*) from classes c where c.school_id = s.id and c.kind = 'class'),
+                (select count(*) from chats k where k.school_id = s.id)
+         from schools s order by s.id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(shape.len(), 3);
+    assert!(shape.iter().all(|row| *row == shape[0]), "{shape:?}");
+    assert_eq!(shape[0].0, 600);
+
+    // Each school's logins work, and see their own school.
+    let c = app.client();
+    let res = app
+        .login(&c, "director.2@region.local", "region password 1")
+        .await;
+    assert_eq!(res.status(), 303);
+    let home = app
+        .get(
+            &c,
+            &format!("/s/{}", school_portal::demo::region::school_id(2)),
+        )
+        .await;
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.unwrap().contains("№ 3"));
+
+    // A second run makes nothing new; the kept counts agree with the memberships.
+    let again = school_portal::demo::create_region(&app.db, Some("region password 1".into()), 3)
+        .await
+        .unwrap();
+    assert!(again.contains("(0 создано сейчас"), "{again}");
+    let drift: i64 = sqlx::query_scalar(
+        "select count(*) from school_counts c
+         where c.active_members <> (select count(*) from memberships m
+                                    where m.school_id = c.school_id and m.status = 'active')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(drift, 0);
+}
+
+#[tokio::test]
+async fn a_test_s_database_is_dropped_when_the_test_is_done_with_it() {
+    let app = TestApp::spawn().await;
+    let name: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let admin_url = crate::helpers::db::with_database(&app.db_url, "postgres");
+    // A second application on the same database keeps it alive after the first is gone.
+    let second = TestApp::spawn_on(&app.db_url, Default::default()).await;
+    drop(app);
+    let exists = |name: String| {
+        let admin_url = admin_url.clone();
+        async move {
+            let mut conn = PgConnection::connect(&admin_url).await.unwrap();
+            sqlx::query_scalar::<_, bool>(
+                "select exists(select 1 from pg_database where datname = $1)",
+            )
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+        }
+    };
+    assert!(exists(name.clone()).await);
+    assert_eq!(second.get(&second.client(), "/login").await.status(), 200);
+    drop(second);
+    assert!(!exists(name).await);
+}
