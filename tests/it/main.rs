@@ -25,3 +25,5 @@ mod routes;
 mod schools;
 mod structure;
 mod tenancy;
+mod after_demo;
+mod resubmit_walk;
