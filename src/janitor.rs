@@ -136,11 +136,10 @@ pub async fn run_once(pool: &PgPool, config: &WebConfig) -> sqlx::Result<Report>
     .rows_affected();
 
     // A form answered a day ago is not resent by Back any more (`web::once`).
-    r.form_keys =
-        sqlx::query!("delete from form_keys where created_at < now() - interval '1 day'")
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+    r.form_keys = sqlx::query!("delete from form_keys where created_at < now() - interval '1 day'")
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
 
     let by_school = remove_people_who_left(conn, config, &mut r).await?;
 

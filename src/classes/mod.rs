@@ -629,7 +629,9 @@ async fn update(
     )
     .await?;
     let url = format!("/s/{}/classes/{class_id}", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }
@@ -747,7 +749,9 @@ async fn delete(
     )
     .await?;
     let url = format!("/s/{}/classes", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }

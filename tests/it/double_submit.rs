@@ -665,7 +665,12 @@ async fn a_join_request_decided_twice_at_once_and_again_is_decided_once_and_says
 async fn the_janitor_deletes_everyones_form_keys_older_than_a_day_and_keeps_fresh_ones() {
     let app = TestApp::spawn().await;
     let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-    for (account, age) in [(a, "2 days"), (a, "1 hour"), (b, "25 hours"), (b, "0 seconds")] {
+    for (account, age) in [
+        (a, "2 days"),
+        (a, "1 hour"),
+        (b, "25 hours"),
+        (b, "0 seconds"),
+    ] {
         sqlx::query(&format!(
             "insert into form_keys (account_id, key, url, created_at)
              values ($1, gen_random_uuid(), '/', now() - interval '{age}')"

@@ -8,6 +8,7 @@ mod helpers;
 
 mod access;
 mod accounts;
+mod after_demo;
 mod architecture;
 mod browser;
 mod chats;
@@ -21,9 +22,8 @@ mod invites;
 mod movements;
 mod people;
 mod platform;
+mod resubmit_walk;
 mod routes;
 mod schools;
 mod structure;
 mod tenancy;
-mod after_demo;
-mod resubmit_walk;

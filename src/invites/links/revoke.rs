@@ -116,7 +116,9 @@ pub(super) async fn revoke(
     )
     .await?;
     let url = format!("{back}?done=revoked");
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }
@@ -206,7 +208,9 @@ pub(super) async fn revoke_class(
     )
     .await?;
     let url = format!("{back}?done=bulk-{done}");
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }
@@ -293,7 +297,9 @@ pub(super) async fn deactivate_unused(
     )
     .await?;
     let url = format!("{back}?done=bulk-{done}");
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&url).into_response())
 }

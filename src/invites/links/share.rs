@@ -139,7 +139,9 @@ pub(super) async fn email(
     if seen.is_some() {
         // Sent again (at once, or after Back): the letter is already queued; the same page.
         let notice = Some("Письмо с приглашением уже поставлено в очередь отправки.".to_owned());
-        return Ok(render(&created_page(&state, &scope, &form.token, view, notice))?.into_response());
+        return Ok(
+            render(&created_page(&state, &scope, &form.token, view, notice))?.into_response(),
+        );
     }
     let to = normalize_email(&form.email);
     let Some(to) = to else {
@@ -165,7 +167,9 @@ pub(super) async fn email(
     )
     .await?;
     let url = format!("/s/{}/invites", scope.school_id());
-    form.form_key.done(&mut tx, scope.actor().id(), &url).await?;
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     let notice = Some(format!(
         "Письмо с приглашением поставлено в очередь отправки на {to}."
