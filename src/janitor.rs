@@ -1,8 +1,8 @@
 //! The janitor (SECURITY.md 40, R4.3): a background task that deletes what has outlived
 //! its use — expired sessions, used or expired one-time tokens, invites that expired long
-//! ago, login-throttle and rate-limit rows past their window, import uploads never applied
-//! — and, after the retention period (`PORTAL_LEFT_RETENTION_DAYS`), the memberships of
-//! people who left, with the account itself when it belongs to nobody else. Every run
+//! ago, login-throttle and rate-limit rows past their window, import uploads never applied,
+//! form keys older than a day — and, after the retention period
+//! (`PORTAL_LEFT_RETENTION_DAYS`), the memberships of people who left, with the account itself when it belongs to nobody else. Every run
 //! writes its counts to the audit log (`janitor.*`). Several processes may run it: a run
 //! takes a transaction-level advisory lock and a process that does not get it skips.
 
@@ -39,6 +39,8 @@ pub struct Report {
     pub throttle: u64,
     pub rate_limits: u64,
     pub imports: u64,
+    /// Form keys older than a day (`web::once`), everyone's.
+    pub form_keys: u64,
     /// Memberships of people who left, removed after the retention period.
     pub memberships: u64,
     /// Accounts removed with their last membership.
@@ -133,6 +135,12 @@ pub async fn run_once(pool: &PgPool, config: &WebConfig) -> sqlx::Result<Report>
     .await?
     .rows_affected();
 
+    // A form answered a day ago is not resent by Back any more (`web::once`).
+    r.form_keys = sqlx::query!("delete from form_keys where created_at < now() - interval '1 day'")
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+
     let by_school = remove_people_who_left(conn, config, &mut r).await?;
 
     let meta = RequestMeta {
@@ -147,6 +155,7 @@ pub async fn run_once(pool: &PgPool, config: &WebConfig) -> sqlx::Result<Report>
         ("janitor.throttle", "login throttle rows", r.throttle),
         ("janitor.rate_limits", "rate-limit rows", r.rate_limits),
         ("janitor.imports", "unapplied imports", r.imports),
+        ("janitor.form_keys", "form keys", r.form_keys),
     ] {
         if n > 0 {
             audit::record(

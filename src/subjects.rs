@@ -368,7 +368,7 @@ async fn assign(
     if !ok {
         return Err(AppError::NotFound);
     }
-    sqlx::query!(
+    let added = sqlx::query!(
         r#"insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
            values ($1, $2, $3, $4, $5) on conflict do nothing"#,
         school as SchoolId,
@@ -378,7 +378,12 @@ async fn assign(
         teacher as MembershipId
     )
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    // Sent again: the unique rule kept the one assignment; nothing more to record.
+    if added == 0 {
+        return Ok(Redirect::to(&format!("/s/{school}/subjects")).into_response());
+    }
     audit::in_school(
         &mut tx,
         &meta,
@@ -407,8 +412,9 @@ async fn unassign(
     )
     .execute(&mut *tx)
     .await?;
+    // Already gone (the same form sent again, or Back): nothing to do, the same place.
     if done.rows_affected() == 0 {
-        return Err(AppError::NotFound);
+        return Ok(Redirect::to(&format!("/s/{}/subjects", scope.school_id())).into_response());
     }
     audit::in_school(
         &mut tx,

@@ -4,9 +4,10 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::rules::valid_platform_url;
@@ -21,6 +22,7 @@ use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
 use crate::web::format;
+use crate::web::once::{self, FormKey, KeyOnly};
 
 /// Loads the chat for a change: 404 for another school's, 403 unless the actor manages it,
 /// 404 once archived.
@@ -40,12 +42,25 @@ async fn for_change(
     Ok(head)
 }
 
-fn back(scope: &SchoolScope, chat: Uuid) -> Response {
-    Redirect::to(&format!("/s/{}/chats/{chat}", scope.school_id())).into_response()
+/// Records the form key with the chat's page (where every change leads), commits, goes
+/// there. The page renders one key into all its forms; each action derives its own
+/// (`FormKey::for_action`), so a second submit of the same form changes nothing.
+async fn finish(
+    mut tx: Transaction<'_, Postgres>,
+    scope: &SchoolScope,
+    key: FormKey,
+    chat: Uuid,
+) -> AppResult<Response> {
+    let url = format!("/s/{}/chats/{chat}", scope.school_id());
+    key.done(&mut tx, scope.actor().id(), &url).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&url).into_response())
 }
 
 #[derive(Deserialize, Default, Debug)]
 pub(super) struct MemberForm {
+    #[serde(default)]
+    form_key: FormKey,
     #[serde(default)]
     member_id: String,
     #[serde(default)]
@@ -58,10 +73,15 @@ pub(super) async fn add_member(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
+    uri: Uri,
     Path((_, chat)): Path<(String, Uuid)>,
     Form(form): Form<MemberForm>,
 ) -> AppResult<Response> {
+    let key = form.form_key.for_action(uri.path());
     let mut tx = state.db.begin().await?;
+    if let Some(url) = key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let head = for_change(&mut tx, &scope, chat).await?;
     let role = if form.role == "admin" {
         "admin"
@@ -104,18 +124,22 @@ pub(super) async fn add_member(
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(back(&scope, chat))
+    finish(tx, &scope, key, chat).await
 }
 
 pub(super) async fn remove_member(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
+    uri: Uri,
     Path((_, chat, member)): Path<(String, Uuid, Uuid)>,
     Form(form): Form<MemberForm>,
 ) -> AppResult<Response> {
+    let key = form.form_key.for_action(uri.path());
     let mut tx = state.db.begin().await?;
+    if let Some(url) = key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     for_change(&mut tx, &scope, chat).await?;
     let row = sqlx::query!(
         r#"select cm.role, a.surname, a.given_name, a.patronymic from chat_members cm
@@ -168,8 +192,7 @@ pub(super) async fn remove_member(
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(back(&scope, chat))
+    finish(tx, &scope, key, chat).await
 }
 
 /// Brings a mandatory chat to what the roster says, in one action (R2.4.d).
@@ -213,26 +236,36 @@ pub(super) async fn reconcile(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
+    uri: Uri,
     Path((_, chat)): Path<(String, Uuid)>,
+    Form(form): Form<KeyOnly>,
 ) -> AppResult<Response> {
+    let key = form.form_key.for_action(uri.path());
     let mut tx = state.db.begin().await?;
+    if let Some(url) = key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let head = for_change(&mut tx, &scope, chat).await?;
     if !head.kind.is_mandatory() {
         return Err(AppError::NotFound);
     }
     reconcile_chat(&mut tx, &meta, scope.tenant(), scope.actor().id(), chat).await?;
-    tx.commit().await?;
-    Ok(back(&scope, chat))
+    finish(tx, &scope, key, chat).await
 }
 
 pub(super) async fn handover(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
+    uri: Uri,
     Path((_, chat)): Path<(String, Uuid)>,
     Form(form): Form<MemberForm>,
 ) -> AppResult<Response> {
+    let key = form.form_key.for_action(uri.path());
     let mut tx = state.db.begin().await?;
+    if let Some(url) = key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let head = for_change(&mut tx, &scope, chat).await?;
     let to = match form.member_id.parse::<Uuid>() {
         Ok(id) => candidates(&mut tx, scope.tenant(), &head)
@@ -289,18 +322,22 @@ pub(super) async fn handover(
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(back(&scope, chat))
+    finish(tx, &scope, key, chat).await
 }
 
 pub(super) async fn archive(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
+    uri: Uri,
     Path((_, chat)): Path<(String, Uuid)>,
     Form(form): Form<MemberForm>,
 ) -> AppResult<Response> {
+    let key = form.form_key.for_action(uri.path());
     let mut tx = state.db.begin().await?;
+    if let Some(url) = key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let head = for_change(&mut tx, &scope, chat).await?;
     if form.confirm != "yes" {
         let mut errors = FormErrors::default();
@@ -329,14 +366,15 @@ pub(super) async fn archive(
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(back(&scope, chat))
+    finish(tx, &scope, key, chat).await
 }
 
 // ---- title and platform link -----------------------------------------------------------
 
 #[derive(Deserialize, Default, Debug)]
 pub(super) struct EditForm {
+    #[serde(default)]
+    form_key: FormKey,
     #[serde(default)]
     title: String,
     #[serde(default)]
@@ -348,10 +386,15 @@ pub(super) async fn edit(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
+    uri: Uri,
     Path((_, chat)): Path<(String, Uuid)>,
     Form(form): Form<EditForm>,
 ) -> AppResult<Response> {
+    let key = form.form_key.for_action(uri.path());
     let mut tx = state.db.begin().await?;
+    if let Some(url) = key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     for_change(&mut tx, &scope, chat).await?;
     let mut errors = FormErrors::default();
     let title = form.title.trim();
@@ -389,8 +432,7 @@ pub(super) async fn edit(
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(back(&scope, chat))
+    finish(tx, &scope, key, chat).await
 }
 
 /// Adds everyone the roster says belongs in a chat and is not in it yet; returns how many.

@@ -151,6 +151,8 @@ struct ShowPage {
     notice: Option<&'static str>,
     /// The key of the «create an invite link» form (sent twice, it makes one link).
     invite_key: FormKey,
+    /// The key of the page's change forms (each action derives its own from it).
+    page_key: FormKey,
 }
 
 pub(super) fn school_role(role: &str) -> &'static str {
@@ -274,6 +276,7 @@ pub(super) async fn show_page(
         errors,
         notice,
         invite_key: FormKey::default(),
+        page_key: FormKey::default(),
     })?
     .into_response())
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -225,14 +225,24 @@ async fn render_page(
     .into_response())
 }
 
-async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
+/// `?changes=N`: where a saved table leads (its form key remembers this address).
+#[derive(Deserialize, Default)]
+struct Saved {
+    changes: Option<u32>,
+}
+
+async fn page(
+    State(state): State<AppState>,
+    scope: SchoolScope,
+    Query(saved): Query<Saved>,
+) -> AppResult<Response> {
     scope.require(Action::ViewClassTeachers)?;
     render_page(
         &state,
         &scope,
         OrderForm::default(),
         FormErrors::default(),
-        None,
+        saved.changes.map(|n| format!("Записано изменений: {n}.")),
     )
     .await
 }
@@ -302,7 +312,13 @@ async fn assign(
     let school = scope.school_id();
     let fields: HashMap<String, String> = fields.into_iter().collect();
     let order: Option<uuid::Uuid> = fields.get("order").and_then(|o| o.parse().ok());
+    // The page renders one key into both of its forms: this one's is derived from it.
+    let form_key = FormKey::parse(fields.get("form_key").map_or("", String::as_str))
+        .for_action("class-teachers");
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let (year_id, _) = current_year(&mut tx, scope.tenant()).await?;
     let order = match order {
         Some(o) => {
@@ -429,13 +445,8 @@ async fn assign(
         )
         .await?;
     }
+    let url = format!("/s/{school}/class-teachers?changes={changes}");
+    form_key.done(&mut tx, scope.actor().id(), &url).await?;
     tx.commit().await?;
-    render_page(
-        &state,
-        &scope,
-        OrderForm::default(),
-        FormErrors::default(),
-        Some(format!("Записано изменений: {changes}.")),
-    )
-    .await
+    Ok(Redirect::to(&url).into_response())
 }

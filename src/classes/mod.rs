@@ -23,7 +23,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::format::{self, count};
 use crate::web::layout::Layout;
-use crate::web::once::{self, FormKey};
+use crate::web::once::{self, FormKey, KeyOnly};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -599,6 +599,9 @@ async fn update(
 ) -> AppResult<Response> {
     scope.require(Action::ManageClasses)?;
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let class = find_class(&mut tx, scope.tenant(), class_id).await?;
     if class.kind == "staffroom" || class.archived {
         return Err(AppError::NotFound);
@@ -643,8 +646,12 @@ async fn update(
         }),
     )
     .await?;
+    let url = format!("/s/{}/classes/{class_id}", scope.school_id());
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/classes/{class_id}", scope.school_id())).into_response())
+    Ok(Redirect::to(&url).into_response())
 }
 
 #[derive(Template)]
@@ -656,6 +663,7 @@ struct DeletePage {
     title: String,
     /// Why it cannot be deleted, if it cannot.
     blocked: Option<String>,
+    form_key: FormKey,
 }
 
 /// Why a class cannot be deleted: the staff room never; a class while it has students,
@@ -712,6 +720,7 @@ async fn delete_page(
         class_id,
         title: class.title,
         blocked,
+        form_key: FormKey::default(),
     })?
     .into_response())
 }
@@ -721,9 +730,13 @@ async fn delete(
     scope: SchoolScope,
     meta: RequestMeta,
     Path((_, class_id)): Path<(SchoolId, ClassId)>,
+    Form(form): Form<KeyOnly>,
 ) -> AppResult<Response> {
     scope.require(Action::ManageClasses)?;
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let class = find_class(&mut tx, scope.tenant(), class_id).await?;
     if let Some(reason) = delete_blocker(&mut tx, scope.tenant(), &class).await? {
         drop(tx);
@@ -733,6 +746,7 @@ async fn delete(
             class_id,
             title: class.title,
             blocked: Some(reason),
+            form_key: FormKey::default(),
         })?
         .into_response());
     }
@@ -752,6 +766,10 @@ async fn delete(
         Some(class.title),
     )
     .await?;
+    let url = format!("/s/{}/classes", scope.school_id());
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/classes", scope.school_id())).into_response())
+    Ok(Redirect::to(&url).into_response())
 }

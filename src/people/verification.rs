@@ -171,9 +171,11 @@ async fn decide(
     )
     .fetch_optional(&mut *tx)
     .await?;
-    // Another school's membership, or one already decided: not found.
+    let back = format!("/s/{}/verification", scope.school_id());
+    // Already decided (the same form sent twice at once, or again after Back): nothing
+    // changes, the queue as the first submit left it.
     let Some(row) = row else {
-        return Err(AppError::NotFound);
+        return Ok(Redirect::to(&back).into_response());
     };
     audit::in_school(
         &mut tx,
@@ -185,5 +187,5 @@ async fn decide(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/verification", scope.school_id())).into_response())
+    Ok(Redirect::to(&back).into_response())
 }

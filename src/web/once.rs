@@ -53,6 +53,20 @@ impl FormKey {
             .unwrap_or_else(|_| Self::default())
     }
 
+    /// This key as the form posting to `action` sends it. A page that renders one key into
+    /// several forms (a «remove» button per row, say) keeps their submits apart this way:
+    /// each action gets its own derived key, stable across restarts.
+    pub fn for_action(&self, action: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(self.0.as_bytes())
+            .chain_update(action.as_bytes())
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+
     /// Serialises the submits of this form (call it first in the change's transaction) and
     /// answers the address a previous successful submit led to.
     pub async fn seen(
@@ -100,6 +114,13 @@ impl FormKey {
         .await?;
         Ok(())
     }
+}
+
+/// A form whose only field is its key (a button such as «Удалить» or «Отозвать»).
+#[derive(Debug, Default, Deserialize)]
+pub struct KeyOnly {
+    #[serde(default)]
+    pub form_key: FormKey,
 }
 
 /// The answer to a form sent again: back to where its first submit led.

@@ -660,3 +660,42 @@ async fn a_join_request_decided_twice_at_once_and_again_is_decided_once_and_says
     .await;
     assert_eq!(members, 1);
 }
+
+#[tokio::test]
+async fn the_janitor_deletes_everyones_form_keys_older_than_a_day_and_keeps_fresh_ones() {
+    let app = TestApp::spawn().await;
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    for (account, age) in [
+        (a, "2 days"),
+        (a, "1 hour"),
+        (b, "25 hours"),
+        (b, "0 seconds"),
+    ] {
+        sqlx::query(&format!(
+            "insert into form_keys (account_id, key, url, created_at)
+             values ($1, gen_random_uuid(), '/', now() - interval '{age}')"
+        ))
+        .bind(account)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    let report = school_portal::janitor::run_once(&app.db, &app.state.config)
+        .await
+        .unwrap();
+    assert_eq!(report.form_keys, 2, "{report:?}");
+    let left: Vec<(uuid::Uuid, bool)> = sqlx::query_as(
+        "select account_id, created_at > now() - interval '1 day' from form_keys order by account_id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(left.len(), 2, "one fresh key of each person stays");
+    assert!(left.iter().all(|(_, fresh)| *fresh));
+    assert!(
+        app.audit_actions()
+            .await
+            .iter()
+            .any(|x| x == "janitor.form_keys")
+    );
+}

@@ -8,6 +8,7 @@ mod helpers;
 
 mod access;
 mod accounts;
+mod after_demo;
 mod architecture;
 mod broadcasts;
 mod browser;
@@ -24,6 +25,7 @@ mod invites;
 mod movements;
 mod people;
 mod platform;
+mod resubmit_walk;
 mod routes;
 mod scale;
 mod schools;

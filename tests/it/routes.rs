@@ -83,7 +83,7 @@ pub(crate) struct World {
     chat: Uuid,
     chat_member: MembershipId,
     invite: Uuid,
-    invite_token: String,
+    pub(crate) invite_token: String,
     /// An offer to someone not on the portal yet, by its token.
     offer_token: String,
     /// An offer of school A addressed to each person with an account (by their login).

@@ -336,6 +336,8 @@ async fn class_teachers_are_assigned_under_the_directors_order_and_history_is_ke
             &[("order", &order.to_string()), (&field, &t1.to_string())],
         )
         .await;
+    assert_eq!(res.status(), 303);
+    let res = app.get(&admin, &crate::helpers::location(&res)).await;
     assert!(res.text().await.unwrap().contains("Записано изменений: 1."));
     let res = app
         .post(
@@ -344,6 +346,7 @@ async fn class_teachers_are_assigned_under_the_directors_order_and_history_is_ke
             &[("order", &order.to_string()), (&field, &t2.to_string())],
         )
         .await;
+    let res = app.get(&admin, &crate::helpers::location(&res)).await;
     let page = res.text().await.unwrap();
     assert!(page.contains("Записано изменений: 1."));
     assert!(!page.contains("Без классного руководителя"));

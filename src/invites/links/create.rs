@@ -216,6 +216,8 @@ pub(super) struct CreatedPage {
     pub(super) email: String,
     pub(super) email_error: Option<&'static str>,
     notice: Option<String>,
+    /// The key of the «send by e-mail» form (sent twice, one letter).
+    email_key: crate::web::once::FormKey,
 }
 
 pub(super) fn created_page(
@@ -242,6 +244,7 @@ pub(super) fn created_page(
         email: String::new(),
         email_error: None,
         notice,
+        email_key: crate::web::once::FormKey::default(),
     }
 }
 

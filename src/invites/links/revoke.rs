@@ -17,6 +17,7 @@ use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::invites::{InviteId, role_title, target_title};
 use crate::web::format::count;
 use crate::web::layout::Layout;
+use crate::web::once::{self, FormKey};
 use crate::web::render;
 
 #[derive(Template)]
@@ -34,6 +35,8 @@ pub(crate) struct ConfirmPage {
 #[derive(Deserialize, Default)]
 pub(super) struct ConfirmForm {
     #[serde(default)]
+    form_key: FormKey,
+    #[serde(default)]
     confirm: String,
 }
 
@@ -46,6 +49,9 @@ pub(super) async fn revoke(
 ) -> AppResult<Response> {
     scope.require(Action::RevokeInvites)?;
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let found = sqlx::query!(
         r#"select i.role, c.kind, c.title, i.purpose, i.class_id as "class: ClassId",
                   i.created_by as "creator: AccountId" from invites i
@@ -82,7 +88,7 @@ pub(super) async fn revoke(
                 target_title(&found.kind, &found.title)
             ),
             action: format!("/s/{}/invites/{invite}/revoke", scope.school_id()),
-            fields: Vec::new(),
+            fields: vec![("form_key", FormKey::default().to_string())],
             button: "Отозвать",
             back,
         })?
@@ -109,12 +115,18 @@ pub(super) async fn revoke(
         },
     )
     .await?;
+    let url = format!("{back}?done=revoked");
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("{back}?done=revoked")).into_response())
+    Ok(Redirect::to(&url).into_response())
 }
 
 #[derive(Deserialize, Default)]
 pub(super) struct ClassForm {
+    #[serde(default)]
+    form_key: FormKey,
     #[serde(default)]
     class_id: String,
     #[serde(default)]
@@ -134,6 +146,9 @@ pub(super) async fn revoke_class(
         .map(ClassId)
         .map_err(|_| AppError::BadRequest("Выберите класс."))?;
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let title = sqlx::query_scalar!(
         "select title from classes where school_id = $1 and id = $2 and kind = 'class'",
         scope.school_id() as SchoolId,
@@ -160,7 +175,10 @@ pub(super) async fn revoke_class(
                 count(n, "приглашение", "приглашения", "приглашений")
             ),
             action: format!("/s/{}/invites/revoke-class", scope.school_id()),
-            fields: vec![("class_id", class.to_string())],
+            fields: vec![
+                ("class_id", class.to_string()),
+                ("form_key", FormKey::default().to_string()),
+            ],
             button: "Отозвать все",
             back,
         })?
@@ -189,12 +207,18 @@ pub(super) async fn revoke_class(
         },
     )
     .await?;
+    let url = format!("{back}?done=bulk-{done}");
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("{back}?done=bulk-{done}")).into_response())
+    Ok(Redirect::to(&url).into_response())
 }
 
 #[derive(Deserialize, Default)]
 pub(super) struct UnusedForm {
+    #[serde(default)]
+    form_key: FormKey,
     #[serde(default)]
     days: String,
     #[serde(default)]
@@ -216,6 +240,9 @@ pub(super) async fn deactivate_unused(
         .filter(|d| (1..=3650).contains(d))
         .ok_or(AppError::BadRequest("Число дней — от 1 до 3650."))?;
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let back = format!("/s/{}/invites", scope.school_id());
     if form.confirm != "yes" {
         let n = sqlx::query_scalar!(
@@ -236,7 +263,10 @@ pub(super) async fn deactivate_unused(
                 count(i64::from(days), "дня", "дней", "дней")
             ),
             action: format!("/s/{}/invites/deactivate-unused", scope.school_id()),
-            fields: vec![("days", days.to_string())],
+            fields: vec![
+                ("days", days.to_string()),
+                ("form_key", FormKey::default().to_string()),
+            ],
             button: "Отозвать",
             back,
         })?
@@ -266,6 +296,10 @@ pub(super) async fn deactivate_unused(
         },
     )
     .await?;
+    let url = format!("{back}?done=bulk-{done}");
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("{back}?done=bulk-{done}")).into_response())
+    Ok(Redirect::to(&url).into_response())
 }

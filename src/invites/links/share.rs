@@ -19,10 +19,13 @@ use crate::error::{AppError, AppResult};
 use crate::ids::SchoolId;
 use crate::invites::{class_limit, issue, join_url, may_create, qr_svg, qr_svg_file};
 use crate::web::format::normalize_email;
+use crate::web::once::FormKey;
 use crate::web::render;
 
 #[derive(Deserialize, Default)]
 pub(super) struct ShareForm {
+    #[serde(default)]
+    form_key: FormKey,
     #[serde(default)]
     token: String,
     #[serde(default)]
@@ -131,7 +134,15 @@ pub(super) async fn email(
 ) -> AppResult<Response> {
     scope.require(Action::CreateInvites)?;
     let mut tx = state.db.begin().await?;
+    let seen = form.form_key.seen(&mut tx, scope.actor().id()).await?;
     let view = shared(&mut tx, &scope, &form.token).await?;
+    if seen.is_some() {
+        // Sent again (at once, or after Back): the letter is already queued; the same page.
+        let notice = Some("Письмо с приглашением уже поставлено в очередь отправки.".to_owned());
+        return Ok(
+            render(&created_page(&state, &scope, &form.token, view, notice))?.into_response(),
+        );
+    }
     let to = normalize_email(&form.email);
     let Some(to) = to else {
         let mut page = created_page(&state, &scope, &form.token, view, None);
@@ -155,6 +166,10 @@ pub(super) async fn email(
         },
     )
     .await?;
+    let url = format!("/s/{}/invites", scope.school_id());
+    form.form_key
+        .done(&mut tx, scope.actor().id(), &url)
+        .await?;
     tx.commit().await?;
     let notice = Some(format!(
         "Письмо с приглашением поставлено в очередь отправки на {to}."
