@@ -13,14 +13,16 @@ use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
 use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, GrantId, MembershipId, SchoolId};
-use crate::web::format::{self, parse_date};
+use crate::web::clock::SchoolClock;
+use crate::web::form::FormErrors;
+use crate::web::form::parse_date;
+use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
@@ -256,11 +258,12 @@ async fn propose(
     if date.is_none() {
         errors.add("order_date", "Укажите дату приказа, например 01.09.2025.");
     }
+    let clock = SchoolClock::of(&scope);
     let expires = if form.expires_on.trim().is_empty() {
         None
     } else {
         match parse_date(&form.expires_on) {
-            Some(d) if d > OffsetDateTime::now_utc().date() => Some(d),
+            Some(d) if d > clock.today() => Some(d),
             _ => {
                 errors.add("expires_on", "Срок действия — дата в будущем.");
                 None
@@ -294,7 +297,7 @@ async fn propose(
         return page(&state, &scope, form, errors, None).await;
     };
     let id = GrantId::new();
-    let expires_at = expires.map(|d| d.midnight().assume_utc());
+    let expires_at = expires.map(|d| clock.start_of(d));
     sqlx::query!(
         r#"insert into admin_grants (school_id, id, account_id, granted_by, order_number, order_date, expires_at)
            values ($1, $2, $3, $4, $5, $6, $7)"#,

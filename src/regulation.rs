@@ -6,17 +6,18 @@ use askama::Template;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
-use crate::web::format::{self, parse_date};
+use crate::web::clock::SchoolClock;
+use crate::web::form::FormErrors;
+use crate::web::form::parse_date;
+use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
@@ -74,10 +75,10 @@ struct ShowPage {
     can_manage: bool,
 }
 
-async fn editions(state: &AppState, tenant: Tenant) -> AppResult<Vec<Edition>> {
+async fn editions(state: &AppState, tenant: Tenant, clock: SchoolClock) -> AppResult<Vec<Edition>> {
     let school = tenant.id();
     let mut conn = state.db.acquire().await?;
-    let today = OffsetDateTime::now_utc().date();
+    let today = clock.today();
     let rows = sqlx::query!(
         r#"select id, edition, order_number, order_date, effective_from, body, pdf is not null as "has_pdf!"
            from regulation_editions where school_id = $1
@@ -110,7 +111,7 @@ async fn show_edition(
     scope: &SchoolScope,
     pick: Option<uuid::Uuid>,
 ) -> AppResult<Response> {
-    let mut all = editions(state, scope.tenant()).await?;
+    let mut all = editions(state, scope.tenant(), SchoolClock::of(scope)).await?;
     let index = match pick {
         Some(id) => Some(
             all.iter()

@@ -9,12 +9,12 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::classes::current_year;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, ClassId, MembershipId, SchoolId};
+use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};

@@ -12,7 +12,9 @@ use crate::auth::extract::SchoolScope;
 use crate::auth::permissions::{Access, Action};
 use crate::error::AppResult;
 use crate::ids::SchoolId;
-use crate::web::format::{self, parse_date};
+use crate::web::clock::SchoolClock;
+use crate::web::form::parse_date;
+use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::query::{like_contains, like_prefix};
 use crate::web::{Routes, render};
@@ -136,8 +138,9 @@ async fn page(
 ) -> AppResult<Response> {
     scope.require(Action::ViewAuditLog)?;
     let tz = scope.timezone().to_owned();
-    let from = parse_date(&f.from).map(|d| d.midnight().assume_utc());
-    let to = parse_date(&f.to).map(|d| d.next_day().unwrap_or(d).midnight().assume_utc());
+    let clock = SchoolClock::of(&scope);
+    let from = parse_date(&f.from).map(|d| clock.start_of(d));
+    let to = parse_date(&f.to).map(|d| clock.end_of(d));
     let mut conn = state.db.acquire().await?;
     let rows = sqlx::query!(
         r#"select l.id, l.at, l.action, l.target, l.details, l.ip, l.request_id,

@@ -12,8 +12,6 @@ pub mod session;
 pub mod tenant;
 pub mod throttle;
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -30,7 +28,7 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::error::{AppError, AppResult};
 use crate::ids::AccountId;
-use crate::web::format::{normalize_email, normalize_phone};
+use crate::web::form::{FormErrors, normalize_email, normalize_phone};
 use crate::web::layout::Layout;
 use crate::web::{Routes, render};
 
@@ -43,22 +41,6 @@ pub fn routes(r: Routes) -> Routes {
         .post("/setup/{token}", Access::Public, setup)
         .get("/password/{token}", Access::Public, set_password_page)
         .post("/password/{token}", Access::Public, set_password)
-}
-
-/// Field errors of a form, in Russian, by field name.
-#[derive(Debug, Default)]
-pub struct FormErrors(HashMap<&'static str, &'static str>);
-
-impl FormErrors {
-    pub fn add(&mut self, field: &'static str, message: &'static str) {
-        self.0.entry(field).or_insert(message);
-    }
-    pub fn get(&self, field: &str) -> Option<&'static str> {
-        self.0.get(field).copied()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// A local path to go back to after login (SECURITY.md 37); anything else becomes "/".

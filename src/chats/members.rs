@@ -15,12 +15,12 @@ use super::show::{ChatHead, candidates, chat_role, load_chat, show_page};
 use super::sync;
 use crate::AppState;
 use crate::audit::{self, Entry};
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
+use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::once::{self, FormKey, KeyOnly};
 

@@ -9,13 +9,13 @@ use uuid::Uuid;
 
 use super::Kind;
 use crate::AppState;
-use crate::auth::FormErrors;
 use crate::auth::extract::SchoolScope;
 use crate::auth::objects::{Facts, Target};
 use crate::auth::permissions::{Action, Role};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::FormKey;

@@ -14,13 +14,13 @@ use sqlx::PgConnection;
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
 use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
+use crate::web::form::FormErrors;
 use crate::web::format::{self, count};
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey, KeyOnly};

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use time::OffsetDateTime;
 
 use super::parse::{Col, Field, staff_role_title};
 use crate::AppState;
@@ -17,6 +16,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::error::{AppError, AppResult};
 use crate::ids::{MembershipId, SchoolId};
+use crate::web::clock::SchoolClock;
 use crate::web::format;
 
 /// A student list's columns, in order.
@@ -98,10 +98,6 @@ fn attachment(name: &str, body: Vec<u8>) -> Response {
         body,
     )
         .into_response()
-}
-
-fn today() -> String {
-    OffsetDateTime::now_utc().date().to_string()
 }
 
 pub async fn template_students(scope: SchoolScope) -> AppResult<Response> {
@@ -217,7 +213,10 @@ pub async fn students(
         },
     )
     .await?;
-    Ok(attachment(&format!("students-{}.csv", today()), body))
+    Ok(attachment(
+        &format!("students-{}.csv", SchoolClock::of(&scope).file_date()),
+        body,
+    ))
 }
 
 /// The school's active staff: one row per role.
@@ -272,7 +271,10 @@ pub async fn staff(
         },
     )
     .await?;
-    Ok(attachment(&format!("staff-{}.csv", today()), body))
+    Ok(attachment(
+        &format!("staff-{}.csv", SchoolClock::of(&scope).file_date()),
+        body,
+    ))
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@ use time::OffsetDateTime;
 use super::{InviteId, JoinRequestId, creator_still_may, is_staff_role, role_title, target_title};
 use crate::AppState;
 use crate::audit::{self, Entry};
-use crate::auth::FormErrors;
 use crate::auth::extract::{MaybeActor, RequestMeta};
 use crate::auth::permissions::Access;
 use crate::auth::tenant::Tenant;
@@ -34,7 +33,9 @@ use crate::auth::{password, session, throttle};
 use crate::error::{AppError, AppResult, urlencode};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::people::NewPerson;
-use crate::web::format::{self, normalize_email, normalize_phone};
+use crate::web::form::FormErrors;
+use crate::web::form::{normalize_email, normalize_phone};
+use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::{Routes, render};
 

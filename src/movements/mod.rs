@@ -14,12 +14,11 @@ mod rollover;
 use sqlx::PgConnection;
 use time::Date;
 
-use crate::auth::FormErrors;
 use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::ids::{ClassId, SchoolId};
 use crate::web::Routes;
-use crate::web::format;
+use crate::web::form::FormErrors;
 
 use domain::Order;
 
@@ -127,7 +126,7 @@ fn required_date(
         errors.add(field, missing);
         return None;
     }
-    match format::parse_date(value) {
+    match crate::web::form::parse_date(value) {
         Some(d) if (1990..=2100).contains(&d.year()) => Some(d),
         _ => {
             errors.add(field, "Дата в формате ДД.ММ.ГГГГ, например 01.09.2025.");

@@ -8,17 +8,18 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
-use time::{Date, OffsetDateTime};
+use time::Date;
 
 use super::domain::{Kind, MovementId};
 use crate::AppState;
 use crate::audit::{self, Entry};
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::auth::tenant::Tenant;
 use crate::error::{AppResult, urlencode};
 use crate::ids::{ClassId, SchoolId};
+use crate::web::clock::SchoolClock;
+use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::render;
@@ -77,7 +78,7 @@ impl Filters {
         let mut date = |value: &str, field: &'static str| match value.trim() {
             "" => None,
             v => {
-                let d = format::parse_date(v);
+                let d = crate::web::form::parse_date(v);
                 if d.is_none() {
                     errors.add(field, "Дата в формате ДД.ММ.ГГГГ.");
                 }
@@ -493,8 +494,10 @@ pub(super) async fn csv(
         },
     )
     .await?;
-    let today = OffsetDateTime::now_utc().date();
-    let disposition = format!("attachment; filename=\"movements-{}.csv\"", iso(today));
+    let disposition = format!(
+        "attachment; filename=\"movements-{}.csv\"",
+        SchoolClock::of(&scope).file_date()
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

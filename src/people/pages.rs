@@ -9,13 +9,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::classes::{role_title, verification_title};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, SchoolId};
-use crate::web::format::{self, count, normalize_email, normalize_phone};
+use crate::web::form::FormErrors;
+use crate::web::form::{normalize_email, normalize_phone};
+use crate::web::format::{self, count};
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};

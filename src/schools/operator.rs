@@ -11,12 +11,14 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{Operator, RequestMeta};
+use crate::auth::issue_one_time_token;
 use crate::auth::permissions::Access;
 use crate::auth::tenant::Tenant;
-use crate::auth::{FormErrors, issue_one_time_token};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
-use crate::web::format::{self, TIMEZONES, normalize_email, normalize_phone};
+use crate::web::form::FormErrors;
+use crate::web::form::{normalize_email, normalize_phone};
+use crate::web::format::{self, TIMEZONES};
 use crate::web::layout::Layout;
 use crate::web::once::FormKey;
 use crate::web::unique::{self, OnConstraint};
@@ -365,7 +367,7 @@ async fn appoint(
     if order_number.is_empty() {
         errors.add("order_number", "Укажите номер приказа о назначении.");
     }
-    let order_date = format::parse_date(&form.order_date);
+    let order_date = crate::web::form::parse_date(&form.order_date);
     match order_date {
         None => errors.add("order_date", "Укажите дату приказа, например 01.09.2025."),
         Some(d) if d > time::OffsetDateTime::now_utc().date() => {

@@ -10,13 +10,14 @@ use sqlx::PgConnection;
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
 use crate::ids::SchoolId;
-use crate::web::format::{self, TIMEZONES, normalize_email, normalize_phone};
+use crate::web::form::FormErrors;
+use crate::web::form::{normalize_email, normalize_phone};
+use crate::web::format::{self, TIMEZONES};
 use crate::web::layout::Layout;
 use crate::web::{Routes, render};
 

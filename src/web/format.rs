@@ -1,6 +1,8 @@
 //! How the pages write names, numbers and dates (UI.md).
 
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
+
+use super::clock::SchoolClock;
 
 /// «Фамилия Имя Отчество».
 pub fn full_name(surname: &str, given: &str, patronymic: Option<&str>) -> String {
@@ -41,34 +43,11 @@ pub fn count(n: i64, one: &str, few: &str, many: &str) -> String {
     format!("{} {}", number(n), plural(n, one, few, many))
 }
 
-/// The Russian time zones a school can be in (Russia keeps no daylight saving time since
-/// 2014, so each is a fixed offset). IANA name, offset hours, label.
-pub const TIMEZONES: &[(&str, i8, &str)] = &[
-    ("Europe/Kaliningrad", 2, "Калининград (МСК−1)"),
-    ("Europe/Moscow", 3, "Москва (МСК)"),
-    ("Europe/Samara", 4, "Самара (МСК+1)"),
-    ("Asia/Yekaterinburg", 5, "Екатеринбург (МСК+2)"),
-    ("Asia/Omsk", 6, "Омск (МСК+3)"),
-    ("Asia/Krasnoyarsk", 7, "Красноярск (МСК+4)"),
-    ("Asia/Irkutsk", 8, "Иркутск (МСК+5)"),
-    ("Asia/Yakutsk", 9, "Якутск (МСК+6)"),
-    ("Asia/Vladivostok", 10, "Владивосток (МСК+7)"),
-    ("Asia/Magadan", 11, "Магадан (МСК+8)"),
-    ("Asia/Kamchatka", 12, "Камчатка (МСК+9)"),
-];
-
-fn offset(tz: &str) -> UtcOffset {
-    let hours = TIMEZONES
-        .iter()
-        .find(|(name, _, _)| *name == tz)
-        .map(|(_, h, _)| *h)
-        .unwrap_or(3);
-    UtcOffset::from_hms(hours, 0, 0).unwrap_or(UtcOffset::UTC)
-}
+pub use super::clock::TIMEZONES;
 
 /// «25.11.2026 14:05» in the school's zone.
 pub fn datetime(at: OffsetDateTime, tz: &str) -> String {
-    let local = at.to_offset(offset(tz));
+    let local = SchoolClock::in_zone(tz).local(at);
     format!(
         "{:02}.{:02}.{} {:02}:{:02}",
         local.day(),
@@ -114,27 +93,6 @@ pub fn order(number: &str, date_: time::Date) -> String {
     format!("приказ № {number} от {}", date(date_))
 }
 
-/// Parses «2025-09-01» (the date input's format) or «01.09.2025».
-pub fn parse_date(s: &str) -> Option<time::Date> {
-    let s = s.trim();
-    let iso = time::macros::format_description!("[year]-[month]-[day]");
-    let ru = time::macros::format_description!("[day].[month].[year]");
-    time::Date::parse(s, iso)
-        .or_else(|_| time::Date::parse(s, ru))
-        .ok()
-}
-
-/// Normalises a Russian phone number to +7XXXXXXXXXX; `None` if it is not one.
-pub fn normalize_phone(input: &str) -> Option<String> {
-    let digits: String = input.chars().filter(|c| c.is_ascii_digit()).collect();
-    let national = match digits.len() {
-        10 => digits,
-        11 if digits.starts_with('7') || digits.starts_with('8') => digits[1..].to_owned(),
-        _ => return None,
-    };
-    Some(format!("+7{national}"))
-}
-
 /// «+7 (912) 345-67-89».
 pub fn phone(normalized: &str) -> String {
     let d: Vec<char> = normalized.chars().filter(|c| c.is_ascii_digit()).collect();
@@ -143,19 +101,6 @@ pub fn phone(normalized: &str) -> String {
     }
     let s = |a: usize, b: usize| d[a..b].iter().collect::<String>();
     format!("+7 ({}) {}-{}-{}", s(1, 4), s(4, 7), s(7, 9), s(9, 11))
-}
-
-/// A plausible e-mail address, lower-cased; `None` if it is not one.
-pub fn normalize_email(input: &str) -> Option<String> {
-    let e = input.trim().to_lowercase();
-    let (local, domain) = e.split_once('@')?;
-    let ok = !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !e.chars().any(char::is_whitespace)
-        && e.len() <= 254;
-    ok.then_some(e)
 }
 
 /// The academic year a date falls in: 1 September .. 31 August, «2025/2026».
@@ -173,6 +118,7 @@ pub fn academic_year_of(d: time::Date) -> (time::Date, time::Date, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::form::{normalize_email, normalize_phone};
     use time::macros::{date, datetime};
 
     #[test]

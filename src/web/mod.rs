@@ -3,6 +3,8 @@
 //! layout, static assets and the middleware stack.
 
 pub mod assets;
+pub mod clock;
+pub mod form;
 pub mod format;
 pub mod input;
 pub mod layout;

@@ -86,3 +86,54 @@ fn the_scanner_sees_a_bare_school_id() {
     assert_eq!(found.len(), 1);
     assert!(found[0].1.contains("school: SchoolId"));
 }
+
+/// The README's test command is the one `.ci/run` runs (a local green is the CI's green),
+/// and it runs the browser journeys, which are `#[ignore]`d so that a plain `cargo test`
+/// reports them as skipped instead of passing them.
+#[test]
+fn readme_test_command_is_the_one_ci_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let command = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim().to_owned())
+            .filter(|l| l.starts_with("cargo test"))
+            .collect()
+    };
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    let readme_block = readme
+        .split("## Two commands")
+        .nth(1)
+        .and_then(|s| s.split("```sh").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("README's «Two commands» block");
+    assert_eq!(command(readme_block), ["cargo test -- --include-ignored"]);
+    assert_eq!(
+        command(&ci),
+        command(readme_block),
+        ".ci/run runs another test command"
+    );
+}
+
+/// The CHECK on `schools.timezone` (migrations/0023) lists exactly the zones the portal's
+/// clock knows (`web::clock::TIMEZONES`).
+#[test]
+fn the_timezone_check_lists_the_supported_zones() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sql = std::fs::read_to_string(root.join("migrations/0023_school_timezones.sql")).unwrap();
+    let listed: Vec<&str> = sql
+        .split("check (timezone in (")
+        .nth(1)
+        .unwrap()
+        .split("))")
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|z| z.trim().trim_matches('\''))
+        .collect();
+    let known: Vec<&str> = school_portal::web::clock::TIMEZONES
+        .iter()
+        .map(|(name, _, _)| *name)
+        .collect();
+    assert_eq!(listed, known);
+}

@@ -953,12 +953,11 @@ async fn an_oversized_or_unknown_file_is_refused_in_russian_and_not_stored_r2_1_
 }
 
 #[tokio::test]
+#[ignore = "needs chromedriver"]
 async fn administrator_uploads_previews_and_applies_a_list_in_a_browser_r2_1_k() {
     let app = TestApp::spawn().await;
     let (school, _) = school_with_classes(&app).await;
-    let Some(browser) = crate::browser::Browser::start().await else {
-        return;
-    };
+    let browser = crate::browser::Browser::start().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ученики 5А.csv");
     let bad = "5Г;Зайцев;Олег;Иванович;01.02.2014;Зайцева Ольга Ивановна;+79125550000;;;;;";

@@ -1405,12 +1405,11 @@ async fn every_invite_page_answers_anonymous_wrong_role_and_other_school() {
 }
 
 #[tokio::test]
+#[ignore = "needs chromedriver"]
 async fn parent_joins_by_a_class_link_in_a_browser_and_is_approved_r2_1_f_r2_1_i_r2_7_a() {
     let smtp = SmtpServer::start().await;
     let w = world().await;
-    let Some(admin) = Browser::start().await else {
-        return;
-    };
+    let admin = Browser::start().await;
     use fantoccini::Locator;
     let c = &admin.client;
     c.goto(&w.app.url("/login")).await.unwrap();
@@ -1471,9 +1470,7 @@ async fn parent_joins_by_a_class_link_in_a_browser_and_is_approved_r2_1_f_r2_1_i
     assert!(smtp.received()[0].body_text().contains(&link));
 
     // A fresh browser: the parent opens the link and registers.
-    let Some(parent) = Browser::start().await else {
-        return;
-    };
+    let parent = Browser::start().await;
     parent.client.goto(&link).await.unwrap();
     let main = parent.text("main").await;
     assert!(main.contains("Школа № 1") && main.contains("класс 5А"));

@@ -13,25 +13,23 @@ struct World {
 
 async fn world() -> World {
     let app = TestApp::spawn().await;
-    let s = app.school("Школа № 1").await;
-    let other = app.school("Школа № 2").await;
-    let five_a = app.class(s, 5, "А").await;
-    app.admin(s, "admin@test.local").await;
-    app.person(s, "director@test.local", "director", None).await;
-    app.person(s, "teacher@test.local", "teacher", None).await;
-    let (_, child) = app
-        .person(s, "student@test.local", "student", Some(five_a))
-        .await;
-    let parent = app.account("parent@test.local", "Ёлкина", "Мария").await;
-    let pm = app.member(s, parent, "parent", None).await;
-    sqlx::query("insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)")
-        .bind(s)
-        .bind(pm)
-        .bind(child)
-        .execute(&app.db)
+    let s = School::new(&app)
+        .class("5А")
+        .admin("admin@test.local")
+        .director("director@test.local")
+        .teacher("teacher@test.local")
+        .student("5А", "student@test.local")
+        .parent_of("parent@test.local", "student@test.local")
+        .called("Ёлкина", "Мария")
+        .build()
         .await
-        .unwrap();
-    app.admin(other, "other@test.local").await;
+        .id;
+    let other = School::new(&app)
+        .named("Школа № 2")
+        .admin("other@test.local")
+        .build()
+        .await
+        .id;
     World { app, s, other }
 }
 
@@ -183,7 +181,7 @@ async fn status_is_confirmed_or_rejected_with_a_reason_oldest_first_r2_1_j() {
                 ],
             )
             .await;
-        assert_eq!(res.status(), 303);
+        assert_status(&res, 303);
     }
     // They join when they accept the offers (SECURITY.md 35).
     everyone_accepts(app, w.s).await;
@@ -340,7 +338,7 @@ async fn admin_rights_take_effect_only_after_the_directors_approval_r2_1_g() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
 
     // Proposed, not yet in force: the teacher cannot edit the school profile.
     let teacher = app.logged_in("teacher@test.local").await;

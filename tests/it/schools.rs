@@ -330,3 +330,23 @@ async fn what_people_type_is_escaped_everywhere() {
         );
     }
 }
+
+/// `schools.timezone` holds only a zone the portal's clock knows (migrations/0023): a
+/// database write that bypasses the forms cannot leave a school on an unknown clock.
+#[tokio::test]
+async fn the_database_refuses_a_time_zone_the_portal_does_not_support() {
+    let app = TestApp::spawn().await;
+    let school = app.school("Школа № 1").await;
+    let err = sqlx::query("update schools set timezone = 'Europe/Berlin' where id = $1")
+        .bind(school)
+        .execute(&app.db)
+        .await
+        .unwrap_err();
+    let db = err.as_database_error().expect("a database error");
+    assert_eq!(db.constraint(), Some("schools_timezone_supported"));
+    sqlx::query("update schools set timezone = 'Asia/Kamchatka' where id = $1")
+        .bind(school)
+        .execute(&app.db)
+        .await
+        .unwrap();
+}

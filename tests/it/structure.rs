@@ -2,7 +2,7 @@
 //! (R2.1.d), subjects and activities (R1.5), class leadership under the director's order
 //! (R2.1.h), and the regulation's editions (R1.3, R4.2).
 
-use crate::helpers::*;
+use crate::helpers::{self, *};
 use school_portal::ids::{ClassId, SchoolId};
 
 struct School {
@@ -14,21 +14,24 @@ struct School {
 
 async fn school() -> School {
     let app = TestApp::spawn().await;
-    let id = app.school("Школа № 1").await;
-    let other = app.school("Школа № 2").await;
-    let five_a = app.class(id, 5, "А").await;
-    app.admin(id, "admin@test.local").await;
-    app.person(id, "director@test.local", "director", None)
+    let w = helpers::School::new(&app)
+        .class("5А")
+        .admin("admin@test.local")
+        .director("director@test.local")
+        .teacher("teacher@test.local")
+        .student("5А", "student@test.local")
+        .build()
         .await;
-    app.person(id, "teacher@test.local", "teacher", None).await;
-    app.person(id, "student@test.local", "student", Some(five_a))
+    let other = helpers::School::new(&app)
+        .named("Школа № 2")
+        .admin("other@test.local")
+        .build()
         .await;
-    app.admin(other, "other@test.local").await;
     School {
         app,
-        id,
-        other,
-        five_a,
+        id: w.id,
+        other: other.id,
+        five_a: w.class("5А"),
     }
 }
 
@@ -71,7 +74,7 @@ async fn classes_are_listed_by_parallel_with_their_counts_r2_1_e() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     let res = w
         .app
         .post(
@@ -162,7 +165,7 @@ async fn class_page_shows_students_and_parents_and_only_staff_see_it_r2_1_e() {
         .app
         .get(&teacher, &format!("/s/{s}/classes/{}", w.five_a))
         .await;
-    assert_eq!(page.status(), 200);
+    assert_status(&page, 200);
     assert!(!page.text().await.unwrap().contains("Перевести"));
     assert_eq!(
         w.app
@@ -233,7 +236,7 @@ async fn the_staffroom_cannot_be_deleted_and_a_class_with_students_neither_r2_1_
         .app
         .post(&admin, &format!("/s/{s}/classes/{empty}/delete"), &[])
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     let left: i64 = sqlx::query_scalar("select count(*) from classes where school_id = $1")
         .bind(s)
         .fetch_one(&w.app.db)
@@ -304,7 +307,7 @@ async fn class_teachers_are_assigned_under_the_directors_order_and_history_is_ke
             &[("order_number", "112-о"), ("order_date", "2025-08-29")],
         )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     let order: uuid::Uuid = sqlx::query_scalar("select id from class_leadership_orders")
         .fetch_one(&app.db)
         .await
@@ -478,7 +481,7 @@ async fn subjects_and_activities_with_who_teaches_what_r1_5() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     let page = app
         .get(&admin, &format!("/s/{s}/classes/{}", w.five_a))
         .await
@@ -506,7 +509,7 @@ async fn subjects_and_activities_with_who_teaches_what_r1_5() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 404);
+    assert_not_found(&res);
     // Archiving asks for confirmation.
     let res = app
         .post(&admin, &format!("/s/{s}/subjects/{math}/archive"), &[])
@@ -519,7 +522,7 @@ async fn subjects_and_activities_with_who_teaches_what_r1_5() {
             &[("confirm", "yes")],
         )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     let teacher_c = app.logged_in("teacher@test.local").await;
     assert_eq!(
         app.get(&teacher_c, &format!("/s/{s}/subjects"))
@@ -595,7 +598,7 @@ async fn the_regulation_in_force_is_readable_by_everyone_r1_3() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     let res = admin
         .post(app.url(&format!("/s/{s}/regulation")))
         .multipart(form(
@@ -607,7 +610,7 @@ async fn the_regulation_in_force_is_readable_by_everyone_r1_3() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     let pdf =
         reqwest::multipart::Part::bytes(b"%PDF-1.4 future edition".to_vec()).file_name("p.pdf");
     let res = admin
@@ -624,7 +627,7 @@ async fn the_regulation_in_force_is_readable_by_everyone_r1_3() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
 
     // Everyone reads the edition in force: the second; the third is not yet in force.
     let page = app

@@ -6,8 +6,8 @@ use std::io::{Cursor, Read};
 
 use calamine::{DataRef, Reader, Xlsx};
 
-use super::values::parse_date;
 use super::{FileError, MAX_COLUMNS, MAX_ROWS};
+use crate::web::form::parse_date;
 
 /// An XLSX is a zip archive: its parts, unpacked, may not exceed this (a "zip bomb" would).
 const MAX_UNPACKED_BYTES: u64 = 64 * 1024 * 1024;

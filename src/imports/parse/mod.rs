@@ -17,9 +17,7 @@ mod values;
 
 pub use grid::{Grid, RawRow, read_grid};
 pub use table::{Col, Field, Row, RowError, Table, column_for, column_letter, header_key, read};
-pub use values::{
-    class_name, clean_name, name_key, parse_date, split_full_name, staff_role, staff_role_title,
-};
+pub use values::{class_name, clean_name, name_key, split_full_name, staff_role, staff_role_title};
 
 /// The largest file accepted (a school's full list is a few hundred kilobytes).
 pub const MAX_FILE_BYTES: usize = 5 * 1024 * 1024;

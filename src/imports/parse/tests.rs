@@ -2,6 +2,7 @@
 
 use super::grid::shared_string_count;
 use super::*;
+use crate::web::form::parse_date;
 
 fn cp1251(s: &str) -> Vec<u8> {
     let (bytes, _, unmappable) = encoding_rs::WINDOWS_1251.encode(s);

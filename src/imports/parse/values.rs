@@ -45,25 +45,6 @@ pub fn class_name(s: &str) -> Option<(i16, String)> {
     ok.then_some((grade, letter))
 }
 
-/// «01.09.2015», «1.9.2015», «2015-09-01», «01/09/2015».
-pub fn parse_date(s: &str) -> Option<time::Date> {
-    let s = s.trim();
-    let parts: Vec<&str> = s.split(['.', '/', '-']).collect();
-    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || p.len() > 4) {
-        return None;
-    }
-    let num = |p: &str| p.parse::<u16>().ok();
-    let (y, m, d) = if parts[0].len() == 4 {
-        (num(parts[0])?, num(parts[1])?, num(parts[2])?)
-    } else if parts[2].len() == 4 {
-        (num(parts[2])?, num(parts[1])?, num(parts[0])?)
-    } else {
-        return None;
-    };
-    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
-    time::Date::from_calendar_date(i32::from(y), month, u8::try_from(d).ok()?).ok()
-}
-
 /// «Иванов Иван Иванович» → ("Иванов", "Иван", Some("Иванович")); «Алиев Рустам Эльдар
 /// оглы» keeps «Эльдар оглы» as the patronymic. `None` with fewer than two words.
 pub fn split_full_name(s: &str) -> Option<(String, String, Option<String>)> {

@@ -9,7 +9,8 @@ use super::{Who, Writes};
 use crate::ids::AccountId;
 use crate::imports::parse::{self, Col, Field, Kind, Row, RowError, Table};
 use crate::people::NewPerson;
-use crate::web::format::{full_name, normalize_email, normalize_phone};
+use crate::web::form::{normalize_email, normalize_phone};
+use crate::web::format::full_name;
 
 const MAX_NAME: usize = 100;
 
@@ -405,7 +406,7 @@ pub(super) fn birth_date(raw: &str, errs: &mut Errors<'_>) -> Option<time::Date>
         return None;
     }
     let today = time::OffsetDateTime::now_utc().date();
-    match parse::parse_date(raw) {
+    match crate::web::form::parse_date(raw) {
         Some(d) if d <= today && d.year() >= 1990 => Some(d),
         Some(_) => {
             errs.add(

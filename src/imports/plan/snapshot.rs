@@ -10,7 +10,8 @@ use super::check::col;
 use crate::auth::tenant::Tenant;
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::imports::parse::{self, Field, Kind, Table};
-use crate::web::format::{full_name, normalize_email, normalize_phone};
+use crate::web::form::{normalize_email, normalize_phone};
+use crate::web::format::full_name;
 
 #[derive(Debug, Clone)]
 pub(super) struct Person {

@@ -11,7 +11,6 @@ use uuid::Uuid;
 
 use super::{MessagePage, View, class_choices, view_by_token};
 use crate::AppState;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::error::{AppError, AppResult};
@@ -20,6 +19,7 @@ use crate::invites::{
     InviteId, ROLES, STAFF_DIRECT_MAX_DAYS, class_limit, is_staff_role, issue, join_url,
     may_create, policy, qr_svg, role_title,
 };
+use crate::web::form::FormErrors;
 use crate::web::format::count;
 use crate::web::layout::Layout;
 use crate::web::render;

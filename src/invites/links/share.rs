@@ -18,7 +18,7 @@ use crate::auth::permissions::Action;
 use crate::error::{AppError, AppResult};
 use crate::ids::SchoolId;
 use crate::invites::{class_limit, issue, join_url, may_create, qr_svg, qr_svg_file};
-use crate::web::format::normalize_email;
+use crate::web::form::normalize_email;
 use crate::web::once::FormKey;
 use crate::web::render;
 

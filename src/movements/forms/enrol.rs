@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 use super::{chosen_class, iso, movement_failure, parse_key, recorded};
 use crate::AppState;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::error::AppResult;
@@ -17,7 +16,7 @@ use crate::ids::SchoolId;
 use crate::movements::domain::{self, Enrolment, MovementError, MovementId};
 use crate::movements::{ClassOption, current_classes, opt, required_date, required_order};
 use crate::people::NewPerson;
-use crate::web::format;
+use crate::web::form::FormErrors;
 use crate::web::layout::Layout;
 use crate::web::render;
 
@@ -121,7 +120,7 @@ pub(in crate::movements) async fn enrol(
     }
     let birth_date = match opt(&form.birth_date) {
         None => None,
-        Some(v) => match format::parse_date(v) {
+        Some(v) => match crate::web::form::parse_date(v) {
             Some(d) if d < today && d.year() >= 1990 => Some(d),
             Some(_) => {
                 errors.add("birth_date", "Проверьте дату рождения.");

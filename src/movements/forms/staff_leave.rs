@@ -10,7 +10,6 @@ use sqlx::PgConnection;
 
 use super::{iso, movement_failure, parse_key, recorded};
 use crate::AppState;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::auth::tenant::Tenant;
@@ -18,6 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{MembershipId, SchoolId};
 use crate::movements::domain::{self, Handover, MovementError, MovementId};
 use crate::movements::{STAFF_REASONS, reason, required_date, required_order};
+use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::render;

@@ -9,13 +9,13 @@ use serde::Deserialize;
 use super::pick::{PickQuery, Picker, StudentCard, picker, require_student};
 use super::{chosen_class, iso, movement_failure, parse_key, recorded};
 use crate::AppState;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::error::AppResult;
 use crate::ids::SchoolId;
 use crate::movements::domain::{self, MovementError, MovementId};
 use crate::movements::{ClassOption, current_classes, required_date, required_order};
+use crate::web::form::FormErrors;
 use crate::web::layout::Layout;
 use crate::web::render;
 

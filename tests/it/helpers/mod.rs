@@ -4,7 +4,10 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod school;
 pub mod smtp;
+
+pub use school::School;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -388,6 +391,33 @@ pub fn location(res: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// The response has this status (the body is not read, so the response stays usable).
+#[track_caller]
+pub fn assert_status(res: &reqwest::Response, status: u16) {
+    assert_eq!(
+        res.status().as_u16(),
+        status,
+        "{} {}: expected {status}",
+        res.status(),
+        res.url().path()
+    );
+}
+
+/// The response is a 303 to exactly `to` (a path with its query).
+#[track_caller]
+pub fn assert_redirect(res: &reqwest::Response, to: &str) {
+    assert_status(res, 303);
+    assert_eq!(location(res), to, "redirect from {}", res.url().path());
+}
+
+/// The response is the not-found page: another school's or a missing object is a 404,
+/// never a 403 that would tell it exists.
+#[track_caller]
+pub fn assert_not_found(res: &reqwest::Response) {
+    assert_status(res, 404);
+}
+
+#[track_caller]
 pub fn assert_login_redirect(res: &reqwest::Response) {
     assert_eq!(res.status(), 303, "expected a redirect to login");
     assert!(

@@ -1,0 +1,65 @@
+//! A form's input, one way: [`FormErrors`] (the Russian message next to each field) and
+//! the parsers of what people type into forms and import files — dates, phone numbers,
+//! e-mail addresses. `web::format` only writes values out.
+
+use std::collections::HashMap;
+
+/// Field errors of a form, in Russian, by field name.
+#[derive(Debug, Default)]
+pub struct FormErrors(HashMap<&'static str, &'static str>);
+
+impl FormErrors {
+    pub fn add(&mut self, field: &'static str, message: &'static str) {
+        self.0.entry(field).or_insert(message);
+    }
+    pub fn get(&self, field: &str) -> Option<&'static str> {
+        self.0.get(field).copied()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The one date parser, for forms and imports: «2015-09-01» (the date input's format),
+/// «01.09.2015», «1.9.2015», «01/09/2015».
+pub fn parse_date(s: &str) -> Option<time::Date> {
+    let s = s.trim();
+    let parts: Vec<&str> = s.split(['.', '/', '-']).collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || p.len() > 4) {
+        return None;
+    }
+    let num = |p: &str| p.parse::<u16>().ok();
+    let (y, m, d) = if parts[0].len() == 4 {
+        (num(parts[0])?, num(parts[1])?, num(parts[2])?)
+    } else if parts[2].len() == 4 {
+        (num(parts[2])?, num(parts[1])?, num(parts[0])?)
+    } else {
+        return None;
+    };
+    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    time::Date::from_calendar_date(i32::from(y), month, u8::try_from(d).ok()?).ok()
+}
+
+/// Normalises a Russian phone number to +7XXXXXXXXXX; `None` if it is not one.
+pub fn normalize_phone(input: &str) -> Option<String> {
+    let digits: String = input.chars().filter(|c| c.is_ascii_digit()).collect();
+    let national = match digits.len() {
+        10 => digits,
+        11 if digits.starts_with('7') || digits.starts_with('8') => digits[1..].to_owned(),
+        _ => return None,
+    };
+    Some(format!("+7{national}"))
+}
+
+/// A plausible e-mail address, lower-cased; `None` if it is not one.
+pub fn normalize_email(input: &str) -> Option<String> {
+    let e = input.trim().to_lowercase();
+    let (local, domain) = e.split_once('@')?;
+    let ok = !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !e.chars().any(char::is_whitespace)
+        && e.len() <= 254;
+    ok.then_some(e)
+}
