@@ -21,7 +21,8 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::error::AppResult;
 use crate::ids::AccountId;
-use crate::web::format::{full_name, normalize_email, normalize_phone};
+use crate::web::form::{normalize_email, normalize_phone};
+use crate::web::format::full_name;
 use crate::web::layout::Layout;
 use crate::web::{Routes, render};
 

@@ -71,7 +71,7 @@ pub async fn school(
     scope.require(Action::ViewSchoolCalendar)?;
     let tz = scope.timezone();
     let today = recurrence::local_date(OffsetDateTime::now_utc(), tz);
-    let anchor = format::parse_date(&q.date).unwrap_or(today);
+    let anchor = crate::web::form::parse_date(&q.date).unwrap_or(today);
     let month = q.view == "month";
     let (from, to, prev, next) = if month {
         let first = anchor.replace_day(1).unwrap_or(anchor);

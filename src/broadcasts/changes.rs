@@ -16,12 +16,12 @@ use super::queries::{self, Broadcast};
 use super::recurrence;
 use crate::AppState;
 use crate::audit;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
 use crate::auth::permissions::Action;
 use crate::error::AppResult;
 use crate::ids::SchoolId;
+use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::once::{self, FormKey};
 
@@ -261,7 +261,7 @@ pub async fn exception(
 ) -> AppResult<Response> {
     let b = mine(&state, &scope, id).await?;
     let tz = scope.timezone().to_owned();
-    let date = format::parse_date(&form.on_date);
+    let date = crate::web::form::parse_date(&form.on_date);
     let is_occurrence = date.is_some_and(|d| {
         recurrence::occurrences(b.starts_at, b.weekly_until, &tz, d, d)
             .iter()

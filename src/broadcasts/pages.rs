@@ -13,12 +13,12 @@ use super::queries::{self, Broadcast, ClassChoice, Which};
 use super::recurrence;
 use crate::AppState;
 use crate::audit;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
 use crate::auth::permissions::Action;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
@@ -228,7 +228,7 @@ pub fn check(
     let weekly_until = if f.weekly_until.trim().is_empty() {
         None
     } else {
-        let d = format::parse_date(f.weekly_until.trim());
+        let d = crate::web::form::parse_date(f.weekly_until.trim());
         match (d, starts_at) {
             (None, _) => {
                 errors.add("weekly_until", "Укажите дату окончания повторов.");

@@ -20,7 +20,7 @@ pub fn offset(tz: &str) -> UtcOffset {
 pub fn parse_local(input: &str, tz: &str) -> Option<OffsetDateTime> {
     let input = input.trim();
     let (d, t) = input.split_once('T').or_else(|| input.split_once(' '))?;
-    let date = crate::web::format::parse_date(d)?;
+    let date = crate::web::form::parse_date(d)?;
     let mut hm = t.split(':');
     let h: u8 = hm.next()?.parse().ok()?;
     let m: u8 = hm.next()?.parse().ok()?;

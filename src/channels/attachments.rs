@@ -13,13 +13,13 @@ use super::post::{Typed, page};
 use super::queries;
 use crate::AppState;
 use crate::audit;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
 use crate::auth::permissions::Action;
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::SchoolId;
+use crate::web::form::FormErrors;
 use crate::web::once::{self, FormKey};
 
 /// The platform's limit on an image.

@@ -15,13 +15,13 @@ use super::model::{self, Refusal, State as PostState, Step};
 use super::post::{Typed, page, who};
 use super::queries;
 use crate::AppState;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::auth::tenant::By;
 use crate::broadcasts::recurrence;
 use crate::error::{AppError, AppResult};
 use crate::ids::SchoolId;
+use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::once::{self, FormKey};
 

@@ -14,13 +14,14 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
 use crate::mail::Delivery;
-use crate::web::format::{self, normalize_email, normalize_phone};
+use crate::web::form::FormErrors;
+use crate::web::form::{normalize_email, normalize_phone};
+use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};

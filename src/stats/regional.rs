@@ -119,7 +119,7 @@ pub async fn appoint(
     Form(form): Form<AppointForm>,
 ) -> AppResult<Response> {
     let revoke: Option<uuid::Uuid> = form.revoke.trim().parse().ok();
-    let email = format::normalize_email(&form.email);
+    let email = crate::web::form::normalize_email(&form.email);
     let municipality = form.municipality.trim().to_owned();
     if revoke.is_none() {
         let error = if email.is_none() {

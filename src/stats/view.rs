@@ -190,7 +190,10 @@ impl Period {
                 to: today,
                 error: None,
             },
-            "custom" => match (format::parse_date(&q.from), format::parse_date(&q.to)) {
+            "custom" => match (
+                crate::web::form::parse_date(&q.from),
+                crate::web::form::parse_date(&q.to),
+            ) {
                 (Some(from), Some(to)) if from <= to => Period {
                     code: "custom",
                     from,

@@ -16,12 +16,12 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::FormErrors;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action, Role};
 use crate::error::AppResult;
 use crate::ids::{AccountId, SchoolId};
 use crate::mail::Delivery;
+use crate::web::form::FormErrors;
 use crate::web::format::{self, full_name};
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
