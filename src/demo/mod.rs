@@ -738,11 +738,11 @@ async fn populate(tx: &mut sqlx::PgConnection, hash: &str, shape: &Shape) -> any
         .execute(&mut *tx)
         .await?;
     crate::chats::demo::populate(&mut *tx, tenant).await?;
-    sqlx::query("set local enable_nestloop = on")
-        .execute(&mut *tx)
-        .await?;
     crate::stats::demo::populate(&mut *tx, tenant).await?;
     crate::channels::demo::populate(&mut *tx, tenant).await?;
     crate::broadcasts::demo::populate(&mut *tx, tenant).await?;
+    sqlx::query("set local enable_nestloop = on")
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
