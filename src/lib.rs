@@ -49,7 +49,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::csrf::CsrfLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -180,7 +179,13 @@ pub fn with_middleware(router: Router, config: &WebConfig) -> Router {
                 config.body_limit_kb * 1024,
                 web::input::control_characters,
             ))
-            .layer(RequestBodyLimitLayer::new(config.body_limit_kb * 1024))
+            .layer(axum::middleware::from_fn_with_state(
+                web::limit::BodyLimits {
+                    general: config.body_limit_kb * 1024,
+                    attachment: channels::attachments::UPLOAD_BODY_LIMIT,
+                },
+                web::limit::body_limit,
+            ))
             .layer(CsrfLayer::new()),
     )
 }

@@ -64,6 +64,7 @@ pub struct SchoolScope {
     roles: Vec<Role>,
     led: Vec<ClassId>,
     taught: Vec<ClassId>,
+    review_queue: i64,
 }
 
 impl SchoolScope {
@@ -105,6 +106,11 @@ impl SchoolScope {
     pub fn taught_classes(&self) -> &[ClassId] {
         &self.taught
     }
+    /// Posts waiting for review, for the navigation's badge (0 unless the actor is the
+    /// school's administrator).
+    pub fn review_queue(&self) -> i64 {
+        self.review_queue
+    }
     /// Whether the actor is the class teacher of `class`.
     pub fn leads(&self, class: ClassId) -> bool {
         self.led.contains(&class)
@@ -129,6 +135,7 @@ impl SchoolScope {
             roles,
             led: row.led.iter().copied().map(ClassId).collect(),
             taught: row.taught.iter().copied().map(ClassId).collect(),
+            review_queue: row.review_queue,
         })
     }
 
@@ -150,7 +157,12 @@ impl SchoolScope {
                        order by l.class_id) as "led!: Vec<Uuid>",
                  array(select t.class_id from taught_classes t
                        where t.school_id = s.id and t.account_id = $2
-                       order by t.class_id) as "taught!: Vec<Uuid>"
+                       order by t.class_id) as "taught!: Vec<Uuid>",
+                 case when exists(select 1 from school_roles r
+                                  where r.school_id = s.id and r.account_id = $2 and r.role = 'admin')
+                      then (select count(*) from posts p
+                            where p.school_id = s.id and p.state = 'submitted')
+                      else 0 end as "review_queue!: i64"
                from schools s where s.id = $1"#,
             school_id as SchoolId,
             actor.id() as AccountId,
@@ -170,6 +182,7 @@ impl SchoolScope {
             roles,
             led: row.led.into_iter().map(ClassId).collect(),
             taught: row.taught.into_iter().map(ClassId).collect(),
+            review_queue: row.review_queue,
         }))
     }
 }

@@ -93,7 +93,7 @@ impl Rule {
             }
             Rule::NotOwn => "not your own request, grant or status (SECURITY.md 38)",
             Rule::AuthorOrAdmin => {
-                "the post's author or the broadcast's host, or the administrator"
+                "the post's author, the broadcast's host or planner, or the administrator"
             }
         }
     }

@@ -37,6 +37,7 @@ impl RegionViewer {
                 NavItem {
                     href: "/region/stats".into(),
                     label: "Статистика региона",
+                    badge: None,
                 },
             );
         }

@@ -49,6 +49,9 @@ pub struct ScopeRow {
     pub roles: Vec<String>,
     pub led: Vec<Uuid>,
     pub taught: Vec<Uuid>,
+    /// Posts waiting for the administrator's review (0 for anyone who is not the school's
+    /// administrator): the navigation's badge (issue 12).
+    pub review_queue: i64,
 }
 
 /// Finds the live session for a cookie value and marks it seen; when the request is for
@@ -89,7 +92,13 @@ pub async fn lookup(
                         order by l.class_id) as "led!: Vec<Uuid>",
                   array(select t.class_id from taught_classes t
                         where t.school_id = sc.id and t.account_id = f.account_id
-                        order by t.class_id) as "taught!: Vec<Uuid>"
+                        order by t.class_id) as "taught!: Vec<Uuid>",
+                  case when exists(select 1 from school_roles r
+                                   where r.school_id = sc.id and r.account_id = f.account_id
+                                     and r.role = 'admin')
+                       then (select count(*) from posts p
+                             where p.school_id = sc.id and p.state = 'submitted')
+                       else 0 end as "review_queue!: i64"
            from found f
            left join schools sc on sc.id = $3"#,
         token_hash(token),
@@ -107,6 +116,7 @@ pub async fn lookup(
                 roles: r.roles,
                 led: r.led,
                 taught: r.taught,
+                review_queue: r.review_queue,
             }),
             _ => None,
         };

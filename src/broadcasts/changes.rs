@@ -11,16 +11,15 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::model::BState;
-use super::pages::{PlanForm, check, show_page, visible, write_audience};
+use super::pages::{PlanForm, check, may_change, show_page, visible, write_audience};
 use super::queries::{self, Broadcast};
 use super::recurrence;
 use crate::AppState;
 use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
-use crate::auth::objects::Target;
 use crate::auth::permissions::Action;
-use crate::error::AppResult;
-use crate::ids::SchoolId;
+use crate::error::{AppError, AppResult};
+use crate::ids::{AccountId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::once::{self, FormKey};
@@ -30,7 +29,9 @@ async fn mine(state: &AppState, scope: &SchoolScope, id: Uuid) -> AppResult<Broa
     scope.require(Action::PlanBroadcasts)?;
     let mut conn = state.db.acquire().await?;
     let b = visible(&mut conn, scope, id).await?;
-    scope.require_on(Action::PlanBroadcasts, &Target::Authored { author: b.host })?;
+    if !may_change(scope, &b) {
+        return Err(AppError::Forbidden);
+    }
     Ok(b)
 }
 
@@ -80,12 +81,21 @@ pub async fn edit(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let before = mine(&state, &scope, id).await?;
-    let form = PlanForm::from_pairs(&pairs);
+    let mut form = PlanForm::from_pairs(&pairs);
+    if form.host.trim().is_empty() {
+        form.host = before.host.to_string();
+    }
     let mut conn = state.db.acquire().await?;
     let classes = queries::classes(&mut conn, scope.tenant()).await?;
+    let mut hosts = queries::hosts(&mut conn, scope.tenant()).await?;
+    // The host it has may stay, even when no longer on the staff list.
+    hosts.push(queries::HostChoice {
+        id: before.host,
+        name: before.host_name.clone(),
+    });
     drop(conn);
     let mut errors = FormErrors::default();
-    let Some(plan) = check(&scope, &form, &classes, &mut errors) else {
+    let Some(plan) = check(&scope, &form, &classes, &hosts, &mut errors) else {
         return show_page(&state, &scope, id, Some(form), errors, None).await;
     };
     if before.state == BState::Cancelled {
@@ -107,7 +117,7 @@ pub async fn edit(
     sqlx::query!(
         "update broadcasts set kind = $3, title = $4, starts_at = $5, duration_minutes = $6,
                 whole_school = $7, staffroom = $8, join_url = $9, weekly_until = $10,
-                state = case when $11 then 'moved' else state end,
+                state = case when $11 then 'moved' else state end, host_id = $12,
                 sequence = sequence + 1, updated_at = now()
          where school_id = $1 and id = $2",
         scope.school_id() as SchoolId,
@@ -120,7 +130,8 @@ pub async fn edit(
         plan.audience.staffroom,
         plan.join_url,
         plan.weekly_until,
-        moved
+        moved,
+        plan.host as AccountId
     )
     .execute(&mut *tx)
     .await?;

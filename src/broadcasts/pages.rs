@@ -9,7 +9,7 @@ use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::model::{self, Audience, BState, Kind, Planner};
-use super::queries::{self, Broadcast, ClassChoice, Which};
+use super::queries::{self, Broadcast, ClassChoice, HostChoice, Which};
 use super::recurrence;
 use crate::AppState;
 use crate::audit;
@@ -131,6 +131,8 @@ pub struct PlanForm {
     pub staffroom: bool,
     /// "class:student" / "class:parent"
     pub aud: Vec<String>,
+    /// Who runs it (an account id); the planner when left out.
+    pub host: String,
 }
 
 impl PlanForm {
@@ -148,6 +150,7 @@ impl PlanForm {
                 "whole_school" => f.whole_school = v == "yes",
                 "staffroom" => f.staffroom = v == "yes",
                 "aud" => f.aud.push(v.clone()),
+                "host" => f.host = v.clone(),
                 _ => {}
             }
         }
@@ -173,6 +176,7 @@ impl PlanForm {
                 .iter()
                 .map(|(c, _, r)| format!("{c}:{r}"))
                 .collect(),
+            host: b.host.to_string(),
         }
     }
 
@@ -190,6 +194,7 @@ pub struct Plan {
     pub join_url: String,
     pub weekly_until: Option<Date>,
     pub audience: Audience,
+    pub host: AccountId,
 }
 
 /// Checks the form: a Russian message next to each wrong field; who plans what.
@@ -197,9 +202,22 @@ pub fn check(
     scope: &SchoolScope,
     f: &PlanForm,
     classes: &[ClassChoice],
+    hosts: &[HostChoice],
     errors: &mut FormErrors,
 ) -> Option<Plan> {
     let tz = scope.timezone();
+    // Who runs it: the planner, or one of the school's staff (never someone elsewhere).
+    let me = scope.actor().id();
+    let host = match f.host.trim() {
+        "" => Some(me),
+        h => h
+            .parse::<AccountId>()
+            .ok()
+            .filter(|h| *h == me || hosts.iter().any(|c| c.id == *h)),
+    };
+    if host.is_none() {
+        errors.add("host", "Выберите, кто ведёт: сотрудника этой школы.");
+    }
     let kind = Kind::parse(&f.kind);
     if kind.is_none() {
         errors.add("kind", "Выберите вид трансляции.");
@@ -289,8 +307,8 @@ pub fn check(
     {
         errors.add("audience", e);
     }
-    match (kind, starts_at, duration, errors.is_empty()) {
-        (Some(kind), Some(starts_at), Some(duration), true) => Some(Plan {
+    match (kind, starts_at, duration, host, errors.is_empty()) {
+        (Some(kind), Some(starts_at), Some(duration), Some(host), true) => Some(Plan {
             kind,
             title,
             starts_at,
@@ -298,6 +316,7 @@ pub fn check(
             join_url,
             weekly_until,
             audience,
+            host,
         }),
         _ => None,
     }
@@ -310,6 +329,7 @@ struct NewPage {
     base: String,
     kinds: Vec<(&'static str, &'static str)>,
     classes: Vec<ClassChoice>,
+    hosts: Vec<HostChoice>,
     form: PlanForm,
     errors: FormErrors,
 }
@@ -322,6 +342,7 @@ async fn new_page(
 ) -> AppResult<Response> {
     let mut conn = state.db.acquire().await?;
     let classes = queries::classes(&mut conn, scope.tenant()).await?;
+    let hosts = host_choices(&mut conn, scope).await?;
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -334,6 +355,7 @@ async fn new_page(
             base: format!("/s/{}", scope.school_id()),
             kinds: Kind::ALL.iter().map(|k| (k.as_str(), k.title())).collect(),
             classes,
+            hosts,
             form,
             errors,
         })?,
@@ -345,6 +367,7 @@ pub async fn new(State(state): State<AppState>, scope: SchoolScope) -> AppResult
     scope.require(Action::PlanBroadcasts)?;
     let form = PlanForm {
         duration: "45".into(),
+        host: scope.actor().id().to_string(),
         ..PlanForm::default()
     };
     new_page(&state, &scope, form, FormErrors::default()).await
@@ -388,9 +411,10 @@ pub async fn create(
     let form = PlanForm::from_pairs(&pairs);
     let mut conn = state.db.acquire().await?;
     let classes = queries::classes(&mut conn, scope.tenant()).await?;
+    let hosts = host_choices(&mut conn, &scope).await?;
     drop(conn);
     let mut errors = FormErrors::default();
-    let Some(plan) = check(&scope, &form, &classes, &mut errors) else {
+    let Some(plan) = check(&scope, &form, &classes, &hosts, &mut errors) else {
         return new_page(&state, &scope, form, errors).await;
     };
     let mut tx = state.db.begin().await?;
@@ -401,7 +425,7 @@ pub async fn create(
     sqlx::query!(
         "insert into broadcasts (school_id, id, kind, title, starts_at, duration_minutes, whole_school,
                                  staffroom, join_url, host_id, weekly_until, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)",
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         scope.school_id() as SchoolId,
         id,
         plan.kind.as_str(),
@@ -411,8 +435,9 @@ pub async fn create(
         plan.audience.whole_school,
         plan.audience.staffroom,
         plan.join_url,
-        scope.actor().id() as AccountId,
-        plan.weekly_until
+        plan.host as AccountId,
+        plan.weekly_until,
+        scope.actor().id() as AccountId
     )
     .execute(&mut *tx)
     .await?;
@@ -447,11 +472,44 @@ struct ShowPage {
     can_change: bool,
     kinds: Vec<(&'static str, &'static str)>,
     classes: Vec<ClassChoice>,
+    hosts: Vec<HostChoice>,
     form: PlanForm,
     errors: FormErrors,
     message: Option<&'static str>,
     keys: [FormKey; 4],
     exception_date: String,
+}
+
+/// Whether the actor may change the broadcast: its host, whoever planned it, or the
+/// administrator (and only someone who may plan broadcasts at all).
+pub fn may_change(scope: &SchoolScope, b: &Broadcast) -> bool {
+    scope.can_on(Action::PlanBroadcasts, &Target::Authored { author: b.host })
+        || scope.can_on(
+            Action::PlanBroadcasts,
+            &Target::Authored {
+                author: b.created_by,
+            },
+        )
+}
+
+/// The people to choose from as the host: the school's staff, and the planner
+/// themselves (listed first when they are not staff, e.g. an administrator only).
+async fn host_choices(
+    conn: &mut sqlx::PgConnection,
+    scope: &SchoolScope,
+) -> sqlx::Result<Vec<HostChoice>> {
+    let mut hosts = queries::hosts(conn, scope.tenant()).await?;
+    let me = scope.actor().id();
+    if !hosts.iter().any(|h| h.id == me) {
+        hosts.insert(
+            0,
+            HostChoice {
+                id: me,
+                name: scope.actor().full_name(),
+            },
+        );
+    }
+    Ok(hosts)
 }
 
 /// Whether the actor sees this broadcast: staff see the school's calendar; everyone what
@@ -484,6 +542,13 @@ pub async fn show_page(
     let mut conn = state.db.acquire().await?;
     let b = visible(&mut conn, scope, id).await?;
     let classes = queries::classes(&mut conn, scope.tenant()).await?;
+    let mut hosts = host_choices(&mut conn, scope).await?;
+    if !hosts.iter().any(|h| h.id == b.host) {
+        hosts.push(HostChoice {
+            id: b.host,
+            name: b.host_name.clone(),
+        });
+    }
     let tz = scope.timezone();
     let today = recurrence::local_date(OffsetDateTime::now_utc(), tz);
     let status = if errors.is_empty() && message.is_none() {
@@ -503,9 +568,10 @@ pub async fn show_page(
             today - Duration::days(7),
             today + Duration::days(90),
         ),
-        can_change: scope.can_on(Action::PlanBroadcasts, &Target::Authored { author: b.host }),
+        can_change: may_change(scope, &b),
         kinds: Kind::ALL.iter().map(|k| (k.as_str(), k.title())).collect(),
         classes,
+        hosts,
         form: form.unwrap_or_else(|| PlanForm::of(&b, tz)),
         errors,
         message,

@@ -24,6 +24,8 @@ pub struct Broadcast {
     pub join_url: String,
     pub host: AccountId,
     pub host_name: String,
+    /// Who planned it: they may change it, as its host and the administrator may.
+    pub created_by: AccountId,
     pub weekly_until: Option<Date>,
     pub state: BState,
     pub sequence: i32,
@@ -98,7 +100,7 @@ pub async fn load(
     let rows = sqlx::query!(
         r#"select b.id, b.kind, b.title, b.starts_at, b.duration_minutes, b.whole_school,
                   b.staffroom, b.join_url, b.host_id as "host_id: AccountId", b.weekly_until,
-                  b.state, b.sequence, b.updated_at, a.surname, a.given_name, a.patronymic
+                  b.created_by as "created_by: AccountId", b.state, b.sequence, b.updated_at, a.surname, a.given_name, a.patronymic
            from broadcasts b join accounts a on a.id = b.host_id
            where b.school_id = $1 and ($3::uuid is null or b.id = $3)
              and ($2::uuid is null or b.host_id = $2 or b.whole_school
@@ -155,6 +157,7 @@ pub async fn load(
             join_url: r.join_url,
             host: r.host_id,
             host_name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
+            created_by: r.created_by,
             weekly_until: r.weekly_until,
             state: BState::parse(&r.state),
             sequence: r.sequence,
@@ -236,6 +239,33 @@ pub async fn classes(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<Ve
         .map(|r| ClassChoice {
             id: r.id,
             title: r.title,
+        })
+        .collect())
+}
+
+/// A person who may run a broadcast: the school's active staff (director, deputies,
+/// teachers, staff), by name.
+pub struct HostChoice {
+    pub id: AccountId,
+    pub name: String,
+}
+
+pub async fn hosts(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<Vec<HostChoice>> {
+    let rows = sqlx::query!(
+        r#"select distinct a.id as "id: AccountId", a.surname, a.given_name, a.patronymic
+           from memberships m join accounts a on a.id = m.account_id and a.deactivated_at is null
+           where m.school_id = $1 and m.status = 'active'
+             and m.role in ('director', 'deputy', 'teacher', 'staff')
+           order by a.surname, a.given_name, a.patronymic, 1"#,
+        tenant.id() as SchoolId
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| HostChoice {
+            id: r.id,
+            name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
         })
         .collect())
 }

@@ -1,6 +1,6 @@
 //! A post's attachments, kept in PostgreSQL (`bytea`). The platform takes images (each at
-//! most 50 MB) or one file alone; the portal's own limit per upload is the request body
-//! limit. A file is served with the content type found from its bytes (never HTML or SVG,
+//! most 50 MB) or one file alone; an upload may be as big as that (the route's own body
+//! limit, [`UPLOAD_BODY_LIMIT`]). A file is served with the content type found from its bytes (never HTML or SVG,
 //! which a browser would run), as `Content-Disposition: attachment`, with `nosniff`.
 
 use axum::extract::{Multipart, Path, State};
@@ -24,6 +24,9 @@ use crate::web::once::{self, FormKey};
 
 /// The platform's limit on an image.
 pub const MAX_IMAGE: usize = 50 * 1024 * 1024;
+/// The upload's body: one image at the platform's limit and the multipart framing (the
+/// route's own body limit, above the general one: `web::limit`).
+pub const UPLOAD_BODY_LIMIT: usize = MAX_IMAGE + 512 * 1024;
 
 pub struct AttachmentItem {
     pub id: Uuid,

@@ -20,6 +20,9 @@ pub mod publish;
 pub mod queries;
 pub mod review;
 
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+
 use crate::auth::permissions::{Access, Action};
 use crate::web::Routes;
 
@@ -108,7 +111,7 @@ pub fn routes(r: Routes) -> Routes {
     .post(
         "/s/{school_id}/posts/{post_id}/attachments",
         school(Action::WritePosts),
-        attachments::upload,
+        attachments::upload.layer(DefaultBodyLimit::max(attachments::UPLOAD_BODY_LIMIT)),
     )
     .get(
         "/s/{school_id}/posts/{post_id}/attachments/{attachment_id}",

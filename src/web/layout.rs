@@ -7,6 +7,8 @@ use crate::auth::permissions::Action;
 pub struct NavItem {
     pub href: String,
     pub label: &'static str,
+    /// A count shown beside the label (the review queue), when there is something waiting.
+    pub badge: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -29,24 +31,29 @@ impl Layout {
         let mut nav = vec![NavItem {
             href: "/".into(),
             label: "Главная",
+            badge: None,
         }];
         if actor.is_operator() {
             nav.push(NavItem {
                 href: "/operator/schools".into(),
                 label: "Школы",
+                badge: None,
             });
             nav.push(NavItem {
                 href: "/region/stats".into(),
                 label: "Статистика региона",
+                badge: None,
             });
             nav.push(NavItem {
                 href: "/operator/regional-specialists".into(),
                 label: "Специалисты региона",
+                badge: None,
             });
         }
         nav.push(NavItem {
             href: "/profile".into(),
             label: "Мой профиль",
+            badge: None,
         });
         Self {
             user: Some(actor.full_name()),
@@ -61,6 +68,7 @@ impl Layout {
         let mut nav = vec![NavItem {
             href: base.clone(),
             label: "Главная",
+            badge: None,
         }];
         let items: [(Action, &str, &'static str); 18] = [
             (Action::ViewClasses, "/classes", "Классы"),
@@ -96,15 +104,25 @@ impl Layout {
         ];
         for (action, path, label) in items {
             if scope.can(action) {
+                // The administrator's review queue: a badge on «Каналы», which then
+                // leads to the queue (issue 12).
+                let waiting = scope.review_queue();
+                let queue = action == Action::ViewChannels && waiting > 0;
                 nav.push(NavItem {
-                    href: format!("{base}{path}"),
+                    href: if queue {
+                        format!("{base}/posts/review")
+                    } else {
+                        format!("{base}{path}")
+                    },
                     label,
+                    badge: queue.then_some(waiting),
                 });
             }
         }
         nav.push(NavItem {
             href: "/profile".into(),
             label: "Мой профиль",
+            badge: None,
         });
         Self {
             user: Some(scope.actor().full_name()),

@@ -8,6 +8,7 @@ pub mod form;
 pub mod format;
 pub mod input;
 pub mod layout;
+pub mod limit;
 pub mod middleware;
 pub mod once;
 pub mod query;

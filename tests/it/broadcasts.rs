@@ -495,3 +495,105 @@ async fn r2_1_n_r2_3_d_cancelling_a_broadcast_keeps_it_in_the_calendar_and_who_p
         403
     );
 }
+
+#[tokio::test]
+async fn r2_1_n_the_planner_chooses_who_runs_a_broadcast_and_the_host_may_change_it() {
+    let w = world().await;
+    let (monday, _) = next_monday("18:00");
+    let account = |email: &'static str| {
+        let db = w.app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, Uuid>("select id from accounts where email = $1")
+                .bind(email)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let (teacher, ct) = (
+        account("teacher@test.local").await,
+        account("ct@test.local").await,
+    );
+    // The form offers the school's staff.
+    let form = w
+        .app
+        .get(&w.admin, &w.path("/broadcasts/new"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains(&format!("<option value=\"{ct}\"")));
+    // Someone of another school cannot be made the host.
+    let other = w.app.school("Школа № 4").await;
+    let (stranger, _) = w
+        .app
+        .person(other, "stranger@test.local", "teacher", None)
+        .await;
+    let stranger = stranger.to_string();
+    let parents = format!("{}:parent", w.five_a);
+    let base = [
+        ("kind", "parents_meeting"),
+        ("title", "Собрание 5А"),
+        ("starts_at", monday.as_str()),
+        ("duration", "45"),
+        ("aud", parents.as_str()),
+    ];
+    let with = |host: &str| {
+        let mut f: Vec<(&str, String)> = base.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        f.push(("host", host.to_owned()));
+        f
+    };
+    let send = |who: &reqwest::Client, path: String, form: Vec<(&str, String)>| {
+        let req = who.post(w.app.url(&path)).form(&form);
+        async move { req.send().await.unwrap() }
+    };
+    let res = send(&w.admin, w.path("/broadcasts"), with(&stranger)).await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        select_texts(&html, "#host-error")
+            .iter()
+            .any(|e| e.contains("сотрудника этой школы"))
+    );
+    let none: i64 = sqlx::query_scalar("select count(*) from broadcasts")
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(none, 0, "nothing planned");
+    // The administrator plans it; the class teacher runs it.
+    let res = send(&w.admin, w.path("/broadcasts"), with(&ct.to_string())).await;
+    assert_eq!(res.status(), 303);
+    let id = w.id_of("Собрание 5А").await;
+    let host_and_planner = || {
+        let db = w.app.db.clone();
+        async move {
+            sqlx::query_as::<_, (Uuid, Uuid)>(
+                "select host_id, created_by from broadcasts where id = $1",
+            )
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    let (host, planner) = host_and_planner().await;
+    assert_eq!(host, ct);
+    assert_ne!(planner, ct);
+    // The host may change it (and keeps hosting it); another teacher may not.
+    let edit = w.path(&format!("/broadcasts/{id}/edit"));
+    let mut later = with(&ct.to_string());
+    later.retain(|(k, _)| *k != "duration");
+    later.push(("duration", "60".into()));
+    assert_eq!(
+        send(&w.class_teacher, edit.clone(), later.clone())
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(send(&w.teacher, edit.clone(), later).await.status(), 403);
+    assert_eq!(host_and_planner().await.0, ct);
+    // The planner hands it to someone else.
+    let res = send(&w.admin, edit, with(&teacher.to_string())).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(host_and_planner().await.0, teacher);
+}

@@ -661,3 +661,93 @@ async fn r2_3_c_r2_1_m_in_a_browser_the_deputy_submits_the_admin_returns_the_dep
         vec!["draft", "submitted", "returned", "submitted", "scheduled"]
     );
 }
+
+#[tokio::test]
+async fn r2_1_m_the_review_queue_is_a_badge_in_the_administrators_navigation() {
+    let w = world().await;
+    let nav_badge = |html: &str| select_texts(html, ".site-nav .badge");
+    let home = w.path("");
+    let page = w.app.get(&w.admin, &home).await.text().await.unwrap();
+    assert!(nav_badge(&page).is_empty(), "nothing waits: no badge");
+    let first = w.draft("Первая", "Текст").await;
+    let second = w.draft("Вторая", "Текст").await;
+    for post in [first, second] {
+        assert_eq!(w.step(&w.deputy, post, "submit", &[]).await.status(), 303);
+    }
+    let page = w.app.get(&w.admin, &home).await.text().await.unwrap();
+    let badge = nav_badge(&page);
+    assert_eq!(badge.len(), 1);
+    assert!(badge[0].ends_with('2'), "{badge:?}");
+    // The badged item leads to the queue itself.
+    let queue = format!("/s/{}/posts/review", w.school);
+    assert!(page.contains(&format!("href=\"{queue}\"")));
+    // The author has no queue and sees no badge.
+    let deputys = w.app.get(&w.deputy, &home).await.text().await.unwrap();
+    assert!(nav_badge(&deputys).is_empty());
+    // Returning one takes it out of the count.
+    let res = w
+        .step(&w.admin, first, "return", &[("reason", "Уточните дату.")])
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = w.app.get(&w.admin, &home).await.text().await.unwrap();
+    assert!(nav_badge(&page)[0].ends_with('1'));
+}
+
+#[tokio::test]
+async fn r2_1_m_an_image_up_to_the_platforms_fifty_megabytes_is_attached_and_a_bigger_one_is_refused_next_to_the_field()
+ {
+    let w = world().await;
+    let post = w.draft("С фотографией", "Текст").await;
+    let png = |size: usize| {
+        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+        bytes.resize(size, 0);
+        bytes
+    };
+    let upload = |bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("photo.png"),
+        );
+        w.deputy
+            .post(w.app.url(&w.path(&format!("/posts/{post}/attachments"))))
+            .multipart(form)
+            .send()
+    };
+    // 20 MB: far above the portal's general body limit (6 MB), within the platform's.
+    let res = upload(png(20 * 1024 * 1024)).await.unwrap();
+    assert_eq!(res.status(), 303);
+    let size: i32 =
+        sqlx::query_scalar("select size_bytes from post_attachments where post_id = $1")
+            .bind(post)
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    assert_eq!(size, 20 * 1024 * 1024);
+    // One byte over 50 MB: the platform would not take it; said next to the field.
+    let res = upload(png(50 * 1024 * 1024 + 1)).await.unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        select_texts(&html, ".field-error")
+            .iter()
+            .any(|e| e.contains("больше 50 МБ")),
+        "the message next to the field"
+    );
+    let count: i64 = sqlx::query_scalar("select count(*) from post_attachments where post_id = $1")
+        .bind(post)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "nothing more stored");
+    // Any other form keeps the general limit.
+    let big = "а".repeat(7 * 1024 * 1024);
+    let res = w
+        .app
+        .post(
+            &w.deputy,
+            &w.path("/posts"),
+            &[("title", "Большая"), ("body", big.as_str())],
+        )
+        .await;
+    assert_eq!(res.status(), 413);
+}
