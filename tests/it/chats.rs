@@ -1034,7 +1034,9 @@ async fn chat_routes_answer_anonymous_wrong_role_other_school_and_right_role() {
             )
             .await;
         assert_eq!(res.status(), 303);
-        location(&res).rsplit('/').next().unwrap().to_owned()
+        let to = location(&res);
+        let path = to.split('?').next().unwrap();
+        path.rsplit('/').next().unwrap().to_owned()
     };
     assert_eq!(
         w.app

@@ -226,3 +226,82 @@ async fn every_page_each_demo_role_reaches_fits_a_phone_and_shows_its_heading_fi
         failures.join("\n")
     );
 }
+
+/// The phone shell on every page (issue 14): the menu behind «Меню» (a `<details>`, no
+/// script), the current page marked, the school's short name in the header, and an error
+/// page keeps the logged-in frame (the menu, «Выйти», not «Войти»).
+#[tokio::test]
+async fn the_menu_marks_the_current_page_and_error_pages_keep_the_logged_in_frame() {
+    let app = TestApp::spawn().await;
+    let school = app
+        .school("Муниципальное бюджетное общеобразовательное учреждение «Средняя школа № 7»")
+        .await;
+    sqlx::query("update schools set short_name = 'Школа № 7' where id = $1")
+        .bind(school)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let class = app.class(school, 5, "А").await;
+    app.admin(school, "admin@test.local").await;
+    let (_, teacher) = app
+        .person(school, "teacher@test.local", "teacher", None)
+        .await;
+    app.class_teacher(school, class, teacher).await;
+    let admin = app.logged_in("admin@test.local").await;
+
+    let page = app
+        .get(&admin, &format!("/s/{school}/classes/{class}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(select_texts(&page, ".brand-school"), vec!["Школа № 7"]);
+    assert_eq!(
+        select_texts(&page, "details.menu-phone > summary"),
+        vec!["Меню"]
+    );
+    // One item marked, in the wide menu and the phone one alike: «Классы».
+    assert_eq!(
+        select_texts(&page, "a[aria-current=page]"),
+        vec!["Классы", "Классы"]
+    );
+    assert!(
+        !select_attr(&page, ".menu-panel a", "href")
+            .iter()
+            .all(|h| !h.ends_with("/join-requests")),
+        "«Заявки на вступление» is in the menu"
+    );
+
+    for (path, status) in [
+        (format!("/s/{school}/no-such-page"), 404),
+        (format!("/s/{school}/classes/{}", uuid::Uuid::now_v7()), 404),
+    ] {
+        let res = app.get(&admin, &path).await;
+        assert_eq!(res.status(), status, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(
+            !select_texts(&body, "details.menu-phone a").is_empty(),
+            "{path}: the menu"
+        );
+        assert!(
+            !select_texts(&body, "form[action='/logout'] button").is_empty(),
+            "{path}: «Выйти»"
+        );
+        assert!(
+            select_texts(&body, "header a[href='/login']").is_empty(),
+            "{path}: no «Войти» for a logged-in person"
+        );
+    }
+    // A teacher refused a page keeps her frame too.
+    let t = app.logged_in("teacher@test.local").await;
+    let res = app.get(&t, &format!("/s/{school}/audit")).await;
+    assert_eq!(res.status(), 403);
+    let body = res.text().await.unwrap();
+    assert!(select_texts(&body, ".brand-school").contains(&"Школа № 7".to_owned()));
+    assert!(!select_texts(&body, "form[action='/logout'] button").is_empty());
+    // Anonymous: the plain frame with «Войти».
+    let res = app.get(&app.client(), "/no-such-page").await;
+    assert_eq!(res.status(), 404);
+    let body = res.text().await.unwrap();
+    assert!(!select_texts(&body, "header a[href='/login']").is_empty());
+}
