@@ -132,6 +132,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::extract::load_session,
         ))
+        .layer(axum::middleware::from_fn(web::here::scope))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             db::faults::guard,

@@ -60,6 +60,7 @@ pub struct SchoolScope {
     actor: Actor,
     school_id: SchoolId,
     school_name: String,
+    school_short: Option<String>,
     timezone: String,
     roles: Vec<Role>,
     led: Vec<ClassId>,
@@ -76,6 +77,13 @@ impl SchoolScope {
     }
     pub fn school_name(&self) -> &str {
         &self.school_name
+    }
+    /// The school's short name for the page header; its full name when it has none.
+    pub fn school_short_name(&self) -> &str {
+        match self.school_short.as_deref().map(str::trim) {
+            Some(short) if !short.is_empty() => short,
+            _ => &self.school_name,
+        }
     }
     pub fn timezone(&self) -> &str {
         &self.timezone
@@ -131,6 +139,7 @@ impl SchoolScope {
             actor,
             school_id: row.school_id,
             school_name: row.school_name.clone(),
+            school_short: row.school_short.clone(),
             timezone: row.timezone.clone(),
             roles,
             led: row.led.iter().copied().map(ClassId).collect(),
@@ -149,7 +158,7 @@ impl SchoolScope {
         school_id: SchoolId,
     ) -> sqlx::Result<Option<Self>> {
         let row = sqlx::query!(
-            r#"select s.name, s.timezone,
+            r#"select s.name, s.short_name, s.timezone,
                  array(select r.role from school_roles r
                        where r.school_id = s.id and r.account_id = $2) as "roles!: Vec<String>",
                  array(select l.class_id from led_classes l
@@ -178,6 +187,7 @@ impl SchoolScope {
             actor,
             school_id,
             school_name: row.name,
+            school_short: row.short_name,
             timezone: row.timezone,
             roles,
             led: row.led.into_iter().map(ClassId).collect(),
@@ -417,9 +427,11 @@ pub async fn load_session(State(state): State<AppState>, mut req: Request, next:
             }
         }
     };
+    let mut frame_scope = None;
     let current = match current {
         Some((session, scope)) => {
             if let Some(school) = school {
+                frame_scope.clone_from(&scope);
                 req.extensions_mut()
                     .insert(Preloaded { school, row: scope });
             }
@@ -427,8 +439,22 @@ pub async fn load_session(State(state): State<AppState>, mut req: Request, next:
         }
         None => None,
     };
-    req.extensions_mut().insert(current);
-    next.run(req).await
+    req.extensions_mut().insert(current.clone());
+    let mut res = next.run(req).await;
+    // An error page keeps the logged-in frame (the menu, the name, «Выйти»): the
+    // error-page middleware renders it with this layout.
+    let status = res.status();
+    if let Some(session) = current
+        && (status.is_client_error() || status.is_server_error())
+    {
+        let actor = Actor { session };
+        let layout = match frame_scope.and_then(|row| SchoolScope::from_row(actor.clone(), &row)) {
+            Some(scope) => crate::web::layout::Layout::for_scope(&scope),
+            None => crate::web::layout::Layout::for_actor(&actor),
+        };
+        res.extensions_mut().insert(layout);
+    }
+    res
 }
 
 /// The route guard: defence in depth on top of the extractors each handler takes. It

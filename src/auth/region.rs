@@ -32,13 +32,9 @@ impl RegionViewer {
     pub fn layout(&self) -> Layout {
         let mut layout = Layout::for_actor(&self.actor);
         if !self.actor.is_operator() {
-            layout.nav.insert(
+            layout.insert_nav(
                 1,
-                NavItem {
-                    href: "/region/stats".into(),
-                    label: "Статистика региона",
-                    badge: None,
-                },
+                NavItem::new("/region/stats".into(), "Статистика региона"),
             );
         }
         layout

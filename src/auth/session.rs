@@ -45,6 +45,8 @@ pub struct CurrentSession {
 pub struct ScopeRow {
     pub school_id: SchoolId,
     pub school_name: String,
+    /// The school's short name, when it has one.
+    pub school_short: Option<String>,
     pub timezone: String,
     pub roles: Vec<String>,
     pub led: Vec<Uuid>,
@@ -84,6 +86,7 @@ pub async fn lookup(
                   f.is_operator as "is_operator!", f.surname as "surname!",
                   f.given_name as "given_name!", f.patronymic,
                   sc.id as "school_id?: SchoolId", sc.name as "school_name?",
+                  sc.short_name as "school_short?",
                   sc.timezone as "timezone?",
                   array(select r.role from school_roles r
                         where r.school_id = sc.id and r.account_id = f.account_id) as "roles!: Vec<String>",
@@ -112,6 +115,7 @@ pub async fn lookup(
             (Some(school_id), Some(school_name), Some(timezone)) => Some(ScopeRow {
                 school_id,
                 school_name,
+                school_short: r.school_short,
                 timezone,
                 roles: r.roles,
                 led: r.led,

@@ -186,7 +186,11 @@ pub(super) async fn create_mandatory(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/s/{}/chats/{id}", scope.school_id())).into_response())
+    Ok(Redirect::to(&format!(
+        "/s/{}/chats/{id}?done=chat-created",
+        scope.school_id()
+    ))
+    .into_response())
 }
 
 // ---- creating a chat by the form ------------------------------------------------------
@@ -419,7 +423,7 @@ async fn create_by_form(
         },
     )
     .await?;
-    let url = format!("/s/{}/chats/{id}", scope.school_id());
+    let url = format!("/s/{}/chats/{id}?done=chat-created", scope.school_id());
     form.form_key
         .done(&mut tx, scope.actor().id(), &url)
         .await?;

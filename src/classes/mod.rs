@@ -4,6 +4,7 @@
 //! academic year. The staff room is always there and cannot be deleted.
 
 pub mod leadership;
+mod links;
 
 use askama::Template;
 use axum::Form;
@@ -346,7 +347,7 @@ async fn create(
         Some(title),
     )
     .await?;
-    let url = format!("/s/{}/classes/{id}", scope.school_id());
+    let url = format!("/s/{}/classes/{id}?done=class-created", scope.school_id());
     form.form_key
         .done(&mut tx, scope.actor().id(), &url)
         .await?;
@@ -434,6 +435,7 @@ struct ShowPage {
     can_manage: bool,
     can_view_people: bool,
     can_move: bool,
+    links: links::ClassLinks,
 }
 
 pub fn verification_title(v: Option<&str>) -> &'static str {
@@ -546,7 +548,12 @@ async fn show(
     })
     .collect();
     let students_count = count(students.len() as i64, "ученик", "ученика", "учеников");
+    let links = match class.kind.as_str() {
+        "staffroom" => links::ClassLinks::default(),
+        _ => links::for_class(&mut conn, &scope, class_id).await?,
+    };
     Ok(render(&ShowPage {
+        links,
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         class,
@@ -646,7 +653,10 @@ async fn update(
         }),
     )
     .await?;
-    let url = format!("/s/{}/classes/{class_id}", scope.school_id());
+    let url = format!(
+        "/s/{}/classes/{class_id}?done=class-saved",
+        scope.school_id()
+    );
     form.form_key
         .done(&mut tx, scope.actor().id(), &url)
         .await?;

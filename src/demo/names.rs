@@ -267,6 +267,12 @@ pub fn patronymic(father: &str, female: bool) -> String {
         "Никита" => ("Никит", "ич", "ична"),
         "Илья" => ("Иль", "ич", "инична"),
         "Пётр" => ("Петр", "ович", "овна"),
+        "Павел" => ("Павл", "ович", "овна"),
+        "Лев" => ("Льв", "ович", "овна"),
+        "Михаил" => ("Михайл", "ович", "овна"),
+        "Дмитрий" => ("Дмитри", "евич", "евна"),
+        // Юрий → Юрьевич, Василий → Васильевна, Евгений → Евгеньевич.
+        f if f.ends_with("ий") => (&f[..f.len() - "ий".len()], "ьевич", "ьевна"),
         f if f.ends_with('й') => (&f[..f.len() - 'й'.len_utf8()], "евич", "евна"),
         f if f.ends_with('ь') => (&f[..f.len() - 'ь'.len_utf8()], "евич", "евна"),
         f => (f, "ович", "овна"),
@@ -299,6 +305,15 @@ mod tests {
         assert_eq!(patronymic("Иван", true), "Ивановна");
         assert_eq!(patronymic("Игорь", false), "Игоревич");
         assert_eq!(patronymic("Пётр", false), "Петрович");
+        assert_eq!(patronymic("Павел", true), "Павловна");
+        assert_eq!(patronymic("Михаил", false), "Михайлович");
+        assert_eq!(patronymic("Юрий", true), "Юрьевна");
+        assert_eq!(patronymic("Василий", false), "Васильевич");
+        assert_eq!(patronymic("Евгений", true), "Евгеньевна");
+        assert_eq!(patronymic("Геннадий", false), "Геннадьевич");
+        assert_eq!(patronymic("Дмитрий", true), "Дмитриевна");
+        assert_eq!(patronymic("Алексей", false), "Алексеевич");
+        assert_eq!(patronymic("Николай", true), "Николаевна");
         assert_eq!(feminine("Соловьёв"), "Соловьёва");
         assert_eq!(feminine("Ильин"), "Ильина");
         assert_eq!(feminine("Левин"), "Левина");

@@ -160,6 +160,9 @@ pub async fn apply(
 
     // Students enrolled, or moved to their class (as people::enrol_student).
     let mut students = w.students.clone();
+    // Whose class chats the import changes: the students enrolled or moved, the children
+    // given a parent, the staff added (synced at the end, as a transfer does: R2.4.d).
+    let mut enrolled: Vec<Uuid> = Vec::new();
     if !w.enrol.is_empty() {
         let mut accounts = Vec::with_capacity(w.enrol.len());
         let mut classes = Vec::with_capacity(w.enrol.len());
@@ -182,6 +185,7 @@ pub async fn apply(
         )
         .fetch_all(&mut *conn)
         .await?;
+        enrolled.extend(rows.iter().map(|r| r.id.0));
         students.extend(rows.into_iter().map(|r| (r.account, r.id)));
     }
     let child_of = |who: Who| -> Result<MembershipId, AppError> {
@@ -238,6 +242,7 @@ pub async fn apply(
             let p = parents.get(a).copied().ok_or_else(|| missing("parent"))?;
             parent_ids.push(p.0);
             child_ids.push(child.0);
+            enrolled.push(child.0);
         }
         sqlx::query!(
             r#"insert into parent_links (school_id, parent_id, child_id)
@@ -257,6 +262,7 @@ pub async fn apply(
                 let m =
                     crate::schools::ensure_staff_membership(&mut *conn, maker.tenant, a, s.role)
                         .await?;
+                enrolled.push(m.0);
                 if let Some(position) = &s.position {
                     sqlx::query!(
                         "update memberships set position = $3 where school_id = $1 and id = $2",
@@ -277,6 +283,9 @@ pub async fn apply(
             }
         }
     }
+    enrolled.sort_unstable();
+    enrolled.dedup();
+    crate::chats::sync::sync_people(&mut *conn, meta, maker.tenant, maker.actor, &enrolled).await?;
     let offers = not_pending(&mut *conn, maker.tenant, offers).await?;
     crate::offers::create_many(&mut *conn, meta, maker, &offers).await?;
     Ok(())

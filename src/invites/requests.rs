@@ -232,9 +232,8 @@ async fn queue(
     Query(q): Query<QueueQuery>,
 ) -> AppResult<Response> {
     scope.require(Action::ReviewJoinRequests)?;
+    // «approved» and «rejected» are said by the page frame (`web::here`).
     let notice = match q.done.as_deref() {
-        Some("approved") => Some("Заявка одобрена.".to_owned()),
-        Some("rejected") => Some("Заявка отклонена.".to_owned()),
         Some(n) if n.starts_with("bulk-") => n[5..]
             .parse::<i64>()
             .ok()

@@ -62,16 +62,35 @@ struct NewPage {
     classes: Vec<(ClassId, String)>,
 }
 
-async fn new_page(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
+/// `?class_id=` from a class's page.
+#[derive(Deserialize, Default)]
+struct NewQuery {
+    #[serde(default)]
+    class_id: String,
+}
+
+async fn new_page(
+    State(state): State<AppState>,
+    scope: SchoolScope,
+    axum::extract::Query(q): axum::extract::Query<NewQuery>,
+) -> AppResult<Response> {
     scope.require(Action::CreateInvites)?;
     let mut conn = state.db.acquire().await?;
     let limit = class_limit(&scope);
     let classes = class_choices(&mut conn, &scope, &limit).await?;
+    let asked = classes
+        .iter()
+        .find(|(id, _)| id.to_string() == q.class_id.trim());
+    let class_id = match (asked, classes.as_slice()) {
+        (Some((id, _)), _) | (None, [(id, _)]) => id.to_string(),
+        _ => String::new(),
+    };
     Ok(render(&NewPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         form: SlipsForm {
             form_id: Uuid::now_v7().to_string(),
+            class_id,
             days: DEFAULT_DAYS.to_string(),
             only_unlinked: "on".to_owned(),
             ..SlipsForm::default()

@@ -187,5 +187,10 @@ async fn decide(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&back).into_response())
+    let said = if verification == "verified" {
+        "confirmed"
+    } else {
+        "declined"
+    };
+    Ok(crate::web::here::redirect_done(&back, said).into_response())
 }

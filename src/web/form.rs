@@ -40,11 +40,14 @@ pub fn parse_date(s: &str) -> Option<time::Date> {
     time::Date::from_calendar_date(i32::from(y), month, u8::try_from(d).ok()?).ok()
 }
 
-/// Normalises a Russian phone number to +7XXXXXXXXXX; `None` if it is not one.
+/// Normalises a Russian phone number to +7XXXXXXXXXX; `None` if it is not one: eleven
+/// digits starting with 7 or 8, or the ten of the national number. Ten digits starting
+/// with 7 or 8 are an eleven-digit number with one digit missing («8 912 345 67 8»), not
+/// another number.
 pub fn normalize_phone(input: &str) -> Option<String> {
     let digits: String = input.chars().filter(|c| c.is_ascii_digit()).collect();
     let national = match digits.len() {
-        10 => digits,
+        10 if !digits.starts_with('7') && !digits.starts_with('8') => digits,
         11 if digits.starts_with('7') || digits.starts_with('8') => digits[1..].to_owned(),
         _ => return None,
     };

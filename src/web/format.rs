@@ -165,6 +165,13 @@ mod tests {
             Some("+79123456789")
         );
         assert_eq!(normalize_phone("12345"), None);
+        // One digit short of «8 912 345 67 89»: refused, not stored as +7 891 234-56-78.
+        assert_eq!(normalize_phone("8 912 345 67 8"), None);
+        assert_eq!(normalize_phone("+7 912 345 67 8"), None);
+        assert_eq!(
+            normalize_phone("912 345 67 89").as_deref(),
+            Some("+79123456789")
+        );
         assert_eq!(phone("+79123456789"), "+7 (912) 345-67-89");
         assert_eq!(
             normalize_email(" Admin@School.RU ").as_deref(),

@@ -7,16 +7,53 @@ use crate::auth::permissions::Action;
 pub struct NavItem {
     pub href: String,
     pub label: &'static str,
+    /// The page being shown is this item's (or under it): `aria-current="page"`.
+    pub current: bool,
     /// A count shown beside the label (the review queue), when there is something waiting.
     pub badge: Option<i64>,
+}
+
+impl NavItem {
+    pub fn new(href: String, label: &'static str) -> Self {
+        Self {
+            href,
+            label,
+            current: false,
+            badge: None,
+        }
+    }
+}
+
+/// Marks the item the page `path` belongs to: the longest item address that is the path
+/// or a folder above it; a start page («Главная») only for itself.
+fn mark_current(nav: &mut [NavItem], path: &str) {
+    let home = nav.first().map(|i| i.href.clone()).unwrap_or_default();
+    let best = nav
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| {
+            path == item.href
+                || (item.href != home
+                    && path.starts_with(&item.href)
+                    && path[item.href.len()..].starts_with('/'))
+        })
+        .max_by_key(|(_, item)| item.href.len())
+        .map(|(i, _)| i);
+    if let Some(i) = best {
+        nav[i].current = true;
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Layout {
     /// «Фамилия Имя Отчество» of the logged-in person.
     pub user: Option<String>,
-    /// The school being worked in.
+    /// The school being worked in, by its short name (the full one when it has none).
     pub school: Option<String>,
+    /// Its full name as the school writes it, for the header's tooltip.
+    pub school_full: Option<String>,
+    /// What the last action did («Заявка одобрена.»), from the redirect that led here.
+    pub flash: Option<&'static str>,
     pub nav: Vec<NavItem>,
     /// The school being worked in, for the footer's support link.
     pub school_id: Option<crate::ids::SchoolId>,
@@ -24,40 +61,29 @@ pub struct Layout {
 
 impl Layout {
     pub fn anonymous() -> Self {
-        Self::default()
+        Self {
+            flash: super::here::flash(),
+            ..Self::default()
+        }
     }
 
     pub fn for_actor(actor: &Actor) -> Self {
-        let mut nav = vec![NavItem {
-            href: "/".into(),
-            label: "Главная",
-            badge: None,
-        }];
+        let mut nav = vec![NavItem::new("/".into(), "Главная")];
         if actor.is_operator() {
-            nav.push(NavItem {
-                href: "/operator/schools".into(),
-                label: "Школы",
-                badge: None,
-            });
-            nav.push(NavItem {
-                href: "/region/stats".into(),
-                label: "Статистика региона",
-                badge: None,
-            });
-            nav.push(NavItem {
-                href: "/operator/regional-specialists".into(),
-                label: "Специалисты региона",
-                badge: None,
-            });
+            nav.push(NavItem::new("/operator/schools".into(), "Школы"));
+            nav.push(NavItem::new("/region/stats".into(), "Статистика региона"));
+            nav.push(NavItem::new(
+                "/operator/regional-specialists".into(),
+                "Специалисты региона",
+            ));
         }
-        nav.push(NavItem {
-            href: "/profile".into(),
-            label: "Мой профиль",
-            badge: None,
-        });
+        nav.push(NavItem::new("/profile".into(), "Мой профиль"));
+        mark_current(&mut nav, &super::here::path());
         Self {
             user: Some(actor.full_name()),
             school: None,
+            school_full: None,
+            flash: super::here::flash(),
             nav,
             school_id: None,
         }
@@ -65,12 +91,8 @@ impl Layout {
 
     pub fn for_scope(scope: &SchoolScope) -> Self {
         let base = format!("/s/{}", scope.school_id());
-        let mut nav = vec![NavItem {
-            href: base.clone(),
-            label: "Главная",
-            badge: None,
-        }];
-        let items: [(Action, &str, &'static str); 18] = [
+        let mut nav = vec![NavItem::new(base.clone(), "Главная")];
+        let items: [(Action, &str, &'static str); 19] = [
             (Action::ViewClasses, "/classes", "Классы"),
             (
                 Action::ViewClassTeachers,
@@ -81,6 +103,11 @@ impl Layout {
             (Action::ViewPeople, "/people", "Люди"),
             (Action::VerifyStatus, "/verification", "Подтверждение"),
             (Action::ViewInvites, "/invites", "Приглашения"),
+            (
+                Action::ReviewJoinRequests,
+                "/join-requests",
+                "Заявки на вступление",
+            ),
             (Action::ViewChats, "/chats", "Чаты"),
             (
                 Action::ViewCompliance,
@@ -107,26 +134,22 @@ impl Layout {
                 // The administrator's review queue: a badge on «Каналы», which then
                 // leads to the queue (issue 12).
                 let waiting = scope.review_queue();
-                let queue = action == Action::ViewChannels && waiting > 0;
-                nav.push(NavItem {
-                    href: if queue {
-                        format!("{base}/posts/review")
-                    } else {
-                        format!("{base}{path}")
-                    },
-                    label,
-                    badge: queue.then_some(waiting),
-                });
+                if action == Action::ViewChannels && waiting > 0 {
+                    let mut item = NavItem::new(format!("{base}/posts/review"), label);
+                    item.badge = Some(waiting);
+                    nav.push(item);
+                } else {
+                    nav.push(NavItem::new(format!("{base}{path}"), label));
+                }
             }
         }
-        nav.push(NavItem {
-            href: "/profile".into(),
-            label: "Мой профиль",
-            badge: None,
-        });
+        nav.push(NavItem::new("/profile".into(), "Мой профиль"));
+        mark_current(&mut nav, &super::here::path());
         Self {
             user: Some(scope.actor().full_name()),
-            school: Some(scope.school_name().to_owned()),
+            school: Some(scope.school_short_name().to_owned()),
+            school_full: Some(scope.school_name().to_owned()),
+            flash: super::here::flash(),
             nav,
             school_id: Some(scope.school_id()),
         }
@@ -134,6 +157,15 @@ impl Layout {
 }
 
 impl Layout {
+    /// Adds a menu item at `index`, the current-page mark put right again.
+    pub fn insert_nav(&mut self, index: usize, item: NavItem) {
+        self.nav.insert(index.min(self.nav.len()), item);
+        for item in &mut self.nav {
+            item.current = false;
+        }
+        mark_current(&mut self.nav, &super::here::path());
+    }
+
     /// The platform's technical support address for the footer (R3.2).
     pub fn support_email(&self) -> &'static str {
         crate::support::support_email()

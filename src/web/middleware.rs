@@ -89,21 +89,31 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
     let message = marked
         .map(|m| m.message)
         .unwrap_or_else(|| ErrorPage::default_message(status));
+    let layout = res
+        .extensions()
+        .get::<Layout>()
+        .cloned()
+        .unwrap_or_else(Layout::anonymous);
     let (parts, _) = res.into_parts();
-    with_page(parts, message, &request_id)
+    with_page(parts, layout, message, &request_id)
 }
 
 /// A Russian error page for `status` with `message` (for middleware that answers before
 /// any handler, e.g. [`crate::web::input`]).
 pub(crate) fn error_page(status: StatusCode, message: &str, request_id: &str) -> Response {
     let (parts, _) = status.into_response().into_parts();
-    with_page(parts, message, request_id)
+    with_page(parts, Layout::anonymous(), message, request_id)
 }
 
-fn with_page(mut parts: axum::http::response::Parts, message: &str, request_id: &str) -> Response {
+fn with_page(
+    mut parts: axum::http::response::Parts,
+    layout: Layout,
+    message: &str,
+    request_id: &str,
+) -> Response {
     let status = parts.status;
     let page = ErrorTemplate {
-        layout: Layout::anonymous(),
+        layout,
         status: status.as_u16(),
         title: title(status),
         message,

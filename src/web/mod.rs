@@ -6,6 +6,7 @@ pub mod assets;
 pub mod clock;
 pub mod form;
 pub mod format;
+pub mod here;
 pub mod input;
 pub mod layout;
 pub mod limit;

@@ -351,8 +351,9 @@ async fn class_teacher_creates_the_parents_chat_in_one_click_and_compliance_turn
     assert!(members.contains("владелец"), "{members}");
     let chat = w.chat_of(w.five_a, "class_parents").await;
     browser
-        .wait_for_url(&app.url(&w.path(&format!("/chats/{chat}"))))
+        .wait_for_url(&app.url(&w.path(&format!("/chats/{chat}?done=chat-created"))))
         .await;
+    assert_eq!(browser.text(".flash").await, "Чат создан.");
 
     browser
         .client

@@ -258,7 +258,11 @@ async fn class_teacher_creates_the_parents_chat_in_one_click_from_the_roster_r2_
         .await;
     assert_eq!(res.status(), 303);
     let chat = w.chat_of(w.five_a, "class_parents").await;
-    assert_eq!(location(&res), w.path(&format!("/chats/{chat}")));
+    // The chat's page, saying it was created (issue 14).
+    assert_eq!(
+        location(&res),
+        w.path(&format!("/chats/{chat}?done=chat-created"))
+    );
     assert_eq!(
         w.members(chat).await,
         sorted(vec![w.teacher_a, w.anikina, w.borisova])
@@ -1030,7 +1034,9 @@ async fn chat_routes_answer_anonymous_wrong_role_other_school_and_right_role() {
             )
             .await;
         assert_eq!(res.status(), 303);
-        location(&res).rsplit('/').next().unwrap().to_owned()
+        let to = location(&res);
+        let path = to.split('?').next().unwrap();
+        path.rsplit('/').next().unwrap().to_owned()
     };
     assert_eq!(
         w.app

@@ -1015,3 +1015,57 @@ async fn administrator_uploads_previews_and_applies_a_list_in_a_browser_r2_1_k()
     assert_eq!(students_in(&app, school).await, 30);
     browser.close().await;
 }
+
+/// Issue 14 (R2.4.d): an import puts its students, and the parents it links, into their
+/// class's mandatory chats as a transfer does, so the compliance row stays green.
+#[tokio::test]
+async fn an_imports_students_and_parents_are_in_their_class_chats_r2_1_k_r2_4_d() {
+    let app = TestApp::spawn().await;
+    let (school, classes) = school_with_classes(&app).await;
+    let five_a = classes.iter().find(|(t, _)| t == "5А").unwrap().1;
+    let (_, teacher) = app.person(school, "ct@test.local", "teacher", None).await;
+    app.class_teacher(school, five_a, teacher).await;
+    let c = app.logged_in("admin@test.local").await;
+    for code in ["class_students", "class_parents", "class_teachers"] {
+        let res = app
+            .post(
+                &c,
+                &format!("/s/{school}/classes/{five_a}/chats/{code}"),
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{code}");
+    }
+    let file = "Класс;Фамилия;Имя;Отчество;Дата рождения;Родитель 1: ФИО;Родитель 1: Телефон\r\n\
+                5А;Орлова;Вера;Павловна;01.02.2015;;\r\n\
+                5А;Орлов;Павел;Павлович;03.04.2015;;\r\n";
+    let preview = uploaded(&app, &c, school, "students", file.as_bytes().to_vec()).await;
+    assert_eq!(
+        app.post(&c, &format!("{preview}/apply"), &[])
+            .await
+            .status(),
+        303
+    );
+    let in_chat: i64 = sqlx::query_scalar(
+        "select count(*) from chat_members cm
+         join chats k on k.school_id = cm.school_id and k.id = cm.chat_id
+         join memberships m on m.school_id = cm.school_id and m.id = cm.member_id
+         where k.school_id = $1 and k.kind = 'class_students' and m.role = 'student'",
+    )
+    .bind(school)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        in_chat, 2,
+        "both imported students are in 5А's students chat"
+    );
+    let page = app
+        .get(&c, &format!("/s/{school}/compliance"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let row = select_texts(&page, "tr[data-class='5А'] td.students-share");
+    assert_eq!(row, vec!["2 из 2 (100 %)"], "compliance stays green");
+}

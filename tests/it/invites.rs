@@ -1716,3 +1716,144 @@ async fn invite_tokens_never_reach_the_logs() {
         assert!(!line.contains(&unknown), "a token in the log: {line}");
     }
 }
+
+/// Issue 14: the class teacher's main phone task. A parent asked to join 5А naming her
+/// child; the class teacher, on a 360×780 window, opens «Меню» → «Заявки на вступление»
+/// and approves with one tap on a button that is on the screen; the page says so.
+#[tokio::test]
+#[ignore = "needs chromedriver"]
+async fn class_teacher_approves_a_parents_request_with_one_tap_on_a_phone_r2_1_i() {
+    let w = world().await;
+    let admin = w.app.logged_in("admin@test.local").await;
+    let five_a = w.five_a.to_string();
+    let (token, _) = create_link(&w, &admin, &[("role", "parent"), ("class_id", &five_a)]).await;
+    let res = w
+        .app
+        .post(
+            &w.app.client(),
+            &format!("/join/{token}"),
+            &register_form("mother@test.local", "Морозов Артём"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let phone = Browser::start().await;
+    phone.client.set_window_size(360, 780).await.unwrap();
+    crate::phone::log_in(&phone, &w.app, "ct@test.local", PASSWORD).await;
+    phone.click(".menu-phone > summary").await;
+    phone.click(".menu-panel a[href$='/join-requests']").await;
+    phone
+        .wait_for_url(&w.app.url(&format!("/s/{}/join-requests", w.school)))
+        .await;
+    let card = phone.text("table.join-requests tbody tr").await;
+    assert!(card.contains("Новикова Ольга"), "{card}");
+    // The child named in the request is chosen already, and «Одобрить» is on the screen.
+    let fits = phone
+        .client
+        .execute(
+            "const b = document.querySelector('form.request-approve button[type=submit]');
+             const r = b.getBoundingClientRect();
+             return [r.right <= innerWidth, r.bottom <= innerHeight, r.height >= 40,
+                     document.documentElement.scrollWidth <= innerWidth,
+                     document.querySelector('form.request-approve select').value];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits[0], true, "«Одобрить» is cut off at the right: {fits}");
+    assert_eq!(
+        fits[1], true,
+        "«Одобрить» is below the first screen: {fits}"
+    );
+    assert_eq!(fits[2], true, "«Одобрить» is too small to tap: {fits}");
+    assert_eq!(fits[3], true, "the queue pans sideways: {fits}");
+    assert_eq!(fits[4], w.child.to_string().as_str(), "the child is chosen");
+    phone
+        .click("form.request-approve button[type=submit]")
+        .await;
+    phone
+        .wait_for_url(
+            &w.app
+                .url(&format!("/s/{}/join-requests?done=approved", w.school)),
+        )
+        .await;
+    assert_eq!(phone.text(".flash").await, "Заявка одобрена.");
+    let linked: i64 = sqlx::query_scalar(
+        "select count(*) from parent_links l
+         join memberships p on p.school_id = l.school_id and p.id = l.parent_id
+         join accounts a on a.id = p.account_id
+         where l.child_id = $1 and a.email = 'mother@test.local'",
+    )
+    .bind(w.child)
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(linked, 1, "the parent is linked with the child");
+    phone.close().await;
+}
+
+/// Issue 14, the poster journey: the administrator creates a link, opens its poster (a
+/// new tab), closes the poster and is back at the page with the one-time link, unchanged.
+#[tokio::test]
+#[ignore = "needs chromedriver"]
+async fn the_poster_opens_in_a_new_tab_and_the_link_is_still_there_after_it() {
+    use fantoccini::Locator;
+    let w = world().await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    crate::phone::log_in(&browser, &w.app, "admin@test.local", PASSWORD).await;
+    c.goto(&w.app.url(&format!(
+        "/s/{}/invites/new?class_id={}",
+        w.school, w.five_a
+    )))
+    .await
+    .unwrap();
+    c.wait()
+        .for_element(Locator::Css("select#role"))
+        .await
+        .unwrap()
+        .select_by_value("student")
+        .await
+        .unwrap();
+    browser
+        .click("form[action$='/invites'] button[type=submit]")
+        .await;
+    let link_of = || async {
+        c.wait()
+            .for_element(Locator::Css("input#invite-link"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let link = link_of().await;
+    assert!(link.starts_with(&w.app.url("/join/")), "{link}");
+    let page = c.window().await.unwrap();
+    browser
+        .click("form[action$='/share/poster'] button[type=submit]")
+        .await;
+    // The poster opens beside the page, not instead of it.
+    let mut windows = c.windows().await.unwrap();
+    for _ in 0..500 {
+        if windows.len() == 2 {
+            break;
+        }
+        windows = c.windows().await.unwrap();
+    }
+    assert_eq!(windows.len(), 2, "the poster is in a new tab");
+    let poster = windows.into_iter().find(|h| *h != page).unwrap();
+    c.switch_to_window(poster).await.unwrap();
+    let sheet = browser.text("main").await;
+    assert!(sheet.contains(&link), "the poster shows the link: {sheet}");
+    c.close_window().await.unwrap();
+    c.switch_to_window(page).await.unwrap();
+    assert_eq!(link_of().await, link, "the link is still there");
+    let heading = browser.text("h1").await;
+    assert!(
+        heading.starts_with("Приглашение: "),
+        "the same page: {heading}"
+    );
+    browser.close().await;
+}

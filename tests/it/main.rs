@@ -24,6 +24,7 @@ mod input;
 mod invites;
 mod movements;
 mod people;
+mod phone;
 mod platform;
 mod resubmit_walk;
 mod routes;

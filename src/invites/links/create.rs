@@ -62,9 +62,30 @@ fn allowed_roles(scope: &SchoolScope) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+/// `?class_id=` from a class's page: the form starts at that class.
+#[derive(Deserialize, Default)]
+pub(super) struct NewQuery {
+    #[serde(default)]
+    class_id: String,
+}
+
+/// The class the form starts at: the one asked for if it is offered, else the only one
+/// offered (a class teacher of one class), else none («—»).
+fn preselected(classes: &[(ClassId, String)], asked: &str) -> String {
+    let asked = classes
+        .iter()
+        .find(|(id, _)| id.to_string() == asked.trim());
+    match (asked, classes) {
+        (Some((id, _)), _) => id.to_string(),
+        (None, [(only, _)]) => only.to_string(),
+        _ => String::new(),
+    }
+}
+
 pub(super) async fn new_page(
     State(state): State<AppState>,
     scope: SchoolScope,
+    axum::extract::Query(q): axum::extract::Query<NewQuery>,
 ) -> AppResult<Response> {
     scope.require(Action::CreateInvites)?;
     let mut conn = state.db.acquire().await?;
@@ -75,6 +96,7 @@ pub(super) async fn new_page(
         school_id: scope.school_id(),
         form: NewForm {
             form_id: Uuid::now_v7().to_string(),
+            class_id: preselected(&classes, &q.class_id),
             ..NewForm::default()
         },
         errors: FormErrors::default(),
