@@ -324,6 +324,15 @@ async fn a_nul_in_the_login_form_shows_the_form_again_with_the_message_next_to_t
     assert!(html.contains("Неверный логин или пароль"), "{html}");
 }
 
+/// A form sent: the path, its fields, the field with the control character, and the
+/// fields whose values the page keeps.
+type Sent = (
+    String,
+    Vec<(&'static str, String)>,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 #[tokio::test]
 async fn a_nul_in_the_school_profile_a_class_and_a_chat_title_shows_the_form_with_the_message_and_stores_nothing()
  {
@@ -349,7 +358,7 @@ async fn a_nul_in_the_school_profile_a_class_and_a_chat_title_shows_the_form_wit
         rows
     };
     let before = digest().await;
-    let sends: [(String, Vec<(&str, String)>, &str, &[(&str, &str)]); 3] = [
+    let sends: [Sent; 3] = [
         (
             format!("/s/{school}/profile"),
             vec![
