@@ -20,6 +20,7 @@ use crate::ids::{AccountId, SessionId};
 use crate::web::form::FormErrors;
 use crate::web::format::{datetime, phone};
 use crate::web::layout::Layout;
+use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -57,6 +58,8 @@ struct ProfilePage {
     errors: FormErrors,
     notice: Option<&'static str>,
     min_length: usize,
+    /// The password form's key.
+    form_key: FormKey,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +151,7 @@ async fn page(
         errors,
         notice,
         min_length: if admin { 15 } else { 8 },
+        form_key: FormKey::default(),
     })?
     .into_response())
 }
@@ -167,6 +171,8 @@ async fn profile_page(
 
 #[derive(Deserialize)]
 struct PasswordForm {
+    #[serde(default)]
+    form_key: FormKey,
     current: String,
     password: String,
     password2: String,
@@ -178,6 +184,10 @@ async fn change_password(
     meta: RequestMeta,
     Form(form): Form<PasswordForm>,
 ) -> AppResult<Response> {
+    // Sent again: the first changed it (and the current password is no longer that one).
+    if let Some(url) = form.form_key.seen_before(&state.db, actor.id()).await? {
+        return Ok(once::again(&url));
+    }
     let mut conn = state.db.acquire().await?;
     let stored = sqlx::query_scalar!(
         "select password_hash from accounts where id = $1",
@@ -202,6 +212,9 @@ async fn change_password(
     }
     let hash = state.hasher.hash(form.password).await?;
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form.form_key.seen(&mut tx, actor.id()).await? {
+        return Ok(once::again(&url));
+    }
     sqlx::query!(
         "update accounts set password_hash = $2 where id = $1",
         actor.id() as AccountId,
@@ -231,6 +244,9 @@ async fn change_password(
         },
     )
     .await?;
+    form.form_key
+        .done(&mut tx, actor.id(), "/profile?done=password")
+        .await?;
     tx.commit().await?;
     let mut res = Redirect::to("/profile?done=password").into_response();
     res.headers_mut().append(

@@ -450,8 +450,21 @@ async fn reject(
         .await;
     }
     if !pending {
-        // Sent twice: the first decision stands.
+        // Sent twice (at once, or after Back): the list, as after the first; a grant
+        // decided otherwise meanwhile says so.
+        let rejected: bool = sqlx::query_scalar(
+            "select rejected_at is not null from admin_grants where school_id = $1 and id = $2",
+        )
+        .bind(scope.school_id())
+        .bind(grant)
+        .fetch_one(&mut *tx)
+        .await?;
         drop(tx);
+        if rejected {
+            return Ok(
+                Redirect::to(&format!("/s/{}/admin-rights", scope.school_id())).into_response(),
+            );
+        }
         return notice(&state, &scope, DECIDED).await;
     }
     sqlx::query!(

@@ -298,15 +298,9 @@ async fn archive(
         if !archived {
             return Err(AppError::NotFound);
         }
+        // The first submit's answer: the list, where the subject shows as archived.
         drop(tx);
-        return page(
-            &state,
-            &scope,
-            SubjectForm::default(),
-            FormErrors::default(),
-            Some("Этот предмет уже в архиве."),
-        )
-        .await;
+        return Ok(Redirect::to(&format!("/s/{}/subjects", scope.school_id())).into_response());
     };
     audit::in_school(
         &mut tx,

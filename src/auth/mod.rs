@@ -103,6 +103,8 @@ struct LoginPage {
     login: String,
     next: String,
     error: Option<String>,
+    /// Messages next to the fields (control characters the edge removed).
+    errors: FormErrors,
 }
 
 #[derive(Deserialize)]
@@ -122,6 +124,7 @@ async fn login_page(
         login: String::new(),
         next: safe_next(q.next.as_deref()),
         error: None,
+        errors: FormErrors::none(),
     })?
     .into_response())
 }
@@ -180,9 +183,23 @@ async fn login(
             login: login.clone(),
             next: next.clone(),
             error: Some(error),
+            errors: FormErrors::none(),
         })?
         .into_response())
     };
+    // Control characters removed at the edge: the form again, the message next to the
+    // field, nothing tried (no throttle, no audit row, no session).
+    let errors = FormErrors::default();
+    if !errors.is_empty() {
+        return Ok(render(&LoginPage {
+            layout: Layout::anonymous(),
+            login: login.clone(),
+            next: next.clone(),
+            error: None,
+            errors,
+        })?
+        .into_response());
+    }
     let mut conn = state.db.acquire().await?;
 
     let ip_key = format!("login-ip:{}", meta.ip.as_deref().unwrap_or("unknown"));

@@ -194,6 +194,14 @@ async fn set_state(
 ) -> AppResult<Response> {
     let b = mine(&state, &scope, id).await?;
     let url = format!("/s/{}/broadcasts/{id}", scope.school_id());
+    // Sent again: where the first led, not «already cancelled».
+    if let Some(url) = form
+        .form_key
+        .seen_before(&state.db, scope.actor().id())
+        .await?
+    {
+        return Ok(once::again(&url));
+    }
     if b.state == BState::Cancelled || b.state == to {
         let msg = if b.state == BState::Cancelled {
             "Трансляция уже отменена."

@@ -158,6 +158,11 @@ pub async fn upload(
             key = FormKey::parse(&v);
         }
     }
+    // Sent again (at once, or after Back): where the first led, before the checks a second
+    // file would fail.
+    if let Some(url) = key.seen_before(&state.db, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     if too_big {
         errors.add("file", TOO_BIG);
     }
@@ -318,23 +323,27 @@ pub async fn delete(
             author: post.author,
         },
     )?;
-    sqlx::query!(
+    let removed = sqlx::query!(
         "delete from post_attachments where school_id = $1 and post_id = $2 and id = $3",
         scope.school_id() as SchoolId,
         post_id,
         file
     )
     .execute(&mut *tx)
-    .await?;
-    audit::in_school(
-        &mut tx,
-        &meta,
-        &scope,
-        "post.attachment_removed",
-        Some(format!("post:{post_id}")),
-        None,
-    )
-    .await?;
+    .await?
+    .rows_affected();
+    // Sent twice: the first removed it; the second finds nothing to remove or to audit.
+    if removed > 0 {
+        audit::in_school(
+            &mut tx,
+            &meta,
+            &scope,
+            "post.attachment_removed",
+            Some(format!("post:{post_id}")),
+            None,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(Redirect::to(&format!("/s/{}/posts/{post_id}", scope.school_id())).into_response())
 }

@@ -11,7 +11,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::rules::valid_platform_url;
-use super::show::{ChatHead, candidates, chat_role, load_chat, show_page};
+use super::show::{ChatHead, candidates, chat_role, load_chat, show_page, show_page_typed};
 use super::sync;
 use crate::AppState;
 use crate::audit::{self, Entry};
@@ -409,7 +409,8 @@ pub(super) async fn edit(
         }
     };
     if !errors.is_empty() {
-        return show_page(&mut tx, &scope, chat, errors, None).await;
+        let typed = (form.title.clone(), form.platform_url.clone());
+        return show_page_typed(&mut tx, &scope, chat, errors, None, Some(typed)).await;
     }
     sqlx::query!(
         "update chats set title = $3, platform_url = $4 where school_id = $1 and id = $2",

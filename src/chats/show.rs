@@ -174,7 +174,23 @@ pub(super) async fn show_page(
     errors: FormErrors,
     notice: Option<&'static str>,
 ) -> AppResult<Response> {
-    let head = load_chat(conn, scope, chat).await?;
+    show_page_typed(conn, scope, chat, errors, notice, None).await
+}
+
+/// The chat's page with the title and link as typed into its edit form (refused).
+pub(super) async fn show_page_typed(
+    conn: &mut PgConnection,
+    scope: &SchoolScope,
+    chat: Uuid,
+    errors: FormErrors,
+    notice: Option<&'static str>,
+    typed: Option<(String, String)>,
+) -> AppResult<Response> {
+    let mut head = load_chat(conn, scope, chat).await?;
+    if let Some((title, url)) = typed {
+        head.title = title;
+        head.platform_url = Some(url).filter(|u| !u.is_empty());
+    }
     let rows = sqlx::query!(
         r#"select cm.member_id, cm.role as chat_role, m.role, m.status, a.surname, a.given_name,
                   a.patronymic,

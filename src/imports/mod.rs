@@ -668,7 +668,8 @@ async fn apply(
     let preview_url = format!("/s/{school}/import/{id}");
     if stored.applied_at.is_some() {
         tx.rollback().await?;
-        return Ok(Redirect::to(&format!("{preview_url}?done=again")).into_response());
+        // Sent again (at once, or after Back): the first submit's answer.
+        return Ok(Redirect::to(&format!("{preview_url}?done=applied")).into_response());
     }
     // Checked again from the stored file, against the database as it is now.
     let checked = check(&mut tx, &scope, &stored).await?;

@@ -548,6 +548,12 @@ async fn join(
             let mut tx = state.db.begin().await?;
             match redeem(&mut tx, &meta, &token, a.id(), note).await? {
                 Err(None) => bad_link(),
+                // Sent twice (at once, or after Back): the request the first submit filed
+                // stands; go where it led.
+                Err(Some(Refusal::AlreadyRequested)) => {
+                    drop(tx);
+                    Ok(Redirect::to(&after_join(&Joined::Requested)).into_response())
+                }
                 Err(Some(refusal)) => {
                     drop(tx);
                     let mut page =

@@ -26,6 +26,7 @@ use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::people::verification::waited;
 use crate::web::format::{self, count};
 use crate::web::layout::Layout;
+use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -80,6 +81,8 @@ struct QueuePage {
     has_next: bool,
     error: Option<String>,
     notice: Option<String>,
+    /// The key of the bulk approval form.
+    form_key: FormKey,
 }
 
 const PAGE: i64 = 50;
@@ -216,6 +219,7 @@ async fn page(
         has_next,
         error,
         notice,
+        form_key: FormKey::default(),
     })?
     .into_response())
 }
@@ -551,7 +555,16 @@ async fn bulk(
         )
         .await;
     }
+    let form_key = FormKey::parse(
+        fields
+            .iter()
+            .find(|(k, _)| k == "form_key")
+            .map_or("", |(_, v)| v.as_str()),
+    );
     let mut tx = state.db.begin().await?;
+    if let Some(url) = form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let facts = scope.facts();
     let mut skipped = Vec::new();
     let mut done = 0i64;
@@ -590,14 +603,13 @@ async fn bulk(
             Err(Blocked::Message(_)) => skipped.push(format!("{} {}", n.surname, n.given_name)),
         }
     }
-    tx.commit().await?;
     if skipped.is_empty() {
-        Ok(Redirect::to(&format!(
-            "/s/{}/join-requests?done=bulk-{done}",
-            scope.school_id()
-        ))
-        .into_response())
+        let url = format!("/s/{}/join-requests?done=bulk-{done}", scope.school_id());
+        form_key.done(&mut tx, scope.actor().id(), &url).await?;
+        tx.commit().await?;
+        Ok(Redirect::to(&url).into_response())
     } else {
+        tx.commit().await?;
         page(
             &state,
             &scope,

@@ -21,6 +21,7 @@ use crate::ids::{ClassId, MembershipId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
+use crate::web::once::{self, FormKey};
 use crate::web::render;
 
 pub(super) struct StudentView {
@@ -48,6 +49,8 @@ pub(super) struct ClassView {
 /// What the administrator typed and ticked, kept across an error.
 #[derive(Default)]
 pub(super) struct Marks {
+    /// The form's key: the rollover is sent once.
+    form_key: FormKey,
     order_number: String,
     order_date: String,
     confirm: bool,
@@ -210,6 +213,7 @@ fn read_marks(fields: &[(String, String)]) -> AppResult<Marks> {
     let bad = || AppError::BadRequest("Форма устарела. Откройте её заново.");
     for (name, value) in fields {
         match name.as_str() {
+            "form_key" => m.form_key = FormKey::parse(value),
             "order_number" => m.order_number = value.clone(),
             "order_date" => m.order_date = value.clone(),
             "confirm" => m.confirm = true,
@@ -243,6 +247,14 @@ pub(super) async fn apply(
     scope.require(Action::Rollover)?;
     let school = scope.school_id();
     let marks = read_marks(&fields)?;
+    // Sent again: the first moved the year on, and the plan now is next year's.
+    if let Some(url) = marks
+        .form_key
+        .seen_before(&state.db, scope.actor().id())
+        .await?
+    {
+        return Ok(once::again(&url));
+    }
     let mut errors = FormErrors::default();
     let order = if opt(&marks.order_number).is_some() || opt(&marks.order_date).is_some() {
         required_order(&marks.order_number, &marks.order_date, &mut errors)
@@ -286,12 +298,20 @@ pub(super) async fn apply(
     };
     let by = scope.by(&meta);
     let mut tx = state.db.begin().await?;
+    if let Some(url) = marks.form_key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     match domain::rollover_apply(&mut tx, &by, &input).await {
         Ok(done) => {
+            let url = format!("/s/{school}/rollover?done={}", done.id);
+            marks
+                .form_key
+                .done(&mut tx, scope.actor().id(), &url)
+                .await?;
             tx.commit().await?;
             crate::db::maintenance::analyze(&state.db, crate::db::maintenance::ROLLOVER_TABLES)
                 .await;
-            Ok(Redirect::to(&format!("/s/{school}/rollover?done={}", done.id)).into_response())
+            Ok(Redirect::to(&url).into_response())
         }
         Err(RolloverError::Db(e)) => Err(e.into()),
         Err(e) => {

@@ -109,8 +109,14 @@ async fn answer(
     let mut conn = state.db.acquire().await?;
     let live = match live_by(&mut conn, None, Some(offer_id)).await? {
         Some(l) if addressed_to(&mut conn, &l, actor.id()).await? => l,
-        // Someone else's offer, or an answered one: the same as an unknown one.
-        _ => return gone(&maybe),
+        // Accepted by this person already (sent twice): where the first led. Someone
+        // else's offer, or an answered one: the same as an unknown one.
+        _ => {
+            return match super::pages::accepted_by(&mut conn, offer_id, actor.id()).await? {
+                Some(school) => Ok(Redirect::to(&format!("/s/{school}")).into_response()),
+                None => gone(&maybe),
+            };
+        }
     };
     drop(conn);
     match form.mode.as_str() {

@@ -434,6 +434,10 @@ pub(super) async fn accept(
 ) -> AppResult<Response> {
     let mut tx = state.db.begin().await?;
     if !lock(&mut tx, live).await? {
+        // Accepted by this person a moment ago (sent twice): where the first led.
+        if let Some(school) = accepted_by(&mut tx, live.id, account).await? {
+            return Ok(Redirect::to(&format!("/s/{school}")).into_response());
+        }
         return gone(actor);
     }
     admit(&mut tx, meta, live, account).await?;
@@ -445,6 +449,21 @@ pub(super) async fn accept(
         session::set_cookie(&state.config, &fresh),
     );
     Ok(res)
+}
+
+/// The school of an offer `account` has accepted, if they have.
+pub(super) async fn accepted_by(
+    conn: &mut PgConnection,
+    offer: Uuid,
+    account: AccountId,
+) -> sqlx::Result<Option<SchoolId>> {
+    sqlx::query_scalar(
+        "select school_id from offers where id = $1 and status = 'accepted' and decided_by = $2",
+    )
+    .bind(offer)
+    .bind(account)
+    .fetch_optional(conn)
+    .await
 }
 
 pub(super) async fn lock(conn: &mut PgConnection, live: &Live) -> sqlx::Result<bool> {

@@ -2,15 +2,38 @@
 //! the parsers of what people type into forms and import files — dates, phone numbers,
 //! e-mail addresses. `web::format` only writes values out.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Field errors of a form, in Russian, by field name.
-#[derive(Debug, Default)]
-pub struct FormErrors(HashMap<&'static str, &'static str>);
+///
+/// A new one already holds «Поле содержит недопустимые символы» for each field of this
+/// request's form from which the edge removed control characters (see `web::input`): the
+/// handler's own validation then fails and shows the form again with that message next to
+/// the field, whatever form it is.
+#[derive(Debug)]
+pub struct FormErrors(HashMap<Cow<'static, str>, &'static str>);
+
+impl Default for FormErrors {
+    fn default() -> Self {
+        let mut errors = Self(HashMap::new());
+        for field in crate::web::input::refused_fields() {
+            errors
+                .0
+                .entry(Cow::Owned(field))
+                .or_insert(crate::web::input::REFUSED_MESSAGE);
+        }
+        errors
+    }
+}
 
 impl FormErrors {
+    /// No errors, whatever the request held (for a page that is not the form sent).
+    pub fn none() -> Self {
+        Self(HashMap::new())
+    }
     pub fn add(&mut self, field: &'static str, message: &'static str) {
-        self.0.entry(field).or_insert(message);
+        self.0.entry(Cow::Borrowed(field)).or_insert(message);
     }
     pub fn get(&self, field: &str) -> Option<&'static str> {
         self.0.get(field).copied()

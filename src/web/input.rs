@@ -8,9 +8,18 @@
 //!   search or a filter never means them);
 //! - a form body (`application/x-www-form-urlencoded`, and the text fields of
 //!   `multipart/form-data`; uploaded files are the importer's business): a control
-//!   character other than tab, CR and LF in a field's name or value refuses the request
-//!   with 400 and a Russian page naming the field; nothing reaches a handler, so nothing
-//!   is stored. The browser's Back keeps what was typed.
+//!   character other than tab, CR and LF is removed from the field, and the field is
+//!   marked refused for this request. The handler runs with what was typed minus those
+//!   characters; the first [`FormErrors`](crate::web::form::FormErrors) it makes already
+//!   holds «Поле содержит недопустимые символы» for each marked field, so its validation
+//!   fails and it shows the form again with the message next to the field and nothing
+//!   stored — no handler has to ask. A field's value is never logged (an anonymous
+//!   `/login` must not fill the log with passwords), only its name.
+//!
+//! The marks live in a task-local for the duration of the handler (the handler runs in the
+//! request's task); [`refused_fields`] reads them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -64,21 +73,70 @@ pub async fn control_characters(State(limit): State<usize>, req: Request, next: 
             return error_page(status, message, &request_id);
         }
     };
-    let bad = match &kind {
-        BodyKind::UrlEncoded => bad_urlencoded_field(&bytes),
-        BodyKind::Multipart(boundary) => bad_multipart_field(&bytes, boundary),
+    let cleaned = match &kind {
+        BodyKind::UrlEncoded => clean_urlencoded(&bytes),
+        BodyKind::Multipart(boundary) => clean_multipart(&bytes, boundary),
     };
-    if let Some(field) = bad {
-        tracing::info!(field = %field, "form refused: control characters");
-        let message = format!(
-            "В поле «{}» есть недопустимые символы. Вернитесь назад, уберите их и отправьте \
-             форму ещё раз.",
-            label(&field)
-        );
-        return error_page(StatusCode::BAD_REQUEST, &message, &request_id);
+    let Some((body, fields)) = cleaned else {
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    };
+    for field in &fields {
+        tracing::info!(field = %field, "form field: control characters removed, shown as refused");
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
+    let mut parts = parts;
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let refused = Refused {
+        fields,
+        shown: AtomicBool::new(false),
+    };
+    let req = Request::from_parts(parts, Body::from(body));
+    REFUSED
+        .scope(refused, async move {
+            let res = next.run(req).await;
+            let shown = REFUSED.with(|r| r.shown.load(Ordering::Relaxed));
+            if !shown {
+                // A form without field messages (a button, a select): the cleaned value
+                // went through, which for those fields is harmless.
+                tracing::info!("form field with control characters: no form message made");
+            }
+            res
+        })
         .await
+}
+
+tokio::task_local! {
+    static REFUSED: Refused;
+}
+
+/// The fields of this request's form that held control characters.
+struct Refused {
+    fields: Vec<String>,
+    /// Whether a [`FormErrors`](crate::web::form::FormErrors) took them.
+    shown: AtomicBool,
+}
+
+/// The names of this request's form fields whose control characters the middleware
+/// removed (none outside a request, or when there were none). Asking counts as showing
+/// them: [`FormErrors`](crate::web::form::FormErrors) asks when it is made.
+pub fn refused_fields() -> Vec<String> {
+    REFUSED
+        .try_with(|r| {
+            r.shown.store(true, Ordering::Relaxed);
+            r.fields.clone()
+        })
+        .unwrap_or_default()
+}
+
+/// The message next to a refused field.
+pub const REFUSED_MESSAGE: &str = "Поле содержит недопустимые символы. Мы их убрали: проверьте \
+     значение и отправьте форму ещё раз.";
+
+fn strip(text: &str) -> String {
+    text.chars().filter(|c| !forbidden_in_text(*c)).collect()
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {
@@ -197,42 +255,63 @@ fn clean_query(uri: &Uri) -> Option<Uri> {
     builder.path_and_query(pq).build().ok()
 }
 
-/// The name of the first field of a urlencoded body whose name or value holds a
-/// forbidden control character.
-fn bad_urlencoded_field(body: &Bytes) -> Option<String> {
+/// The urlencoded body without forbidden control characters, and the names of the fields
+/// that held them; `None` when there were none (the body is then passed on as sent).
+fn clean_urlencoded(body: &Bytes) -> Option<(Bytes, Vec<String>)> {
     let text = String::from_utf8_lossy(body);
-    for pair in text.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    let mut fields: Vec<String> = Vec::new();
+    let mut pairs = Vec::new();
+    for pair in text.split('&') {
+        let (k, v) = match pair.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (pair, None),
+        };
         let name = decode_component(k);
-        if name.chars().any(forbidden_in_text) || decode_component(v).chars().any(forbidden_in_text)
-        {
-            return Some(name);
+        let value = v.map(decode_component).unwrap_or_default();
+        if !name.chars().any(forbidden_in_text) && !value.chars().any(forbidden_in_text) {
+            pairs.push(pair.to_owned());
+            continue;
         }
+        let name = strip(&name);
+        if !fields.contains(&name) {
+            fields.push(name.clone());
+        }
+        pairs.push(match v {
+            Some(_) => format!(
+                "{}={}",
+                encode_component(&name),
+                encode_component(&strip(&value))
+            ),
+            None => encode_component(&name),
+        });
     }
-    None
+    (!fields.is_empty()).then(|| (Bytes::from(pairs.join("&")), fields))
 }
 
-/// The name of the first text field (a part without a file name) of a multipart body
-/// that holds a forbidden control character. A body that does not parse is left to the
-/// handler, which refuses it.
-fn bad_multipart_field(body: &Bytes, boundary: &str) -> Option<String> {
+/// The multipart body with forbidden control characters removed from its text fields
+/// (parts without a file name), and the names of those fields; `None` when there were
+/// none, or the body does not parse (the handler then refuses it).
+fn clean_multipart(body: &Bytes, boundary: &str) -> Option<(Bytes, Vec<String>)> {
     let delimiter = format!("\r\n--{boundary}");
+    let d = delimiter.as_bytes();
     let mut data = Vec::with_capacity(body.len() + 2);
     data.extend_from_slice(b"\r\n");
     data.extend_from_slice(body);
-    let mut rest: &[u8] = &data;
-    let mut first = true;
-    while let Some(at) = find(rest, delimiter.as_bytes()) {
-        let part = &rest[..at];
-        rest = &rest[at + delimiter.len()..];
-        if std::mem::take(&mut first) {
-            continue; // the preamble
-        }
+    let mut fields: Vec<String> = Vec::new();
+    // (start, end, new content) in `data`, in order.
+    let mut edits: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+    let mut pos = find(&data, d)? + d.len();
+    while !data[pos..].starts_with(b"--") {
+        let Some(len) = find(&data[pos..], d) else {
+            break;
+        };
+        let (start, end) = (pos, pos + len);
+        pos = end + d.len();
+        let part = &data[start..end];
         let Some(head_end) = find(part, b"\r\n\r\n") else {
             continue;
         };
         let head = String::from_utf8_lossy(&part[..head_end]);
-        let content = &part[head_end + 4..];
         let disposition = head
             .split("\r\n")
             .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
@@ -241,18 +320,28 @@ fn bad_multipart_field(body: &Bytes, boundary: &str) -> Option<String> {
             continue;
         }
         let name = param(disposition, "name").unwrap_or_default();
-        if name.chars().any(forbidden_in_text)
-            || String::from_utf8_lossy(content)
-                .chars()
-                .any(forbidden_in_text)
-        {
-            return Some(name);
-        }
-        if rest.starts_with(b"--") {
-            break;
+        let content_start = start + head_end + 4;
+        let content = String::from_utf8_lossy(&data[content_start..end]);
+        if name.chars().any(forbidden_in_text) || content.chars().any(forbidden_in_text) {
+            let name = strip(&name);
+            if !fields.contains(&name) {
+                fields.push(name);
+            }
+            edits.push((content_start, end, strip(&content).into_bytes()));
         }
     }
-    None
+    if edits.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len());
+    let mut at = 2;
+    for (start, end, content) in edits {
+        out.extend_from_slice(&data[at..start]);
+        out.extend_from_slice(&content);
+        at = end;
+    }
+    out.extend_from_slice(&data[at..]);
+    Some((Bytes::from(out), fields))
 }
 
 fn param(header: &str, name: &str) -> Option<String> {
@@ -269,41 +358,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         return None;
     }
     haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The Russian label of a form field, as the forms show it; the name itself when unknown.
-fn label(field: &str) -> String {
-    let known = match field {
-        "login" => "Логин",
-        "password" | "current" | "new_password" | "password2" | "confirm_password" => "Пароль",
-        "name" | "school_name" | "full_name" => "Название",
-        "short_name" => "Краткое название",
-        "title" => "Название",
-        "purpose" => "Назначение",
-        "number" | "order_number" => "Номер",
-        "reason" | "comment" => "Причина",
-        "edition" => "Редакция",
-        "body" | "text" => "Текст",
-        "email" => "Электронная почта",
-        "phone" => "Телефон",
-        "surname" | "last_name" => "Фамилия",
-        "first_name" | "given_name" => "Имя",
-        "patronymic" | "middle_name" => "Отчество",
-        "address" => "Адрес",
-        "inn" => "ИНН",
-        "letter" => "Буква",
-        "q" => "Поиск",
-        _ => "",
-    };
-    if !known.is_empty() {
-        return known.to_owned();
-    }
-    let shown: String = field.chars().filter(|c| !c.is_control()).take(40).collect();
-    if shown.is_empty() {
-        "без названия".to_owned()
-    } else {
-        shown
-    }
 }
 
 #[cfg(test)]
@@ -335,29 +389,45 @@ mod tests {
     }
 
     #[test]
-    fn a_urlencoded_body_with_a_nul_names_its_field() {
-        let body = Bytes::from_static(b"login=a&password=b%00c");
-        assert_eq!(bad_urlencoded_field(&body).as_deref(), Some("password"));
+    fn a_urlencoded_body_loses_its_control_characters_and_names_the_field() {
+        let body = Bytes::from_static(b"login=a&password=b%00c&title=%D0%98%01%D0%AF");
+        let (clean, fields) = clean_urlencoded(&body).unwrap();
+        assert_eq!(clean, "login=a&password=bc&title=%D0%98%D0%AF");
+        assert_eq!(fields, ["password", "title"]);
         let body = Bytes::from_static(b"body=line%0D%0Aline%09tab&x=%");
-        assert_eq!(bad_urlencoded_field(&body), None);
+        assert!(clean_urlencoded(&body).is_none());
         let body = Bytes::from_static(b"a%00=1");
-        assert!(bad_urlencoded_field(&body).is_some());
+        assert_eq!(clean_urlencoded(&body).unwrap().1, ["a"]);
     }
 
     #[test]
-    fn a_multipart_text_field_with_a_nul_is_found_and_files_are_not_read() {
+    fn a_multipart_text_field_is_cleaned_and_files_are_left_alone() {
         let body = Bytes::from(
             "--XX\r\nContent-Disposition: form-data; name=\"edition\"\r\n\r\nред\0\r\n\
              --XX\r\nContent-Disposition: form-data; name=\"pdf\"; filename=\"a.pdf\"\r\n\
              Content-Type: application/pdf\r\n\r\n%PDF\0\0\r\n--XX--\r\n",
         );
-        assert_eq!(bad_multipart_field(&body, "XX").as_deref(), Some("edition"));
+        let (clean, fields) = clean_multipart(&body, "XX").unwrap();
+        assert_eq!(fields, ["edition"]);
+        assert_eq!(
+            clean,
+            Bytes::from(
+                "--XX\r\nContent-Disposition: form-data; name=\"edition\"\r\n\r\nред\r\n\
+                 --XX\r\nContent-Disposition: form-data; name=\"pdf\"; filename=\"a.pdf\"\r\n\
+                 Content-Type: application/pdf\r\n\r\n%PDF\0\0\r\n--XX--\r\n",
+            )
+        );
         let body = Bytes::from(
             "--XX\r\nContent-Disposition: form-data; name=\"edition\"\r\n\r\nред\r\n\
              --XX\r\nContent-Disposition: form-data; name=\"pdf\"; filename=\"a.pdf\"\r\n\r\n\
              %PDF\0\0\r\n--XX--\r\n",
         );
-        assert_eq!(bad_multipart_field(&body, "XX"), None);
+        assert!(clean_multipart(&body, "XX").is_none());
+    }
+
+    #[test]
+    fn outside_a_request_no_field_is_refused() {
+        assert!(refused_fields().is_empty());
     }
 
     #[test]

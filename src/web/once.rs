@@ -89,6 +89,21 @@ impl FormKey {
         .await
     }
 
+    /// [`Self::seen`] in a transaction of its own, for a handler to ask before it checks the
+    /// form: a resend would fail checks the first submit made true (a second file, a state
+    /// already changed, a password already new). A submit of this key in flight is waited
+    /// for. The change's transaction still asks [`Self::seen`] first.
+    pub async fn seen_before(
+        &self,
+        db: &sqlx::PgPool,
+        actor: AccountId,
+    ) -> sqlx::Result<Option<String>> {
+        let mut tx = db.begin().await?;
+        let url = self.seen(&mut tx, actor).await?;
+        tx.rollback().await?;
+        Ok(url)
+    }
+
     /// Records that this form's submit succeeded and led to `url` (in the change's
     /// transaction), and deletes this person's keys older than a day.
     pub async fn done(

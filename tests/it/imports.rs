@@ -363,11 +363,11 @@ async fn the_same_file_twice_creates_no_duplicates_r2_1_k() {
         .await
         .unwrap();
 
-    // Applying the same import again changes nothing and says so.
+    // Applying the same import again changes nothing and shows the first answer.
     let again = app.post(&c, &format!("{first}/apply"), &[]).await;
-    assert_eq!(location(&again), format!("{first}?done=again"));
+    assert_eq!(location(&again), format!("{first}?done=applied"));
     let html = app.get(&c, &location(&again)).await.text().await.unwrap();
-    assert!(html.contains("уже импортирован"));
+    assert!(html.contains("Импорт выполнен"));
 
     // Uploading the same file again: everyone is known.
     let second = uploaded(&app, &c, school, "students", file).await;

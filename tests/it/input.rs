@@ -44,6 +44,23 @@ const FIELDS: &[&str] = &[
     "next",
 ];
 
+/// Forms that are only a button (a key, a hidden id, a choice): sent with control
+/// characters, the cleaned request does what the button does. The administrator's
+/// approve and reject of admin rights are here because the administrator may not decide
+/// them: the 403 is audited.
+const BUTTONS: &[&str] = &[
+    "/s/{school_id}/admin-rights/{grant_id}/approve",
+    "/s/{school_id}/admin-rights/{grant_id}/reject",
+    "/s/{school_id}/broadcasts/{broadcast_id}/cancel",
+    "/s/{school_id}/calendar/feed",
+    "/s/{school_id}/channels/{channel_id}/archive",
+    "/s/{school_id}/chats/{chat_id}/invite",
+    "/s/{school_id}/chats/{chat_id}/reconcile",
+    "/s/{school_id}/people/{account_id}/login-link",
+    "/s/{school_id}/posts/{post_id}/attachments/{attachment_id}/delete",
+    "/s/{school_id}/teaching/{assignment_id}/delete",
+];
+
 /// The control characters sent, one request each.
 const CONTROLS: &[&str] = &["\0", "\u{1}", "\u{1b}", "\u{7f}", "\u{85}"];
 
@@ -151,10 +168,19 @@ async fn control_characters_in_every_form_and_filter_give_no_500_a_russian_answe
         "the pages' own fields: {fields:?}"
     );
 
-    // Every POST, every field holding a control character: refused at the edge in
-    // Russian, nothing stored (not even an audit row: no handler ran).
-    let before = counts(&w).await;
-    for row in rows.iter().filter(|r| r.method == "POST") {
+    // Every POST, every field holding a control character: no 500, a page is Russian, and
+    // nothing stored — the fields are cleaned at the edge and marked, and every form that
+    // checks its fields shows the mark as a message and stores nothing. The buttons (no
+    // field a person types; a control character there is sent only by hand) do their one
+    // thing with the cleaned request; the session enders among them go last.
+    let ends_session = |p: &str| {
+        p == "/logout" || p.starts_with("/profile/sessions/") || p.ends_with("/end-sessions")
+    };
+    let button = |p: &str| ends_session(p) || BUTTONS.contains(&p);
+    let mut posts: Vec<&RouteRow> = rows.iter().filter(|r| r.method == "POST").collect();
+    posts.sort_by_key(|r| ends_session(r.path));
+    let mut stored = Vec::new();
+    for row in posts {
         let path = w.fill(row.path, None, None).unwrap();
         let client = client_for(&w, row);
         for control in CONTROLS {
@@ -162,6 +188,7 @@ async fn control_characters_in_every_form_and_filter_give_no_500_a_russian_answe
                 .iter()
                 .map(|f| (f.clone(), format!("Текст{control}ещё")))
                 .collect();
+            let at = counts(&w).await;
             let res = client
                 .post(w.app.url(&path))
                 .form(&values)
@@ -170,8 +197,11 @@ async fn control_characters_in_every_form_and_filter_give_no_500_a_russian_answe
                 .unwrap();
             let status = res.status();
             let body = res.text().await.unwrap();
-            if status != 400 || !body.contains("есть недопустимые символы") {
+            if status.is_server_error() || (status.is_success() && !is_russian(&body)) {
                 failures.push(format!("POST {} with {control:?}: {status}", row.path));
+            }
+            if counts(&w).await != at && !button(row.path) {
+                stored.push(format!("POST {} with {control:?}: {status}", row.path));
             }
         }
         // The same as multipart (the regulation's and the import's forms are).
@@ -187,7 +217,7 @@ async fn control_characters_in_every_form_and_filter_give_no_500_a_russian_answe
             .unwrap();
         let status = res.status();
         let body = res.text().await.unwrap();
-        if status != 400 || !body.contains("есть недопустимые символы") {
+        if status.is_server_error() || (status.is_success() && !is_russian(&body)) {
             failures.push(format!("POST {} as multipart: {status}", row.path));
         }
     }
@@ -197,29 +227,194 @@ async fn control_characters_in_every_form_and_filter_give_no_500_a_russian_answe
         failures.len(),
         failures.join("\n")
     );
-    assert_eq!(counts(&w).await, before, "nothing stored");
+    assert!(stored.is_empty(), "stored: {stored:#?}");
+}
+
+/// What the portal logs while `f` runs (the test's server runs on this thread).
+async fn logged<F: std::future::Future>(f: F) -> (F::Output, String) {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let out = f.await;
+    drop(guard);
+    let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+    (out, text)
+}
+
+/// The `value` of the input `id` on a page.
+fn value_of(html: &str, id: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("#{id}")).unwrap();
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The message next to the field `id` (its `id-error` paragraph).
+fn error_of(html: &str, id: &str) -> String {
+    select_texts(html, &format!("#{id}-error")).join(" ")
 }
 
 #[tokio::test]
-async fn a_nul_in_the_login_form_is_refused_in_russian_naming_the_field() {
+async fn a_nul_in_the_login_form_shows_the_form_again_with_the_message_next_to_the_login() {
     let app = TestApp::spawn().await;
+    let school = app.school("Школа № 1").await;
+    app.admin(school, "admin@test.local").await;
     let c = app.client();
-    let res = app
-        .post(&c, "/login", &[("login", "a\0b"), ("password", "x")])
-        .await;
-    assert_eq!(res.status(), 400);
+    // The right login and password, but a NUL in the login: nothing is tried.
+    let (res, log) = logged(app.post(
+        &c,
+        "/login",
+        &[("login", "admin@te\0st.local"), ("password", PASSWORD)],
+    ))
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("set-cookie").is_none(), "no session");
     let html = res.text().await.unwrap();
     assert!(
-        html.contains("В поле «Логин» есть недопустимые символы"),
+        select_texts(&html, "#login-field-error")
+            .join(" ")
+            .contains("Поле содержит недопустимые символы"),
         "{html}"
     );
-    assert!(app.audit_actions().await.is_empty(), "nothing logged");
+    assert_eq!(
+        value_of(&html, "login"),
+        "admin@test.local",
+        "the rest kept"
+    );
+    assert!(
+        app.audit_actions().await.is_empty(),
+        "no login, no failed login"
+    );
+    let throttled: i64 = sqlx::query_scalar("select count(*) from login_throttle")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(throttled, 0, "nothing counted against the login");
+    assert!(!log.contains("ERROR"), "{log}");
+    assert!(log.contains("login"), "the field is named: {log}");
+    assert!(
+        !log.contains("te\0st") && !log.contains("admin@test.local") && !log.contains(PASSWORD),
+        "no value logged: {log}"
+    );
     // Tab, CR and LF are text: the login form answers as for any wrong login.
     let res = app
         .post(&c, "/login", &[("login", "a\tb\r\nc"), ("password", "x")])
         .await;
-    assert_ne!(res.status(), 400);
-    assert!(res.status().as_u16() < 500);
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Неверный логин или пароль"), "{html}");
+}
+
+/// A form sent: the path, its fields, the field with the control character, and the
+/// fields whose values the page keeps.
+type Sent = (
+    String,
+    Vec<(&'static str, String)>,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+#[tokio::test]
+async fn a_nul_in_the_school_profile_a_class_and_a_chat_title_shows_the_form_with_the_message_and_stores_nothing()
+ {
+    let w = world().await;
+    let admin = &w
+        .people
+        .iter()
+        .find(|p| p.who == Who::Admin)
+        .unwrap()
+        .client;
+    let school = w.school;
+    let chat = w.chat;
+    let digest = || async {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "select concat_ws('|', (select string_agg(name || coalesce(short_name, ''), ',') from schools),
+                                   (select count(*) from classes),
+                                   (select string_agg(title, ',' order by id) from chats),
+                                   (select count(*) from audit_log))",
+        )
+        .fetch_all(&w.app.db)
+        .await
+        .unwrap();
+        rows
+    };
+    let before = digest().await;
+    let sends: [Sent; 3] = [
+        (
+            format!("/s/{school}/profile"),
+            vec![
+                ("name", "Школа\0 № 7".into()),
+                ("short_name", "Седьмая".into()),
+                ("timezone", "Europe/Moscow".into()),
+                ("inn", "6601234567".into()),
+            ],
+            "name",
+            &[
+                ("name", "Школа № 7"),
+                ("short_name", "Седьмая"),
+                ("inn", "6601234567"),
+            ],
+        ),
+        (
+            format!("/s/{school}/classes"),
+            vec![
+                ("grade", "7".into()),
+                ("letter", "В\u{1}".into()),
+                ("profile", "химико-биологический".into()),
+            ],
+            "letter",
+            &[("letter", "В"), ("profile", "химико-биологический")],
+        ),
+        (
+            format!("/s/{school}/chats/{chat}/edit"),
+            vec![
+                ("title", "Ученики\0 5А".into()),
+                ("platform_url", "https://max.ru/chat/5a".into()),
+            ],
+            "title",
+            &[
+                ("title", "Ученики 5А"),
+                ("platform_url", "https://max.ru/chat/5a"),
+            ],
+        ),
+    ];
+    for (path, fields, field, kept) in sends {
+        let mut body: Vec<(&str, String)> = fields;
+        body.push(("form_key", uuid::Uuid::now_v7().to_string()));
+        let (res, log) = logged(admin.post(w.app.url(&path)).form(&body).send()).await;
+        let res = res.unwrap();
+        let status = res.status().as_u16();
+        assert!(status == 200 || status == 422, "{path}: {status}");
+        let html = res.text().await.unwrap();
+        assert!(
+            error_of(&html, field).contains("Поле содержит недопустимые символы"),
+            "{path}: the message next to «{field}»: {html}"
+        );
+        for (id, value) in kept {
+            assert_eq!(&value_of(&html, id), value, "{path}: «{id}» kept");
+        }
+        assert!(!log.contains("ERROR"), "{path}: {log}");
+    }
+    assert_eq!(digest().await, before, "nothing stored");
 }
 
 #[tokio::test]

@@ -78,42 +78,42 @@ pub(crate) struct Person {
 
 pub(crate) struct World {
     pub(crate) app: TestApp,
-    school: SchoolId,
-    five_a: ClassId,
-    chat: Uuid,
-    chat_member: MembershipId,
-    invite: Uuid,
+    pub(crate) school: SchoolId,
+    pub(crate) five_a: ClassId,
+    pub(crate) chat: Uuid,
+    pub(crate) chat_member: MembershipId,
+    pub(crate) invite: Uuid,
     pub(crate) invite_token: String,
     /// An offer to someone not on the portal yet, by its token.
-    offer_token: String,
+    pub(crate) offer_token: String,
     /// An offer of school A addressed to each person with an account (by their login).
-    offers: std::collections::HashMap<AccountId, Uuid>,
-    request: Uuid,
-    requester: AccountId,
-    kid_account: AccountId,
-    unverified: MembershipId,
-    unverified_account: AccountId,
-    grant: Uuid,
-    candidate: AccountId,
-    subject: Uuid,
-    assignment: Uuid,
-    spare_teacher: MembershipId,
-    spare_subject: Uuid,
-    five_b: ClassId,
-    edition: Uuid,
-    import: Uuid,
-    setup_token: String,
-    password_token: String,
-    admin: AccountId,
+    pub(crate) offers: std::collections::HashMap<AccountId, Uuid>,
+    pub(crate) request: Uuid,
+    pub(crate) requester: AccountId,
+    pub(crate) kid_account: AccountId,
+    pub(crate) unverified: MembershipId,
+    pub(crate) unverified_account: AccountId,
+    pub(crate) grant: Uuid,
+    pub(crate) candidate: AccountId,
+    pub(crate) subject: Uuid,
+    pub(crate) assignment: Uuid,
+    pub(crate) spare_teacher: MembershipId,
+    pub(crate) spare_subject: Uuid,
+    pub(crate) five_b: ClassId,
+    pub(crate) edition: Uuid,
+    pub(crate) import: Uuid,
+    pub(crate) setup_token: String,
+    pub(crate) password_token: String,
+    pub(crate) admin: AccountId,
     pub(crate) people: Vec<Person>,
     // Issue 12: a channel, a deputy's draft post with an attachment, a whole-school
     // broadcast run by the administrator, the parent's calendar feed.
-    channel: Uuid,
-    post: Uuid,
-    attachment: Uuid,
-    broadcast: Uuid,
-    feed_token: String,
-    parent: AccountId,
+    pub(crate) channel: Uuid,
+    pub(crate) post: Uuid,
+    pub(crate) attachment: Uuid,
+    pub(crate) broadcast: Uuid,
+    pub(crate) feed_token: String,
+    pub(crate) parent: AccountId,
 }
 
 fn facts(account: AccountId, roles: &[Role], led: &[ClassId], taught: &[ClassId]) -> Facts {
@@ -780,7 +780,7 @@ fn ends_session(row: &RouteRow) -> bool {
 }
 
 /// A client with a fresh session of `account` (no argon2), and that session's id.
-async fn fresh_session(w: &World, account: AccountId) -> (reqwest::Client, Uuid) {
+pub(crate) async fn fresh_session(w: &World, account: AccountId) -> (reqwest::Client, Uuid) {
     let mut conn = w.app.db.acquire().await.unwrap();
     let token =
         school_portal::auth::session::create(&mut conn, &w.app.state.config, account, None, None)

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{chosen_class, iso, movement_failure, parse_key, recorded};
+use super::{chosen_class, iso, movement_failure, parse_key, recorded, recorded_before};
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
@@ -107,6 +107,9 @@ pub(in crate::movements) async fn enrol(
     scope.require(Action::RecordMovements)?;
     let school = scope.school_id();
     let key = parse_key(&form.key)?;
+    if let Some(again) = recorded_before(&state, scope.tenant(), key).await? {
+        return Ok(again);
+    }
     let mut conn = state.db.acquire().await?;
     let classes = current_classes(&mut conn, scope.tenant()).await?;
     let today = domain::school_today(&mut conn, scope.tenant()).await?;

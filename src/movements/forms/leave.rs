@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::pick::{PickQuery, Picker, StudentCard, picker, require_student};
-use super::{iso, movement_failure, parse_key, recorded};
+use super::{iso, movement_failure, parse_key, recorded, recorded_before};
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
@@ -106,6 +106,9 @@ pub(in crate::movements) async fn leave(
     scope.require(Action::RecordMovements)?;
     let school = scope.school_id();
     let key = parse_key(&form.key)?;
+    if let Some(again) = recorded_before(&state, scope.tenant(), key).await? {
+        return Ok(again);
+    }
     let mut conn = state.db.acquire().await?;
     let student = require_student(&mut conn, scope.tenant(), &form.student).await?;
     let parents = if student.active {

@@ -37,6 +37,24 @@ fn recorded(tenant: Tenant, id: MovementId) -> Response {
 }
 
 /// A movement error no form field explains.
+/// Sent again (at once, or after Back): the register with the movement this form's key
+/// recorded, before the checks it would now fail (the student has already left). A submit
+/// of the key in flight is waited for.
+async fn recorded_before(
+    state: &crate::AppState,
+    tenant: Tenant,
+    key: MovementId,
+) -> AppResult<Option<Response>> {
+    let mut tx = state.db.begin().await?;
+    let again = match super::domain::claim(&mut tx, key).await {
+        Err(MovementError::AlreadyRecorded) => Some(recorded(tenant, key)),
+        Err(e) => return Err(movement_failure(e)),
+        Ok(()) => None,
+    };
+    tx.rollback().await?;
+    Ok(again)
+}
+
 fn movement_failure(e: MovementError) -> AppError {
     match e {
         MovementError::Db(e) => e.into(),

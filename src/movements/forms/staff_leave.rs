@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
 
-use super::{iso, movement_failure, parse_key, recorded};
+use super::{iso, movement_failure, parse_key, recorded, recorded_before};
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
@@ -212,6 +212,9 @@ pub(in crate::movements) async fn staff_leave(
     scope.require(Action::RecordMovements)?;
     let school = scope.school_id();
     let key = parse_key(&form.key)?;
+    if let Some(again) = recorded_before(&state, scope.tenant(), key).await? {
+        return Ok(again);
+    }
     let mut conn = state.db.acquire().await?;
     let member = require_staff(&mut conn, scope.tenant(), &form.member).await?;
     drop(conn);
