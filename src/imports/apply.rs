@@ -157,6 +157,8 @@ pub async fn apply(
         }
     };
     let mut offers: Vec<NewOffer> = Vec::new();
+    // The pupils whose class chats may change (enrolled, moved, given a parent).
+    let mut to_sync: Vec<Uuid> = Vec::new();
 
     // Students enrolled, or moved to their class (as people::enrol_student).
     let mut students = w.students.clone();
@@ -182,6 +184,7 @@ pub async fn apply(
         )
         .fetch_all(&mut *conn)
         .await?;
+        to_sync.extend(rows.iter().map(|r| r.id.0));
         students.extend(rows.into_iter().map(|r| (r.account, r.id)));
     }
     let child_of = |who: Who| -> Result<MembershipId, AppError> {
@@ -238,6 +241,7 @@ pub async fn apply(
             let p = parents.get(a).copied().ok_or_else(|| missing("parent"))?;
             parent_ids.push(p.0);
             child_ids.push(child.0);
+            to_sync.push(child.0);
         }
         sqlx::query!(
             r#"insert into parent_links (school_id, parent_id, child_id)
@@ -277,6 +281,11 @@ pub async fn apply(
             }
         }
     }
+    // The class chats follow the roster, as after a movement (R2.4.d): a pupil under 14
+    // without the parent's consent stays out where the school says so (issue 13, item 7).
+    to_sync.sort_unstable();
+    to_sync.dedup();
+    crate::chats::sync::sync_people(&mut *conn, meta, maker.tenant, maker.actor, &to_sync).await?;
     let offers = not_pending(&mut *conn, maker.tenant, offers).await?;
     crate::offers::create_many(&mut *conn, meta, maker, &offers).await?;
     Ok(())
