@@ -3,7 +3,7 @@
 //! their children's classes.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use sqlx::PgConnection;
 
@@ -246,9 +246,25 @@ struct SchoolHomePage {
     stats: crate::stats::StartNotes,
     /// Outcomes of the person's posts, posts waiting for review (R2.1.m, R2.3.c).
     posts: crate::channels::HomeNotes,
+    /// A student's or parent's chats with their platform links (issue 13, item 9).
+    chats: Vec<crate::chats::ChatRow>,
+    /// Consents to the class chats: a parent's children, a pupil's own (issue 13, item 7).
+    consent: Option<crate::child_consent::HomeNotes>,
+    /// What was just done (`?done=`), said once.
+    done: Option<&'static str>,
 }
 
-async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
+#[derive(serde::Deserialize, Default)]
+struct HomeQuery {
+    #[serde(default)]
+    done: String,
+}
+
+async fn school_home(
+    State(state): State<AppState>,
+    scope: SchoolScope,
+    Query(q): Query<HomeQuery>,
+) -> AppResult<Response> {
     scope.require(Action::ViewSchoolHome)?;
     let mut conn = state.db.acquire().await?;
     let summary = if scope.can(Action::ViewSchoolSummary) {
@@ -262,10 +278,19 @@ async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppRe
     } else {
         Vec::new()
     };
-    let family = if scope.has(Role::Student) || scope.has(Role::Parent) {
+    let pupil_or_parent = scope.has(Role::Student) || scope.has(Role::Parent);
+    let family = if pupil_or_parent {
         family_classes(&mut conn, &scope).await?
     } else {
         Vec::new()
+    };
+    let (chats, consent) = if pupil_or_parent {
+        (
+            crate::chats::my_chat_rows(&mut conn, scope.tenant(), scope.actor().id()).await?,
+            Some(crate::child_consent::home_notes(&mut conn, &scope).await?),
+        )
+    } else {
+        (Vec::new(), None)
     };
     let roles = scope
         .roles()
@@ -289,6 +314,15 @@ async fn school_home(State(state): State<AppState>, scope: SchoolScope) -> AppRe
             .await?,
         stats: crate::stats::start_notes(&mut conn, &scope).await?,
         posts: crate::channels::home_notes(&mut conn, &scope).await?,
+        chats,
+        consent,
+        done: match q.done.as_str() {
+            "consent" => Some("Согласие на участие ребёнка в чатах класса записано."),
+            "own-consent" => {
+                Some("Ваше согласие на участие в чатах класса записано; родителям сообщили.")
+            }
+            _ => None,
+        },
     })?
     .into_response())
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod broadcasts;
 pub mod channels;
 pub mod chats;
+pub mod child_consent;
 pub mod classes;
 pub mod config;
 pub mod db;
@@ -114,6 +115,7 @@ fn routes(state: &AppState) -> Routes {
     let r = help::routes(r);
     let r = registration::routes(r);
     let r = my_data::routes(r);
+    let r = child_consent::routes(r);
     support::routes(r)
 }
 

@@ -74,6 +74,16 @@ pub fn action_title(action: &str) -> String {
         ("export.students", "экспорт учеников"),
         ("export.staff", "экспорт сотрудников"),
         ("export.movements", "экспорт движения"),
+        ("people.corrected", "данные исправлены"),
+        (
+            "consent.parent_given",
+            "согласие родителя на участие в чатах",
+        ),
+        ("consent.own_given", "согласие ученика на участие в чатах"),
+        (
+            "school.consent_setting",
+            "настройка согласий родителей изменена",
+        ),
     ];
     known
         .iter()

@@ -63,6 +63,8 @@ pub struct SchoolScope {
     school_short: Option<String>,
     timezone: String,
     roles: Vec<Role>,
+    /// The school's administrators' contacts (raw rows, see `web::layout::admin_contacts`).
+    admins: Vec<String>,
     led: Vec<ClassId>,
     taught: Vec<ClassId>,
     review_queue: i64,
@@ -90,6 +92,10 @@ impl SchoolScope {
     }
     pub fn roles(&self) -> &[Role] {
         &self.roles
+    }
+    /// The school's administrators' contacts for the footer (R3.2): rows of «name\tphone\temail».
+    pub fn admin_rows(&self) -> &[String] {
+        &self.admins
     }
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
@@ -142,6 +148,7 @@ impl SchoolScope {
             school_short: row.school_short.clone(),
             timezone: row.timezone.clone(),
             roles,
+            admins: row.admins.clone(),
             led: row.led.iter().copied().map(ClassId).collect(),
             taught: row.taught.iter().copied().map(ClassId).collect(),
             review_queue: row.review_queue,
@@ -161,6 +168,11 @@ impl SchoolScope {
             r#"select s.name, s.short_name, s.timezone,
                  array(select r.role from school_roles r
                        where r.school_id = s.id and r.account_id = $2) as "roles!: Vec<String>",
+                 array(select distinct a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '')
+                              || E'\t' || coalesce(a.phone, '') || E'\t' || coalesce(a.email, '')
+                       from active_admin_grants g join accounts a on a.id = g.account_id
+                       where g.school_id = s.id and a.deactivated_at is null
+                       order by 1) as "admins!: Vec<String>",
                  array(select l.class_id from led_classes l
                        where l.school_id = s.id and l.account_id = $2
                        order by l.class_id) as "led!: Vec<Uuid>",
@@ -190,6 +202,7 @@ impl SchoolScope {
             school_short: row.short_name,
             timezone: row.timezone,
             roles,
+            admins: row.admins,
             led: row.led.into_iter().map(ClassId).collect(),
             taught: row.taught.into_iter().map(ClassId).collect(),
             review_queue: row.review_queue,

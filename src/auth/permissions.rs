@@ -194,6 +194,12 @@ pub enum Action {
     /// address, a support request and the list of them (R3.2, R2.1.p); a member sees their
     /// own requests, the administrator the school's.
     ContactSupport,
+    /// A parent consents to their child's taking part in the class chats (152-FZ; issue
+    /// 13, item 7): only for their own linked child.
+    GiveChildConsent,
+    /// A pupil of 14 or more consents to taking part in the class chats themselves, the
+    /// parent informed (issue 13, item 7).
+    GiveOwnConsent,
 }
 }
 
@@ -254,6 +260,8 @@ impl Action {
                 "plan and change broadcasts (R2.1.n, R2.3.d, R2.4.d, R2.5.d, R3.4)"
             }
             Action::ContactSupport => "support contacts and requests (R3.2, R2.1.p)",
+            Action::GiveChildConsent => "a parent's consent to their child's chats (R4.3)",
+            Action::GiveOwnConsent => "a pupil's own consent to the chats from 14 (R4.3)",
         }
     }
 }
@@ -346,6 +354,8 @@ pub const MATRIX: &[(Action, &[Role])] = &[
         &[Admin, Deputy, ItDeputy, ClassTeacher, Teacher],
     ),
     (Action::ContactSupport, EVERY_MEMBER),
+    (Action::GiveChildConsent, &[Parent]),
+    (Action::GiveOwnConsent, &[Student]),
 ];
 
 /// The roles allowed an action.

@@ -49,6 +49,9 @@ pub struct ScopeRow {
     pub school_short: Option<String>,
     pub timezone: String,
     pub roles: Vec<String>,
+    /// The school's administrators' contacts for every page's footer (R3.2), as
+    /// [`crate::web::layout::admin_contacts`] reads them.
+    pub admins: Vec<String>,
     pub led: Vec<Uuid>,
     pub taught: Vec<Uuid>,
     /// Posts waiting for the administrator's review (0 for anyone who is not the school's
@@ -90,6 +93,11 @@ pub async fn lookup(
                   sc.timezone as "timezone?",
                   array(select r.role from school_roles r
                         where r.school_id = sc.id and r.account_id = f.account_id) as "roles!: Vec<String>",
+                  array(select distinct a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '')
+                               || E'\t' || coalesce(a.phone, '') || E'\t' || coalesce(a.email, '')
+                        from active_admin_grants g join accounts a on a.id = g.account_id
+                        where g.school_id = sc.id and a.deactivated_at is null
+                        order by 1) as "admins!: Vec<String>",
                   array(select l.class_id from led_classes l
                         where l.school_id = sc.id and l.account_id = f.account_id
                         order by l.class_id) as "led!: Vec<Uuid>",
@@ -118,6 +126,7 @@ pub async fn lookup(
                 school_short: r.school_short,
                 timezone,
                 roles: r.roles,
+                admins: r.admins,
                 led: r.led,
                 taught: r.taught,
                 review_queue: r.review_queue,

@@ -40,6 +40,8 @@ pub struct Row {
     pub live_links: i64,
     pub stale_links: i64,
     pub pending_requests: i64,
+    /// Pupils under 14 without the parent's consent to the chats (issue 13, item 7).
+    pub without_consent: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,6 +85,7 @@ impl Row {
             || self.parents_in_chat < self.parents
             || self.stale_links > 0
             || self.pending_requests > 0
+            || self.without_consent > 0
         {
             Light::Yellow
         } else {
@@ -166,6 +169,11 @@ pub async fn rows(
              select r.class_id, count(*) as n from join_requests r
              where r.school_id = $1 and r.status = 'pending'
              group by r.class_id
+           ),
+           no_consent as (
+             select n.class_id, count(*) as n from pupils_without_parent_consent n
+             where n.school_id = $1
+             group by n.class_id
            )
            select c.id as "class_id!: ClassId", c.title as "title!",
              t.name as "class_teacher?", coalesce(t.verified, false) as "teacher_verified!",
@@ -177,7 +185,8 @@ pub async fn rows(
              coalesce(fn.in_chat, 0) as "parents_in_chat!",
              coalesce(lk.live, 0) as "live_links!",
              coalesce(lk.stale, 0) as "stale_links!",
-             coalesce(pr.n, 0) as "pending_requests!"
+             coalesce(pr.n, 0) as "pending_requests!",
+             coalesce(nc.n, 0) as "without_consent!"
            from cls c
            left join lateral (
              select a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '') as name,
@@ -195,6 +204,7 @@ pub async fn rows(
            left join fam_n fn on fn.class_id = c.id
            left join links lk on lk.class_id = c.id
            left join pending pr on pr.class_id = c.id
+           left join no_consent nc on nc.class_id = c.id
            order by c.grade, c.letter"#,
         school as SchoolId,
         only_led_by.map(|a| a.0)
@@ -219,6 +229,7 @@ pub async fn rows(
             live_links: r.live_links,
             stale_links: r.stale_links,
             pending_requests: r.pending_requests,
+            without_consent: r.without_consent,
         })
         .collect())
 }
@@ -307,7 +318,7 @@ pub fn to_csv(rows: &[Row]) -> String {
     let mut out = String::from(
         "Класс;Классный руководитель;Статус подтверждён;Чат учеников;Чат родителей;Чат учителей;\
          Учеников;Учеников в чате;Учеников с родителем;Родителей;Родителей в чате;\
-         Действующих ссылок;Устаревших ссылок;Заявок на рассмотрении;Светофор\r\n",
+         Действующих ссылок;Устаревших ссылок;Заявок на рассмотрении;Без согласия родителя;Светофор\r\n",
     );
     let yes = |b: bool| if b { "да" } else { "нет" };
     for r in rows {
@@ -326,6 +337,7 @@ pub fn to_csv(rows: &[Row]) -> String {
             r.live_links.to_string(),
             r.stale_links.to_string(),
             r.pending_requests.to_string(),
+            r.without_consent.to_string(),
             r.light().title().to_owned(),
         ];
         out.push_str(&fields.join(";"));

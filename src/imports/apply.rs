@@ -157,12 +157,12 @@ pub async fn apply(
         }
     };
     let mut offers: Vec<NewOffer> = Vec::new();
+    // Whose class chats the import changes: the students enrolled or moved, the children
+    // given a parent, the staff added (synced at the end, as a transfer does: R2.4.d).
+    let mut to_sync: Vec<Uuid> = Vec::new();
 
     // Students enrolled, or moved to their class (as people::enrol_student).
     let mut students = w.students.clone();
-    // Whose class chats the import changes: the students enrolled or moved, the children
-    // given a parent, the staff added (synced at the end, as a transfer does: R2.4.d).
-    let mut enrolled: Vec<Uuid> = Vec::new();
     if !w.enrol.is_empty() {
         let mut accounts = Vec::with_capacity(w.enrol.len());
         let mut classes = Vec::with_capacity(w.enrol.len());
@@ -185,7 +185,7 @@ pub async fn apply(
         )
         .fetch_all(&mut *conn)
         .await?;
-        enrolled.extend(rows.iter().map(|r| r.id.0));
+        to_sync.extend(rows.iter().map(|r| r.id.0));
         students.extend(rows.into_iter().map(|r| (r.account, r.id)));
     }
     let child_of = |who: Who| -> Result<MembershipId, AppError> {
@@ -242,7 +242,7 @@ pub async fn apply(
             let p = parents.get(a).copied().ok_or_else(|| missing("parent"))?;
             parent_ids.push(p.0);
             child_ids.push(child.0);
-            enrolled.push(child.0);
+            to_sync.push(child.0);
         }
         sqlx::query!(
             r#"insert into parent_links (school_id, parent_id, child_id)
@@ -262,7 +262,7 @@ pub async fn apply(
                 let m =
                     crate::schools::ensure_staff_membership(&mut *conn, maker.tenant, a, s.role)
                         .await?;
-                enrolled.push(m.0);
+                to_sync.push(m.0);
                 if let Some(position) = &s.position {
                     sqlx::query!(
                         "update memberships set position = $3 where school_id = $1 and id = $2",
@@ -283,9 +283,11 @@ pub async fn apply(
             }
         }
     }
-    enrolled.sort_unstable();
-    enrolled.dedup();
-    crate::chats::sync::sync_people(&mut *conn, meta, maker.tenant, maker.actor, &enrolled).await?;
+    // The class chats follow the roster, as after a movement (R2.4.d): a pupil under 14
+    // without the parent's consent stays out where the school says so (issue 13, item 7).
+    to_sync.sort_unstable();
+    to_sync.dedup();
+    crate::chats::sync::sync_people(&mut *conn, meta, maker.tenant, maker.actor, &to_sync).await?;
     let offers = not_pending(&mut *conn, maker.tenant, offers).await?;
     crate::offers::create_many(&mut *conn, meta, maker, &offers).await?;
     Ok(())

@@ -63,6 +63,8 @@ pub struct CardExtras {
     /// The person belongs to this school alone: a login link may be shown here.
     pub only_here: bool,
     pub pending_requests: i64,
+    /// A pupil's consent to the class chats (issue 13, item 7); `None` for others.
+    pub consent: Option<crate::child_consent::State>,
     pub form_key: FormKey,
 }
 
@@ -133,6 +135,7 @@ pub async fn card_extras(
         has_email: facts.has_email,
         only_here: facts.only_here,
         pending_requests: facts.pending,
+        consent: crate::child_consent::of_pupil(conn, scope, account).await?,
         form_key: FormKey::default(),
     })
 }

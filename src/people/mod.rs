@@ -7,6 +7,7 @@
 //! down as the object rules in [`crate::offers`].
 
 pub mod actions;
+pub mod corrections;
 pub mod pages;
 pub mod verification;
 
@@ -17,7 +18,7 @@ use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::Routes;
 
 pub fn routes(r: Routes) -> Routes {
-    actions::routes(verification::routes(pages::routes(r)))
+    corrections::routes(actions::routes(verification::routes(pages::routes(r))))
 }
 
 /// A person to create. Names are stored as typed (trimmed); e-mail and phone normalised.

@@ -485,6 +485,7 @@ async fn card(
         can_manage: scope.can(Action::ManagePeople),
         done: match q.done.as_str() {
             "sessions" => Some("Все сеансы входа этого человека завершены."),
+            "corrected" => Some("Исправления сохранены и записаны в историю изменений."),
             _ => None,
         },
     })?

@@ -57,6 +57,35 @@ pub struct Layout {
     pub nav: Vec<NavItem>,
     /// The school being worked in, for the footer's support link.
     pub school_id: Option<crate::ids::SchoolId>,
+    /// The school's administrators' contacts, shown in every page's footer (R3.2).
+    pub admins: Vec<AdminContact>,
+}
+
+/// One administrator of the school as the footer names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdminContact {
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+/// The contacts from the scope's rows («name\tphone\temail», phone and e-mail may be empty).
+pub fn admin_contacts(rows: &[String]) -> Vec<AdminContact> {
+    rows.iter()
+        .map(|row| {
+            let mut parts = row.rsplitn(3, '\t');
+            let email = parts.next().unwrap_or_default();
+            let phone = parts.next().unwrap_or_default();
+            let name = parts.next().unwrap_or_default();
+            AdminContact {
+                name: name.to_owned(),
+                phone: Some(phone)
+                    .filter(|p| !p.is_empty())
+                    .map(super::format::phone),
+                email: Some(email).filter(|e| !e.is_empty()).map(str::to_owned),
+            }
+        })
+        .collect()
 }
 
 impl Layout {
@@ -86,6 +115,7 @@ impl Layout {
             flash: super::here::flash(),
             nav,
             school_id: None,
+            admins: Vec::new(),
         }
     }
 
@@ -152,6 +182,7 @@ impl Layout {
             flash: super::here::flash(),
             nav,
             school_id: Some(scope.school_id()),
+            admins: admin_contacts(scope.admin_rows()),
         }
     }
 }
@@ -169,5 +200,30 @@ impl Layout {
     /// The platform's technical support address for the footer (R3.2).
     pub fn support_email(&self) -> &'static str {
         crate::support::support_email()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_contacts_split_name_phone_and_email() {
+        let rows = vec![
+            "Иванова Анна Петровна\t+79123456789\tivanova@school.ru".to_owned(),
+            "Петров Пётр\t\t".to_owned(),
+        ];
+        let c = admin_contacts(&rows);
+        assert_eq!(c[0].name, "Иванова Анна Петровна");
+        assert_eq!(c[0].email.as_deref(), Some("ivanova@school.ru"));
+        assert!(c[0].phone.is_some());
+        assert_eq!(
+            c[1],
+            AdminContact {
+                name: "Петров Пётр".into(),
+                phone: None,
+                email: None
+            }
+        );
     }
 }

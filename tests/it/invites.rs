@@ -1857,3 +1857,82 @@ async fn the_poster_opens_in_a_new_tab_and_the_link_is_still_there_after_it() {
     );
     browser.close().await;
 }
+
+/// Issue 13, item 9: the join page, the poster and the parent slips name «Сферум» and МАХ
+/// and say what to do after joining.
+#[tokio::test]
+async fn the_join_page_the_poster_and_the_slips_name_sferum_and_max_and_say_what_comes_after_joining()
+ {
+    let w = world().await;
+    let admin = w.app.logged_in("admin@test.local").await;
+    let five_a = w.five_a.to_string();
+    let (token, _) = create_link(&w, &admin, &[("role", "parent"), ("class_id", &five_a)]).await;
+    let says_what_next = |text: &str, what: &str| {
+        assert!(
+            text.contains("Сферум") && text.contains("МАХ"),
+            "{what} names the platform: {text}"
+        );
+        assert!(
+            text.contains("После вступления") || text.contains("что будет дальше"),
+            "{what} says what comes after joining: {text}"
+        );
+        assert!(
+            text.contains("главной"),
+            "{what} says where the chat links will be: {text}"
+        );
+    };
+
+    let join = w
+        .app
+        .get(&w.app.client(), &format!("/join/{token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    says_what_next(
+        &select_texts(&join, "#join-onboarding").join(" "),
+        "the join page",
+    );
+
+    let poster = w
+        .app
+        .post(
+            &admin,
+            &format!("/s/{}/invites/share/poster", w.school),
+            &[("token", &token)],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    says_what_next(
+        &select_texts(&poster, ".poster-onboarding").join(" "),
+        "the poster",
+    );
+
+    let ct = w.app.logged_in("ct@test.local").await;
+    let new = w
+        .app
+        .get(&ct, &format!("/s/{}/invites/slips/new", w.school))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form_id = select_attr(&new, "input[name=form_id]", "value")[0].clone();
+    let sheet = w
+        .app
+        .post(
+            &ct,
+            &format!("/s/{}/invites/slips", w.school),
+            &[("form_id", &form_id), ("class_id", &five_a), ("days", "30")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let slips = select_texts(&sheet, ".slip-onboarding");
+    assert!(!slips.is_empty(), "every slip has the words");
+    for slip in slips {
+        says_what_next(&slip, "a slip");
+    }
+}

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::helpers::*;
 use crate::routes::{Who, World, world};
 
-/// Routes sent twice by a test in `double_submit.rs` (its name says which).
+/// Routes sent twice by a test in `double_submit.rs` (its name says which), or in the
+/// module named beside them.
 const SENT_TWICE_ELSEWHERE: &[&str] = &[
     "/s/{school_id}/class-teachers/orders",
     "/s/{school_id}/admin-rights",
@@ -35,6 +36,15 @@ const SENT_TWICE_ELSEWHERE: &[&str] = &[
     "/s/{school_id}/invites/slips",
     "/operator/schools",
     "/s/{school_id}/chats/{chat_id}/invite",
+    // Issue 13's corrections and consents, sent twice by the tests of their own modules:
+    // helping::the_administrator_corrects_a_pupils_class_and_name_from_the_card_...,
+    // consent::consenting_twice_records_one_consent,
+    // consent::a_pupil_of_14_or_more_gives_their_own_consent_and_the_parent_is_told_by_mail,
+    // consent::with_the_setting_on_a_pupil_under_14_..._by_a_transfer_... (the setting).
+    "/s/{school_id}/people/{account_id}/correct",
+    "/s/{school_id}/children/{account_id}/chat-consent",
+    "/s/{school_id}/my-chat-consent",
+    "/s/{school_id}/child-consents/setting",
 ];
 
 /// Not forms a person resends, each with why.
