@@ -194,6 +194,14 @@ pub enum Action {
     /// address, a support request and the list of them (R3.2, R2.1.p); a member sees their
     /// own requests, the administrator the school's.
     ContactSupport,
+    /// The school's bot on the platform: its token, the API's address, the root
+    /// certificate, the health check, matching the chats it is in (issue 15).
+    ManageConnector,
+    /// Read a chat's members from the platform and remove who left (R2.1.l, R2.4.d): the
+    /// administrator, and the class teacher for their own class's chats.
+    ManagePlatformMembers,
+    /// One's own deep link to the school's bot, which binds one's platform account.
+    BindPlatformAccount,
 }
 }
 
@@ -254,6 +262,11 @@ impl Action {
                 "plan and change broadcasts (R2.1.n, R2.3.d, R2.4.d, R2.5.d, R3.4)"
             }
             Action::ContactSupport => "support contacts and requests (R3.2, R2.1.p)",
+            Action::ManageConnector => "the school's bot on the platform (issue 15)",
+            Action::ManagePlatformMembers => {
+                "a chat's platform members, removing who left (R2.1.l, R2.4.d)"
+            }
+            Action::BindPlatformAccount => "one's deep link binding a platform account",
         }
     }
 }
@@ -346,6 +359,9 @@ pub const MATRIX: &[(Action, &[Role])] = &[
         &[Admin, Deputy, ItDeputy, ClassTeacher, Teacher],
     ),
     (Action::ContactSupport, EVERY_MEMBER),
+    (Action::ManageConnector, &[Admin]),
+    (Action::ManagePlatformMembers, &[Admin, ClassTeacher]),
+    (Action::BindPlatformAccount, EVERY_MEMBER),
 ];
 
 /// The roles allowed an action.

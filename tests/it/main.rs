@@ -14,6 +14,7 @@ mod broadcasts;
 mod browser;
 mod channels;
 mod chats;
+mod connector;
 mod demo;
 mod double_submit;
 mod faults;
