@@ -37,7 +37,7 @@ impl ConnectorKey {
     }
 
     /// Encrypts a token for `school`: (nonce, ciphertext).
-    pub fn seal(&self, school: SchoolId, token: &Token) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    pub fn seal(&self, tenant: Tenant, token: &Token) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
         let nonce: [u8; 12] = rand::random();
         let cipher = self
             .cipher()
@@ -45,7 +45,7 @@ impl ConnectorKey {
                 Nonce::from_slice(&nonce),
                 Payload {
                     msg: token.0.as_bytes(),
-                    aad: school.to_string().as_bytes(),
+                    aad: tenant.id().to_string().as_bytes(),
                 },
             )
             .map_err(|_| anyhow::anyhow!("cannot encrypt the bot token"))?;
@@ -53,7 +53,7 @@ impl ConnectorKey {
     }
 
     /// Decrypts a stored token of `school`.
-    pub fn open(&self, school: SchoolId, nonce: &[u8], cipher: &[u8]) -> anyhow::Result<Token> {
+    pub fn open(&self, tenant: Tenant, nonce: &[u8], cipher: &[u8]) -> anyhow::Result<Token> {
         if nonce.len() != 12 {
             anyhow::bail!("bad nonce length");
         }
@@ -63,7 +63,7 @@ impl ConnectorKey {
                 Nonce::from_slice(nonce),
                 Payload {
                     msg: cipher,
-                    aad: school.to_string().as_bytes(),
+                    aad: tenant.id().to_string().as_bytes(),
                 },
             )
             .map_err(|_| anyhow::anyhow!("the bot token does not decrypt with this key"))?;
@@ -147,7 +147,7 @@ pub async fn load(
     .fetch_optional(conn)
     .await?;
     let Some(r) = row else { return Ok(None) };
-    let token = key.open(tenant.id(), &r.token_nonce, &r.token_cipher)?;
+    let token = key.open(tenant, &r.token_nonce, &r.token_cipher)?;
     Ok(Some(Bot {
         tenant,
         api_base: r.api_base,
@@ -189,8 +189,8 @@ mod tests {
     #[test]
     fn a_token_opens_only_for_its_school_and_never_prints() {
         let key = ConnectorKey([7; 32]);
-        let a = SchoolId::new();
-        let b = SchoolId::new();
+        let a = Tenant::for_tests(SchoolId::new());
+        let b = Tenant::for_tests(SchoolId::new());
         let token = Token::new("secret-token-123");
         let (nonce, cipher) = key.seal(a, &token).unwrap();
         assert_eq!(key.open(a, &nonce, &cipher).unwrap(), token);

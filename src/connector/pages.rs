@@ -282,7 +282,7 @@ pub async fn save(
             .await;
         }
     };
-    let (nonce, cipher) = key.seal(tenant.id(), &token)?;
+    let (nonce, cipher) = key.seal(tenant, &token)?;
     sqlx::query!(
         "insert into connector_bots (school_id, token_nonce, token_cipher, api_base, root_cert,
                                      webhook_secret, hook_id, bot_user_id, bot_name, bot_username,
