@@ -128,6 +128,9 @@ pub struct WebConfig {
 
     #[command(flatten)]
     pub help: HelpConfig,
+
+    #[command(flatten)]
+    pub connector: ConnectorConfig,
 }
 
 /// The SMTP server the portal sends its e-mail through (invites, outcomes of join
@@ -201,6 +204,7 @@ impl Default for WebConfig {
             db_down_acquire_timeout_ms: 500,
             smtp: SmtpConfig::default(),
             help: HelpConfig::default(),
+            connector: ConnectorConfig::default(),
         }
     }
 }
@@ -255,6 +259,42 @@ impl Default for HelpConfig {
             reset_link_minutes: 30,
             support_email: "info@sferum.ru".to_owned(),
             registration_email: "info@sferum.ru".to_owned(),
+        }
+    }
+}
+
+/// The platform connector (issue 15): optional, per school, off by default.
+#[derive(Clone, Args)]
+pub struct ConnectorConfig {
+    /// The key the schools' bot tokens are encrypted with: 32 random bytes in base64
+    /// (`openssl rand -base64 32`). Unset: no school can set up a bot.
+    #[arg(long, env = "PORTAL_CONNECTOR_KEY", hide_env_values = true)]
+    pub connector_key: Option<String>,
+
+    /// Seconds between passes of the connector's worker (stored updates, due checks of
+    /// the webhook subscriptions).
+    #[arg(long, env = "PORTAL_CONNECTOR_INTERVAL_SECS", default_value_t = 5)]
+    pub connector_interval_secs: u64,
+}
+
+impl std::fmt::Debug for ConnectorConfig {
+    /// Never prints the key (SECURITY.md: no secret in logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorConfig")
+            .field(
+                "connector_key",
+                &self.connector_key.as_ref().map(|_| "«скрыт»"),
+            )
+            .field("connector_interval_secs", &self.connector_interval_secs)
+            .finish()
+    }
+}
+
+impl Default for ConnectorConfig {
+    fn default() -> Self {
+        Self {
+            connector_key: None,
+            connector_interval_secs: 5,
         }
     }
 }

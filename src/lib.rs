@@ -12,6 +12,7 @@ pub mod chats;
 pub mod child_consent;
 pub mod classes;
 pub mod config;
+pub mod connector;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -116,6 +117,7 @@ fn routes(state: &AppState) -> Routes {
     let r = registration::routes(r);
     let r = my_data::routes(r);
     let r = child_consent::routes(r);
+    let r = connector::routes(r);
     support::routes(r)
 }
 
@@ -229,7 +231,18 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
     let mailer = mail::spawn_sender(state.db.clone(), state.config.smtp.clone());
     let janitor = janitor::spawn(state.db.clone(), (*state.config).clone());
     let snapshots = stats::snapshots::spawn(state.db.clone(), Duration::from_secs(3600));
-    let poller = channels::publish::spawn(state.db.clone(), state.public_url.to_string());
+    let key = connector::ConnectorKey::from_config(&state.config.connector);
+    let poller = channels::publish::spawn(
+        state.db.clone(),
+        state.public_url.to_string(),
+        connector::publishing::BotPublisher::new(key.clone()),
+    );
+    let connector = connector::worker::spawn(
+        state.db.clone(),
+        key,
+        state.public_url.to_string(),
+        Duration::from_secs(state.config.connector.connector_interval_secs.max(1)),
+    );
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -243,6 +256,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
     janitor.abort();
     snapshots.abort();
     poller.abort();
+    connector.abort();
     Ok(())
 }
 

@@ -180,6 +180,7 @@ pub const OBJECT_RULES: &[(Action, &[Rule])] = &[
     (Action::RecordParticipation, &[Rule::LeadsClass]),
     (Action::WritePosts, &[Rule::AuthorOrAdmin]),
     (Action::PlanBroadcasts, &[Rule::AuthorOrAdmin]),
+    (Action::ManagePlatformMembers, &[Rule::LeadsClass]),
 ];
 
 /// The object rules of an action (none for most).

@@ -200,6 +200,14 @@ pub enum Action {
     /// A pupil of 14 or more consents to taking part in the class chats themselves, the
     /// parent informed (issue 13, item 7).
     GiveOwnConsent,
+    /// The school's bot on the platform: its token, the API's address, the root
+    /// certificate, the health check, matching the chats it is in (issue 15).
+    ManageConnector,
+    /// Read a chat's members from the platform and remove who left (R2.1.l, R2.4.d): the
+    /// administrator, and the class teacher for their own class's chats.
+    ManagePlatformMembers,
+    /// One's own deep link to the school's bot, which binds one's platform account.
+    BindPlatformAccount,
 }
 }
 
@@ -262,6 +270,11 @@ impl Action {
             Action::ContactSupport => "support contacts and requests (R3.2, R2.1.p)",
             Action::GiveChildConsent => "a parent's consent to their child's chats (R4.3)",
             Action::GiveOwnConsent => "a pupil's own consent to the chats from 14 (R4.3)",
+            Action::ManageConnector => "the school's bot on the platform (issue 15)",
+            Action::ManagePlatformMembers => {
+                "a chat's platform members, removing who left (R2.1.l, R2.4.d)"
+            }
+            Action::BindPlatformAccount => "one's deep link binding a platform account",
         }
     }
 }
@@ -356,6 +369,9 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::ContactSupport, EVERY_MEMBER),
     (Action::GiveChildConsent, &[Parent]),
     (Action::GiveOwnConsent, &[Student]),
+    (Action::ManageConnector, &[Admin]),
+    (Action::ManagePlatformMembers, &[Admin, ClassTeacher]),
+    (Action::BindPlatformAccount, EVERY_MEMBER),
 ];
 
 /// The roles allowed an action.

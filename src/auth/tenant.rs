@@ -11,6 +11,7 @@
 //! - [`Tenant::of_offer`]: the school of an offer found by its token;
 //! - [`Tenant::for_region`]: the regional role's read-only view of a school's aggregates;
 //! - [`Tenant::of_feed`]: the school of a calendar feed found by its token;
+//! - [`Tenant::of_hook`]: the school of a platform webhook (hook id and secret are the proof);
 //! - [`Tenant::for_job`]: the portal's own work (the demo, background jobs), never a request;
 //! - `Tenant::for_tests`: the integration tests (feature `test-support`).
 
@@ -51,6 +52,12 @@ impl Tenant {
     /// The school of a calendar feed found by its token (the token is the proof; the
     /// person's rights are re-checked on every fetch).
     pub(crate) fn of_feed(school: SchoolId) -> Self {
+        Self(school)
+    }
+
+    /// The school of a platform webhook found by its unguessable hook id, the secret
+    /// header checked (src/connector/webhook.rs).
+    pub(crate) fn of_hook(school: SchoolId) -> Self {
         Self(school)
     }
 

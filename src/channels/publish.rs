@@ -6,8 +6,8 @@
 //! Until the platform connector exists the publisher is [`Manual`]: it reminds the
 //! administrators by e-mail (the post is then listed in the review queue as due) and the
 //! administrator publishes on the platform and records the link («Опубликовано вручную»).
-//! A post still not published an hour after its time is marked overdue. A bot would
-//! implement [`Publisher`] and answer [`Outcome::Published`].
+//! A post still not published an hour after its time is marked overdue. A school's bot
+//! (`crate::connector::publishing::BotPublisher`) answers [`Outcome::Published`].
 
 use std::time::Duration;
 
@@ -206,11 +206,16 @@ pub async fn poll_once<P: Publisher>(
 /// How often the poller looks for due posts.
 pub const INTERVAL: Duration = Duration::from_secs(30);
 
-/// The background poller with the manual publisher, for as long as the task lives.
-pub fn spawn(pool: PgPool, public_url: String) -> tokio::task::JoinHandle<()> {
+/// The background poller with `publisher` (the bot's where a school has one, see
+/// `crate::connector::publishing`), for as long as the task lives.
+pub fn spawn<P: Publisher + 'static>(
+    pool: PgPool,
+    public_url: String,
+    publisher: P,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match poll_once(&pool, &Manual, &public_url).await {
+            match poll_once(&pool, &publisher, &public_url).await {
                 Ok(p) if p == Pass::default() => {}
                 Ok(p) => tracing::info!(due = p.due, overdue = p.overdue, "due posts handled"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "due-post pass failed"),

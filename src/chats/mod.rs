@@ -34,6 +34,7 @@ pub use members::reconcile_chat;
 pub use mine::my_chat_rows;
 pub use rules::leads_class;
 pub use show::{MemberRow, Person};
+pub(crate) use show::{chat_target, show_page};
 
 use create::{
     create_class_chat, create_mandatory, create_staff_chat, create_subject_chat, new_page,

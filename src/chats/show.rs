@@ -153,6 +153,11 @@ struct ShowPage {
     invite_key: FormKey,
     /// The key of the page's change forms (each action derives its own from it).
     page_key: FormKey,
+    /// Who is really in the chat on the platform, when the school's bot is in it
+    /// (src/connector); None without a bot, and the page is as before.
+    platform: Option<crate::connector::presence::PlatformView>,
+    /// Whether the asker may read the platform's members and remove who left.
+    can_remove: bool,
 }
 
 pub(super) fn school_role(role: &str) -> &'static str {
@@ -167,7 +172,7 @@ pub(super) fn chat_role(role: &str) -> &'static str {
     }
 }
 
-pub(super) async fn show_page(
+pub(crate) async fn show_page(
     conn: &mut PgConnection,
     scope: &SchoolScope,
     chat: Uuid,
@@ -270,6 +275,15 @@ pub(super) async fn show_page_typed(
         (Vec::new(), Vec::new())
     };
     let unexpected_count = members.iter().filter(|m| m.unexpected.is_some()).count();
+    let can_remove = head
+        .facts
+        .can_on(Action::ManagePlatformMembers, &head.target())
+        && !head.archived;
+    let platform = if head.manageable() || can_remove {
+        crate::connector::presence::for_chat(conn, scope.tenant(), chat, scope.timezone()).await?
+    } else {
+        None
+    };
     Ok(render(&ShowPage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
@@ -293,6 +307,8 @@ pub(super) async fn show_page_typed(
         notice,
         invite_key: FormKey::default(),
         page_key: FormKey::default(),
+        platform,
+        can_remove,
     })?
     .into_response())
 }
@@ -357,4 +373,15 @@ pub(super) async fn show(
     scope.require(Action::ViewChats)?;
     let mut conn = state.db.acquire().await?;
     show_page(&mut conn, &scope, chat, FormErrors::default(), None).await
+}
+
+/// The chat as the object rules see it, for the connector's actions on a chat (404 when
+/// not in the asker's school, 403 unless they see it).
+pub(crate) async fn chat_target(
+    conn: &mut PgConnection,
+    scope: &SchoolScope,
+    chat: Uuid,
+) -> AppResult<(Target, bool)> {
+    let head = load_chat(conn, scope, chat).await?;
+    Ok((head.target(), head.archived))
 }

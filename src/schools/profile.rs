@@ -129,6 +129,10 @@ struct ShowPage {
     saved: bool,
     /// The registration application's state (R2.1.a), for the administrator.
     registration: Option<&'static str>,
+    /// The school's bot on the platform, for the administrator (issue 15): its state, or
+    /// the offer to set one up.
+    bot: Option<crate::connector::pages::BotState>,
+    can_bot: bool,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +172,14 @@ async fn show(
             true => Some(crate::registration::latest_state(&mut conn, &scope).await?),
             false => None,
         },
+        bot: match scope.can(Action::ManageConnector) {
+            true => {
+                crate::connector::pages::state_of(&mut conn, scope.tenant(), scope.timezone())
+                    .await?
+            }
+            false => None,
+        },
+        can_bot: scope.can(Action::ManageConnector),
     })?
     .into_response())
 }

@@ -15,6 +15,7 @@ mod browser;
 mod channels;
 mod chats;
 mod consent;
+mod connector;
 mod demo;
 mod double_submit;
 mod faults;

@@ -45,6 +45,16 @@ const SENT_TWICE_ELSEWHERE: &[&str] = &[
     "/s/{school_id}/children/{account_id}/chat-consent",
     "/s/{school_id}/my-chat-consent",
     "/s/{school_id}/child-consents/setting",
+    // The platform connector (issue 15), sent twice in `connector.rs` against the
+    // stand-in platform: the settings and the removal in
+    // `r2_1_l_r2_4_d_the_bot_shows_who_is_really_in_5as_parents_chat_and_removes_who_left`,
+    // the check and the read in `the_token_never_appears_in_pages_or_the_audit_log_...`,
+    // the match in `a_chat_the_link_does_not_find_is_matched_by_the_administrators_choice`.
+    "/s/{school_id}/connector",
+    "/s/{school_id}/connector/check",
+    "/s/{school_id}/connector/chats/match",
+    "/s/{school_id}/chats/{chat_id}/platform/refresh",
+    "/s/{school_id}/chats/{chat_id}/platform/remove",
 ];
 
 /// Not forms a person resends, each with why.
@@ -96,6 +106,10 @@ const EXEMPT: &[(&str, &str)] = &[
     (
         "/s/{school_id}/invites/share/qr",
         "answers the QR code as a file; changes nothing",
+    ),
+    (
+        "/hooks/max/{hook_id}",
+        "the platform's webhook, no form: the same update stored once (connector tests)",
     ),
 ];
 

@@ -721,6 +721,8 @@ impl World {
                     "{post_id}" => self.post.to_string(),
                     "{attachment_id}" => self.attachment.to_string(),
                     "{broadcast_id}" => self.broadcast.to_string(),
+                    // No school has a bot here: an unknown hook answers 401 like a wrong secret.
+                    "{hook_id}" => "h".repeat(40),
                     // Each person's own offer: answering is theirs alone (a stranger's is
                     // the same as an unknown one, 404), like a session id.
                     "{offer_id}" => account
