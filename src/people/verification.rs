@@ -172,10 +172,26 @@ async fn decide(
     .fetch_optional(&mut *tx)
     .await?;
     let back = format!("/s/{}/verification", scope.school_id());
+    let said = if verification == "verified" {
+        "confirmed"
+    } else {
+        "declined"
+    };
     // Already decided (the same form sent twice at once, or again after Back): nothing
-    // changes, the queue as the first submit left it.
+    // changes; the same decision leads where the first did, another one to the queue.
     let Some(row) = row else {
-        return Ok(Redirect::to(&back).into_response());
+        let now = sqlx::query_scalar!(
+            "select verification from memberships where school_id = $1 and id = $2",
+            scope.school_id() as SchoolId,
+            membership as MembershipId
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        return Ok(if now.flatten().as_deref() == Some(verification) {
+            crate::web::here::redirect_done(&back, said).into_response()
+        } else {
+            Redirect::to(&back).into_response()
+        });
     };
     audit::in_school(
         &mut tx,
@@ -187,10 +203,5 @@ async fn decide(
     )
     .await?;
     tx.commit().await?;
-    let said = if verification == "verified" {
-        "confirmed"
-    } else {
-        "declined"
-    };
     Ok(crate::web::here::redirect_done(&back, said).into_response())
 }

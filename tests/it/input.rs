@@ -47,7 +47,8 @@ const FIELDS: &[&str] = &[
 /// Forms that are only a button (a key, a hidden id, a choice): sent with control
 /// characters, the cleaned request does what the button does. The administrator's
 /// approve and reject of admin rights are here because the administrator may not decide
-/// them: the 403 is audited.
+/// them: the 403 is audited. So are the consents to a child's chats (a parent's, a
+/// pupil's own): the administrator gets an audited 403.
 const BUTTONS: &[&str] = &[
     "/s/{school_id}/admin-rights/{grant_id}/approve",
     "/s/{school_id}/admin-rights/{grant_id}/reject",
@@ -56,6 +57,8 @@ const BUTTONS: &[&str] = &[
     "/s/{school_id}/channels/{channel_id}/archive",
     "/s/{school_id}/chats/{chat_id}/invite",
     "/s/{school_id}/chats/{chat_id}/reconcile",
+    "/s/{school_id}/children/{account_id}/chat-consent",
+    "/s/{school_id}/my-chat-consent",
     "/s/{school_id}/people/{account_id}/login-link",
     "/s/{school_id}/posts/{post_id}/attachments/{attachment_id}/delete",
     "/s/{school_id}/teaching/{assignment_id}/delete",
