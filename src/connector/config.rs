@@ -163,12 +163,12 @@ pub async fn load(
 
 /// Whether the school has a bot at all (no key needed: for the pages).
 pub async fn configured(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<bool> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"select exists(select 1 from connector_bots where school_id = $1) as "x!""#,
         tenant.id() as SchoolId
     )
     .fetch_one(conn)
-    .await?)
+    .await
 }
 
 /// A random string of `len` letters and digits (hook ids, webhook secrets, payloads).

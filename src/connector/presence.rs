@@ -38,18 +38,31 @@ pub async fn ensure_chat(
     Ok(())
 }
 
-/// One member event: present or not as of `ts`; `by_link` when they came by the link.
-/// False when an event at least as new was applied already.
+/// What one member event says: present or not as of `ts`; `by_link` when they came by
+/// the link.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberEvent<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub present: bool,
+    pub by_link: bool,
+    pub ts: i64,
+}
+
+/// One member event. False when an event at least as new was applied already.
 pub async fn apply_member(
     conn: &mut PgConnection,
     tenant: Tenant,
     platform_chat: i64,
-    user_id: i64,
-    name: &str,
-    present: bool,
-    by_link: bool,
-    ts: i64,
+    event: MemberEvent<'_>,
 ) -> sqlx::Result<bool> {
+    let MemberEvent {
+        user_id,
+        name,
+        present,
+        by_link,
+        ts,
+    } = event;
     ensure_chat(conn, tenant, platform_chat).await?;
     let changed = sqlx::query!(
         "insert into connector_members (school_id, platform_chat_id, user_id, name, present,

@@ -115,10 +115,24 @@ async fn process(conn: &mut PgConnection, bot: &Bot, raw: &str) -> anyhow::Resul
         ("bot_removed", Some(chat), _) => matching::bot_removed(conn, bot, chat, ts).await?,
         ("user_added", Some(chat), Some(user)) => {
             let by_link = v.get("inviter_id").is_none_or(Value::is_null);
-            presence::apply_member(conn, tenant, chat, user, name, true, by_link, ts).await?;
+            let event = presence::MemberEvent {
+                user_id: user,
+                name,
+                present: true,
+                by_link,
+                ts,
+            };
+            presence::apply_member(conn, tenant, chat, event).await?;
         }
         ("user_removed", Some(chat), Some(user)) => {
-            presence::apply_member(conn, tenant, chat, user, name, false, false, ts).await?;
+            let event = presence::MemberEvent {
+                user_id: user,
+                name,
+                present: false,
+                by_link: false,
+                ts,
+            };
+            presence::apply_member(conn, tenant, chat, event).await?;
             removals::confirmed(conn, tenant, chat, user, int(&v, "admin_id")).await?;
         }
         ("chat_title_changed", Some(chat), _) => {

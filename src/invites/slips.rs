@@ -93,7 +93,6 @@ async fn new_page(
             class_id,
             days: DEFAULT_DAYS.to_string(),
             only_unlinked: "on".to_owned(),
-            ..SlipsForm::default()
         },
         errors: FormErrors::default(),
         classes,
