@@ -253,8 +253,8 @@ async fn status_is_confirmed_or_rejected_with_a_reason_oldest_first_r2_1_j() {
         .await
         .unwrap();
     assert!(page.contains("Никто не ждёт подтверждения статуса."));
-    // Deciding twice (issue 9): back to the queue, nothing changed; another school's
-    // membership: not found.
+    // Deciding the same twice (issue 9): where the first decision led, nothing changed;
+    // another school's membership: not found.
     let again = app
         .post(
             &admin,
@@ -263,7 +263,10 @@ async fn status_is_confirmed_or_rejected_with_a_reason_oldest_first_r2_1_j() {
         )
         .await;
     assert_eq!(again.status(), 303);
-    assert_eq!(location(&again), format!("/s/{}/verification", w.s));
+    assert_eq!(
+        location(&again),
+        format!("/s/{}/verification?done=confirmed", w.s)
+    );
     let other = app.logged_in("other@test.local").await;
     assert_eq!(
         app.post(
