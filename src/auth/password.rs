@@ -1,13 +1,12 @@
 //! Passwords: argon2id (m=19456 KiB, t=2, p=1, OWASP's minimum), hashed off the async
-//! threads behind a semaphore so a burst of logins cannot starve other requests
-//! (SECURITY.md 6), and the password rules of SECURITY.md 9.
+//! threads on a few hashing threads of their own so a burst of logins cannot starve other
+//! requests nor grow the process (SECURITY.md 6), and the password rules of SECURITY.md 9.
 
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 
 const M_COST: u32 = 19_456;
 const T_COST: u32 = 2;
@@ -61,22 +60,64 @@ fn verify_blocking(password: &str, stored: Option<&str>) -> anyhow::Result<Verif
 /// A hash of a random password nobody knows, with the current parameters.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2Nob29sLXBvcnRhbC1kdW1teQ$W2f0mS8u0lY8m6pE5b2xjz8xvJ0Nq0gYb3eQG8r4y1A";
 
-/// Hashing and verification on the blocking pool, a few at a time.
+/// A unit of work for a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashing and verification on a few threads of their own (`concurrency` of them, started
+/// once). Argon2 takes 19 MiB per hash; on tokio's blocking pool each hash could land on
+/// another thread, and the allocator keeps a 19 MiB arena per thread, so a burst of logins
+/// grew the process by hundreds of megabytes (issue 10). Here at most `concurrency`
+/// buffers ever exist, and a burst waits in the queue instead of starving other requests
+/// (SECURITY.md 6).
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl Hasher {
     pub fn new(concurrency: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..concurrency.max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // Every sender is gone: the portal is stopping.
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
         }
+        Self { jobs }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(work());
+            }))
+            .map_err(|_| anyhow!("the password hashing threads are gone"))?;
+        rx.await.context("a password hashing thread stopped")?
     }
 
     pub async fn hash(&self, password: String) -> anyhow::Result<String> {
-        let _permit = self.permits.acquire().await.context("hasher closed")?;
-        tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+        self.run(move || hash_blocking(&password)).await
     }
 
     pub async fn verify(
@@ -84,8 +125,8 @@ impl Hasher {
         password: String,
         stored: Option<String>,
     ) -> anyhow::Result<Verified> {
-        let _permit = self.permits.acquire().await.context("hasher closed")?;
-        tokio::task::spawn_blocking(move || verify_blocking(&password, stored.as_deref())).await?
+        self.run(move || verify_blocking(&password, stored.as_deref()))
+            .await
     }
 }
 

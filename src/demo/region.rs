@@ -100,9 +100,12 @@ pub async fn create(pool: &PgPool, hash: &str, schools: u32) -> anyhow::Result<S
                     .with_context(|| format!("creating region school {}", number + 1))?;
                 tx.commit().await?;
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                // Statistics while the tables grow: after the first few schools, then
-                // every 250, so the generator's lookups by school use the indexes.
-                if n == 8 || n % 250 == 0 {
+                // Statistics while the tables grow: whenever the number of schools has
+                // doubled (8, 16, 32, ...), then every 250. A school the statistics have
+                // never seen is estimated at one row, and the per-school queries of the
+                // generator (the statistics snapshots) then plan nested loops over the
+                // whole school: seconds each, where they take milliseconds.
+                if (n >= 8 && n.is_power_of_two()) || n % 250 == 0 {
                     analyze(&pool, DEMO_TABLES).await;
                     tracing::info!(
                         schools = n,

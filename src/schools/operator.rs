@@ -72,8 +72,11 @@ async fn list(
     let page = query.page.number();
     let pattern = crate::web::query::like_contains(&q);
     let mut conn = state.db.acquire().await?;
+    // Without a filter nothing is matched: the list is the index's order (issue 10).
+    let pattern = (!q.is_empty()).then_some(pattern);
     let total = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from schools where name ilike $1 or short_name ilike $1"#,
+        r#"select count(*) as "n!" from schools
+           where $1::text is null or name ilike $1 or short_name ilike $1"#,
         pattern
     )
     .fetch_one(&mut *conn)
@@ -85,7 +88,7 @@ async fn list(
               from active_admin_grants g join accounts a on a.id = g.account_id
               where g.school_id = s.id) as admins
            from schools s
-           where s.name ilike $1 or s.short_name ilike $1
+           where $1::text is null or s.name ilike $1 or s.short_name ilike $1
            order by s.name collate "C", s.id
            limit $2 offset $3"#,
         pattern,

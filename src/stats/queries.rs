@@ -122,57 +122,70 @@ pub async fn class_rows(
                      select 1 from led_classes l
                      where l.school_id = c.school_id and l.class_id = c.id and l.account_id = $2))
            ),
-           studs as (
-             select m.class_id, m.id,
-               (a.first_login_at is not null or exists(
-                  select 1 from chat_members cm
-                  join chats k on k.school_id = cm.school_id and k.id = cm.chat_id
-                  where cm.school_id = m.school_id and cm.member_id = m.id
-                    and k.archived_at is null)) as connected,
-               exists(select 1 from parent_links l
-                      join memberships p on p.school_id = l.school_id and p.id = l.parent_id
-                      join accounts pa on pa.id = p.account_id
-                      where l.school_id = m.school_id and l.child_id = m.id
-                        and p.status = 'active' and pa.deactivated_at is null) as with_parent,
-               exists(select 1 from participation_records r
-                      where r.school_id = m.school_id and r.membership_id = m.id
-                        and r.kind = 'student' and r.withdrawn_at is null) as refused,
-               exists(select 1 from participation_records r
-                      where r.school_id = m.school_id and r.membership_id = m.id
-                        and r.kind = 'family' and r.withdrawn_at is null) as family_refused
-             from memberships m join accounts a on a.id = m.account_id
+           -- Every table read is scoped by the school ($1) and every account is read
+           -- by its key, so no part of the plan grows with the region; each set is
+           -- materialized once and joined once (issue 10).
+           studs as materialized (
+             select m.class_id, m.id, a.logged_in
+             from memberships m
+             cross join lateral (select x.first_login_at is not null as logged_in from accounts x
+                                 where x.id = m.account_id limit 1) a
              where m.school_id = $1 and m.role = 'student' and m.status = 'active'
                and m.class_id in (select id from cls)
            ),
-           live as (
+           chatted as materialized (
+             select distinct cm.member_id from chat_members cm
+             join chats k on k.school_id = cm.school_id and k.id = cm.chat_id
+             where cm.school_id = $1 and k.archived_at is null
+           ),
+           parents as materialized (
+             select l.child_id, l.parent_id from parent_links l
+             join memberships p on p.school_id = l.school_id and p.id = l.parent_id
+             cross join lateral (select 1 from accounts x
+                                 where x.id = p.account_id and x.deactivated_at is null limit 1) pa
+             where l.school_id = $1 and p.school_id = $1 and p.status = 'active'
+           ),
+           refusals as materialized (
+             select r.membership_id, bool_or(r.kind = 'student') as refused,
+                    bool_or(r.kind = 'family') as family_refused
+             from participation_records r
+             where r.school_id = $1 and r.withdrawn_at is null
+             group by r.membership_id
+           ),
+           live as materialized (
              select k.class_id, k.kind, k.id from chats k
              where k.school_id = $1 and k.archived_at is null
                and k.kind in ('class_students', 'class_parents', 'class_teachers')
            ),
-           fam as (
-             select distinct s.class_id, l.parent_id from studs s
-             join parent_links l on l.school_id = $1 and l.child_id = s.id
-             join memberships p on p.school_id = l.school_id and p.id = l.parent_id
-             join accounts pa on pa.id = p.account_id
-             where p.status = 'active' and pa.deactivated_at is null
+           each as (
+             select s.class_id, s.logged_in or ch.member_id is not null as connected,
+                    wp.child_id is not null as with_parent,
+                    coalesce(rf.refused, false) as refused,
+                    coalesce(rf.family_refused, false) as family_refused
+             from studs s
+             left join chatted ch on ch.member_id = s.id
+             left join (select distinct child_id from parents) wp on wp.child_id = s.id
+             left join refusals rf on rf.membership_id = s.id
            ),
            agg as (
-             select s.class_id, count(*) as students,
-               count(*) filter (where s.connected) as connected,
-               count(*) filter (where s.refused) as refused,
-               count(*) filter (where s.connected and not s.refused) as connected_not_refused,
-               count(*) filter (where s.with_parent) as with_parent,
-               count(*) filter (where s.family_refused) as family_refused,
-               count(*) filter (where s.with_parent and not s.family_refused) as with_parent_not_refused
-             from studs s group by s.class_id
+             select e.class_id, count(*) as students,
+               count(*) filter (where e.connected) as connected,
+               count(*) filter (where e.refused) as refused,
+               count(*) filter (where e.connected and not e.refused) as connected_not_refused,
+               count(*) filter (where e.with_parent) as with_parent,
+               count(*) filter (where e.family_refused) as family_refused,
+               count(*) filter (where e.with_parent and not e.family_refused) as with_parent_not_refused
+             from each e group by e.class_id
+           ),
+           fam as (
+             select distinct s.class_id, p.parent_id from studs s join parents p on p.child_id = s.id
            ),
            pagg as (
-             select f.class_id, count(*) as parents,
-               count(*) filter (where exists(
-                 select 1 from live pc join chat_members cm
-                   on cm.school_id = $1 and cm.chat_id = pc.id and cm.member_id = f.parent_id
-                 where pc.class_id = f.class_id and pc.kind = 'class_parents')) as in_chat
-             from fam f group by f.class_id
+             select f.class_id, count(*) as parents, count(cm.member_id) as in_chat
+             from fam f
+             left join live pc on pc.class_id = f.class_id and pc.kind = 'class_parents'
+             left join chat_members cm on cm.school_id = $1 and cm.chat_id = pc.id and cm.member_id = f.parent_id
+             group by f.class_id
            )
            select c.id as "class_id!: ClassId", c.title as "title!", c.grade as "grade!",
              coalesce(a.students, 0) as "students!", coalesce(a.connected, 0) as "connected!",
