@@ -43,11 +43,18 @@ admin_url=${REGION_URL%/*}/postgres
 if [ "$(psql "$admin_url" -Atc "select 1 from pg_database where datname = '$db_name'")" != 1 ]; then
     psql "$admin_url" -qc "create database \"$db_name\""
 fi
-echo "region: $SCHOOLS schools in $db_name..." >&2
-gen_started=$(date +%s)
-DATABASE_URL=$REGION_URL PORTAL_DB_STATEMENT_TIMEOUT_SECS=600 RUST_LOG=warn \
-    "$BIN" demo --schools "$SCHOOLS" --password "$PASSWORD" | grep -E '^Регион|создана|уже была' >&2 || true
-echo "region ready in $(( $(date +%s) - gen_started )) s" >&2
+have=$(psql "$REGION_URL" -Atc "select count(*) from schools" 2>/dev/null || echo 0)
+if [ "${have:-0}" -lt "$SCHOOLS" ] || [ -n "${REGENERATE:-}" ]; then
+    echo "region: $SCHOOLS schools in $db_name..." >&2
+    gen_started=$(date +%s)
+    DATABASE_URL=$REGION_URL PORTAL_DB_STATEMENT_TIMEOUT_SECS=1200 RUST_LOG=warn \
+        "$BIN" demo --schools "$SCHOOLS" --password "$PASSWORD" | grep -E '^Регион|создана|уже была' >&2 || true
+    echo "region ready in $(( $(date +%s) - gen_started )) s" >&2
+else
+    # Already made (with $PASSWORD): `demo` again would reset three million passwords.
+    echo "region: $have schools already in $db_name (REGENERATE=1 to run demo again)" >&2
+    DATABASE_URL=$REGION_URL RUST_LOG=warn "$BIN" migrate >&2
+fi
 
 # School K (0 = the demo school) has a fixed id (src/demo/region.rs).
 school() {
