@@ -213,11 +213,15 @@ pub async fn edit(
     )?;
     let submitting = form.submit == "yes";
     let mut errors = FormErrors::default();
-    let correcting = scope.has(Role::Admin)
-        && post.state == PostState::Published
-        && post.platform_mid.is_some();
+    let correcting =
+        scope.has(Role::Admin) && post.state == PostState::Published && post.platform_mid.is_some();
     // A correction goes to the platform: its limits hold as at submission.
-    check_post(&form.title, &form.body, submitting || correcting, &mut errors);
+    check_post(
+        &form.title,
+        &form.body,
+        submitting || correcting,
+        &mut errors,
+    );
     let typed = || Typed {
         title: Some(form.title.clone()),
         body: Some(form.body.clone()),
@@ -274,8 +278,7 @@ pub async fn edit(
             // The portal's text stays what the platform shows; the refusal is kept.
             drop(tx);
             let mut conn = state.db.acquire().await?;
-            crate::connector::publishing::refused_edit(&mut conn, scope.tenant(), id, &e)
-                .await?;
+            crate::connector::publishing::refused_edit(&mut conn, scope.tenant(), id, &e).await?;
             drop(conn);
             return page(
                 &state,

@@ -130,9 +130,8 @@ pub async fn adopt(
     .fetch_optional(&mut *tx)
     .await?;
     if existing.is_some() {
-        let errors = refuse(
-            "У класса уже есть такой чат на портале: выберите его в списке «это…» выше.",
-        );
+        let errors =
+            refuse("У класса уже есть такой чат на портале: выберите его в списке «это…» выше.");
         return super::pages::page_with(&mut tx, &scope, &state, errors).await;
     }
     // The class teacher owns the class's chats; without one, the administrator's own staff
@@ -155,7 +154,8 @@ pub async fn adopt(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(owner) = owner else {
-        let errors = refuse("У класса нет классного руководителя: назначьте его, затем примите чат.");
+        let errors =
+            refuse("У класса нет классного руководителя: назначьте его, затем примите чат.");
         return super::pages::page_with(&mut tx, &scope, &state, errors).await;
     };
     let title = head

@@ -215,7 +215,10 @@ pub async fn edit_published(
         notify: true,
     };
     let result = match client {
-        Ok(c) => c.edit_message(&mid, &message).await.map_err(|e| e.for_people()),
+        Ok(c) => c
+            .edit_message(&mid, &message)
+            .await
+            .map_err(|e| e.for_people()),
         Err(e) => Err(e),
     };
     Ok(match result {

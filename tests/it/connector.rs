@@ -1036,7 +1036,11 @@ async fn r2_1_l_the_compliance_page_counts_who_is_really_in_the_chat_while_the_b
         .await
         .unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].ends_with(";Светофор;По данным платформы"), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with(";Светофор;По данным платформы"),
+        "{}",
+        lines[0]
+    );
     let row = lines.iter().find(|l| l.starts_with("5А;")).unwrap();
     let fields: Vec<&str> = row.split(';').collect();
     assert_eq!(fields[10], "1", "parents in the chat: {row}");
@@ -1115,10 +1119,14 @@ async fn attach(w: &World, post: Uuid, name: &str, kind: &str, bytes: &[u8]) {
 async fn publish_due(w: &World) -> usize {
     use school_portal::channels::publish::poll_once;
     use school_portal::connector::publishing::BotPublisher;
-    poll_once(&w.app.db, &BotPublisher::new(Some(key(&w.app))), &w.app.base)
-        .await
-        .unwrap()
-        .due
+    poll_once(
+        &w.app.db,
+        &BotPublisher::new(Some(key(&w.app))),
+        &w.app.base,
+    )
+    .await
+    .unwrap()
+    .due
 }
 
 const PNG_A: &[u8] = b"\x89PNG\r\n\x1a\nfirst picture";
@@ -1217,8 +1225,16 @@ async fn r2_1_m_a_refused_publication_is_shown_to_the_administrator_in_the_platf
         .unwrap();
     let note = select_texts(&html, "#platform-error");
     assert_eq!(note.len(), 1, "{html}");
-    assert!(note[0].contains("Бот школы не смог опубликовать её"), "{}", note[0]);
-    assert!(note[0].contains("«Cannot write» (chat.denied)"), "{}", note[0]);
+    assert!(
+        note[0].contains("Бот школы не смог опубликовать её"),
+        "{}",
+        note[0]
+    );
+    assert!(
+        note[0].contains("«Cannot write» (chat.denied)"),
+        "{}",
+        note[0]
+    );
     assert!(!select_texts(&html, "#due-note").is_empty());
 }
 
@@ -1334,7 +1350,7 @@ async fn r2_1_m_a_published_post_is_corrected_and_withdrawn_on_the_platform_too(
         )
         .await;
     assert_redirect(&res, &w.path(&format!("/posts/{first}")));
-    assert_eq!(w.standin.world.lock().unwrap().deleted, [mid.clone()]);
+    assert_eq!(w.standin.world.lock().unwrap().deleted, [mid.as_str()]);
     assert_eq!(
         w.standin.seen("DELETE", "/messages")[0].query,
         format!("message_id={mid}")
@@ -1408,7 +1424,10 @@ async fn a_chat_the_platform_made_itself_is_adopted_as_5as_students_chat() {
             .contains("Принять «5А — ученики (Сферум)» как обязательный чат класса")
     );
     let kinds = select_texts(&html, &format!("{form} select[name=kind] option"));
-    assert!(kinds.iter().any(|k| k == "чат учеников класса"), "{kinds:?}");
+    assert!(
+        kinds.iter().any(|k| k == "чат учеников класса"),
+        "{kinds:?}"
+    );
     let key = select_attr(&html, &format!("{form} input[name=form_key]"), "value").remove(0);
     let class = w.school.class("5А").to_string();
     let platform = made.to_string();
@@ -1454,12 +1473,11 @@ async fn a_chat_the_platform_made_itself_is_adopted_as_5as_students_chat() {
         w.app.post(&admin, &path, &form)
     );
     assert_eq!(location(&a), location(&b));
-    let (chat, title, url): (Uuid, String, Option<String>) = sqlx::query_as(
-        "select id, title, platform_url from chats where kind = 'class_students'",
-    )
-    .fetch_one(&w.app.db)
-    .await
-    .unwrap();
+    let (chat, title, url): (Uuid, String, Option<String>) =
+        sqlx::query_as("select id, title, platform_url from chats where kind = 'class_students'")
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
     assert_redirect(&a, &w.path(&format!("/chats/{chat}")));
     assert_eq!(title, "5А — ученики (Сферум)");
     assert_eq!(url.as_deref(), Some("https://max.ru/join/5a-kids-Zq1"));
@@ -1538,7 +1556,10 @@ async fn r2_1_l_with_the_school_setting_on_those_who_left_are_removed_without_a_
         .unwrap();
     assert!(select_attr(&html, "#remove-leavers", "checked").is_empty());
     leave(&w, "anya-kid@test.local").await;
-    assert_eq!(remove_leavers(&w.app.db, Some(&key(&w.app))).await.unwrap(), 0);
+    assert_eq!(
+        remove_leavers(&w.app.db, Some(&key(&w.app))).await.unwrap(),
+        0
+    );
     assert!(w.standin.seen("DELETE", &members).is_empty());
 
     // The administrator turns it on.
@@ -1551,15 +1572,22 @@ async fn r2_1_l_with_the_school_setting_on_those_who_left_are_removed_without_a_
         "value",
     )
     .remove(0);
-    let res = w
-        .app
-        .post(
-            &admin,
-            &w.path("/connector/leavers"),
-            &[("automatic", "yes"), ("form_key", key_value.as_str())],
-        )
-        .await;
-    assert_redirect(&res, &w.path("/connector?saved=1"));
+    // Sent twice: one change, audited once.
+    let form = [("automatic", "yes"), ("form_key", key_value.as_str())];
+    let path = w.path("/connector/leavers");
+    let (a, b) = tokio::join!(
+        w.app.post(&admin, &path, &form),
+        w.app.post(&admin, &path, &form)
+    );
+    assert_redirect(&a, &w.path("/connector?saved=1"));
+    assert_redirect(&b, &w.path("/connector?saved=1"));
+    let changes: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'connector.leavers_setting'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(changes, 1);
     let html = w
         .app
         .get(&admin, &w.path("/connector"))
@@ -1571,8 +1599,14 @@ async fn r2_1_l_with_the_school_setting_on_those_who_left_are_removed_without_a_
 
     // The worker removes Anna, who left the school with her only child; not the outsider
     // (who he is the portal does not know) nor anyone still at school. Twice: once.
-    assert_eq!(remove_leavers(&w.app.db, Some(&key(&w.app))).await.unwrap(), 1);
-    assert_eq!(remove_leavers(&w.app.db, Some(&key(&w.app))).await.unwrap(), 0);
+    assert_eq!(
+        remove_leavers(&w.app.db, Some(&key(&w.app))).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        remove_leavers(&w.app.db, Some(&key(&w.app))).await.unwrap(),
+        0
+    );
     let deletes = w.standin.seen("DELETE", &members);
     assert_eq!(deletes.len(), 1);
     assert_eq!(deletes[0].query, format!("user_id={ANNA_UID}"));

@@ -434,7 +434,10 @@ async fn edit_message(
     let Ok(msg) = serde_json::from_str::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "proto.payload", "bad json");
     };
-    if msg["text"].as_str().is_some_and(|t| t.chars().count() > 4000) {
+    if msg["text"]
+        .as_str()
+        .is_some_and(|t| t.chars().count() > 4000)
+    {
         return error(
             StatusCode::BAD_REQUEST,
             "proto.payload",
