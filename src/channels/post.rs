@@ -64,6 +64,12 @@ struct PostPage {
     rounds: usize,
     publish_at: String,
     can_edit: bool,
+    /// Attachments may change (not once published).
+    can_attach: bool,
+    /// The administrator corrects a post the bot published: the edit goes to the platform.
+    corrects: bool,
+    /// The administrator (sees what the platform answered the school's bot).
+    reviewer: bool,
     can_submit: bool,
     can_recall: bool,
     can_review: bool,
@@ -116,9 +122,12 @@ pub async fn page(
             author: post.author,
         },
     );
-    let can_edit = can_write
+    let can_attach = can_write
         && ((w.author && post.state.author_edits())
             || (w.admin && post.state == PostState::Submitted));
+    // A post the school's bot published is corrected on the platform too (issue 15).
+    let corrects = w.admin && post.state == PostState::Published && post.platform_mid.is_some();
+    let can_edit = can_attach || (can_write && corrects);
     let status = if errors.is_empty() && message.is_none() {
         StatusCode::OK
     } else if message.is_some() {
@@ -139,6 +148,9 @@ pub async fn page(
             .map(|at| format::datetime(at, tz))
             .unwrap_or_default(),
         can_edit,
+        can_attach,
+        corrects,
+        reviewer: w.admin,
         can_submit: can_write && ok(Step::Submit),
         can_recall: can_write && ok(Step::Recall),
         can_review: ok(Step::Return),
@@ -201,7 +213,15 @@ pub async fn edit(
     )?;
     let submitting = form.submit == "yes";
     let mut errors = FormErrors::default();
-    check_post(&form.title, &form.body, submitting, &mut errors);
+    let correcting =
+        scope.has(Role::Admin) && post.state == PostState::Published && post.platform_mid.is_some();
+    // A correction goes to the platform: its limits hold as at submission.
+    check_post(
+        &form.title,
+        &form.body,
+        submitting || correcting,
+        &mut errors,
+    );
     let typed = || Typed {
         title: Some(form.title.clone()),
         body: Some(form.body.clone()),
@@ -218,7 +238,9 @@ pub async fn edit(
         return Err(AppError::NotFound);
     };
     let w = who(&scope, &post);
-    let may = (w.author && now.author_edits()) || (w.admin && now == PostState::Submitted);
+    let may = (w.author && now.author_edits())
+        || (w.admin && now == PostState::Submitted)
+        || (correcting && now == PostState::Published);
     if !may {
         drop(tx);
         return page(
@@ -240,13 +262,43 @@ pub async fn edit(
     )
     .execute(&mut *tx)
     .await?;
+    let mut details = None;
+    if now == PostState::Published {
+        let key = crate::connector::ConnectorKey::from_config(&state.config.connector);
+        let change = crate::connector::publishing::edit_published(
+            &mut tx,
+            key.as_ref(),
+            scope.tenant(),
+            id,
+            form.title.trim(),
+            &form.body,
+        )
+        .await?;
+        if let crate::connector::publishing::Change::Refused(e) = change {
+            // The portal's text stays what the platform shows; the refusal is kept.
+            drop(tx);
+            let mut conn = state.db.acquire().await?;
+            crate::connector::publishing::refused_edit(&mut conn, scope.tenant(), id, &e).await?;
+            drop(conn);
+            return page(
+                &state,
+                &scope,
+                id,
+                typed(),
+                FormErrors::default(),
+                Some("Платформа не приняла изменение: текст не изменён ни там, ни на портале."),
+            )
+            .await;
+        }
+        details = Some("изменено и на платформе".to_owned());
+    }
     audit::in_school(
         &mut tx,
         &meta,
         &scope,
         "post.edited",
         Some(format!("post:{id}")),
-        None,
+        details,
     )
     .await?;
     if submitting {

@@ -70,13 +70,18 @@ pub struct Post {
     pub overdue_at: Option<OffsetDateTime>,
     pub platform_url: Option<String>,
     pub updated_at: OffsetDateTime,
+    /// The platform's message id when the school's bot published it (issue 15).
+    pub platform_mid: Option<String>,
+    /// What the platform answered when the bot's last attempt failed.
+    pub platform_error: Option<String>,
 }
 
 pub async fn post(conn: &mut PgConnection, tenant: Tenant, id: Uuid) -> sqlx::Result<Option<Post>> {
     let row = sqlx::query!(
         r#"select p.id, p.channel_id, c.title as channel, p.author_id as "author: AccountId",
                   a.surname, a.given_name, a.patronymic, a.email, p.title, p.body, p.state,
-                  p.reason, p.publish_at, p.reminded_at, p.overdue_at, p.platform_url, p.updated_at
+                  p.reason, p.publish_at, p.reminded_at, p.overdue_at, p.platform_url, p.updated_at,
+                  p.platform_mid, p.platform_error
            from posts p
            join channels c on c.school_id = p.school_id and c.id = p.channel_id
            join accounts a on a.id = p.author_id
@@ -102,6 +107,8 @@ pub async fn post(conn: &mut PgConnection, tenant: Tenant, id: Uuid) -> sqlx::Re
         overdue_at: r.overdue_at,
         platform_url: r.platform_url,
         updated_at: r.updated_at,
+        platform_mid: r.platform_mid,
+        platform_error: r.platform_error,
     }))
 }
 

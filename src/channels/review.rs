@@ -263,6 +263,18 @@ async fn step(
             }
             let why = (!reason.is_empty()).then_some(reason.as_str());
             queries::set_state(&mut tx, &by, id, now, to, why).await?;
+            if step == Step::Withdraw {
+                // Published by the school's bot: taken off the platform too (issue 15); a
+                // refusal is kept on the post, the portal's withdrawal stands.
+                let key = crate::connector::ConnectorKey::from_config(&state.config.connector);
+                crate::connector::publishing::withdraw_published(
+                    &mut tx,
+                    key.as_ref(),
+                    scope.tenant(),
+                    id,
+                )
+                .await?;
+            }
         }
     }
     // The author is told of every outcome; the actor never is.

@@ -42,6 +42,14 @@ pub struct Row {
     pub pending_requests: i64,
     /// Pupils under 14 without the parent's consent to the chats (issue 13, item 7).
     pub without_consent: i64,
+    /// The students chat is bound to a platform chat the school's bot is in and has read
+    /// (issue 15): who is really there is known.
+    pub students_on_platform: bool,
+    /// Students the platform lists in that chat (their bound accounts).
+    pub students_really_in_chat: i64,
+    /// The same for the parents chat.
+    pub parents_on_platform: bool,
+    pub parents_really_in_chat: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -80,9 +88,9 @@ impl Row {
         {
             Light::Red
         } else if !self.teacher_verified
-            || self.students_in_chat < self.students
+            || self.students_present() < self.students
             || self.students_with_parent < self.students
-            || self.parents_in_chat < self.parents
+            || self.parents_present() < self.parents
             || self.stale_links > 0
             || self.pending_requests > 0
             || self.without_consent > 0
@@ -90,6 +98,35 @@ impl Row {
             Light::Yellow
         } else {
             Light::Green
+        }
+    }
+
+    /// Students in their chat: really there when the bot sees the chat (R2.1.l), else
+    /// joined through the portal.
+    pub fn students_present(&self) -> i64 {
+        if self.students_on_platform {
+            self.students_really_in_chat
+        } else {
+            self.students_in_chat
+        }
+    }
+
+    /// Parents in their chat, the same way.
+    pub fn parents_present(&self) -> i64 {
+        if self.parents_on_platform {
+            self.parents_really_in_chat
+        } else {
+            self.parents_in_chat
+        }
+    }
+
+    /// Which chats are counted by the platform, in words («нет» when none).
+    pub fn platform_counted(&self) -> &'static str {
+        match (self.students_on_platform, self.parents_on_platform) {
+            (true, true) => "чат учеников, чат родителей",
+            (true, false) => "чат учеников",
+            (false, true) => "чат родителей",
+            (false, false) => "нет",
         }
     }
 }
@@ -134,6 +171,14 @@ pub async fn rows(
              where k.school_id = $1 and k.archived_at is null
                and k.kind in ('class_students', 'class_parents', 'class_teachers')
            ),
+           -- Chats the school's bot is in and has read (issue 15): there the count is of
+           -- who the platform really lists, through the accounts bound by deep link.
+           plat as materialized (
+             select cc.chat_id, cc.platform_chat_id from connector_chats cc
+             join connector_bots b on b.school_id = cc.school_id
+             where cc.school_id = $1 and cc.chat_id is not null and cc.bot_present
+               and cc.members_read_at is not null
+           ),
            fam as materialized (
              select distinct s.class_id, l.parent_id, s.id as child_id from studs s
              join parent_links l on l.school_id = $1 and l.child_id = s.id
@@ -141,21 +186,36 @@ pub async fn rows(
              where p.status = 'active'
            ),
            stud_n as (
-             select s.class_id, count(*) as students, count(ic.member_id) as in_chat
+             select s.class_id, count(*) as students, count(ic.member_id) as in_chat,
+                    count(pm.user_id) as really_in_chat
              from studs s
              left join live sc on sc.class_id = s.class_id and sc.kind = 'class_students'
              left join chat_members ic on ic.school_id = $1 and ic.chat_id = sc.id
                                       and ic.member_id = s.id
+             left join plat pl on pl.chat_id = sc.id
+             left join connector_accounts ca on pl.chat_id is not null and ca.school_id = $1
+                                            and ca.membership_id = s.id
+             left join connector_members pm on pm.school_id = $1
+                                           and pm.platform_chat_id = pl.platform_chat_id
+                                           and pm.user_id = ca.user_id and pm.present
              group by s.class_id
            ),
            fam_n as (
              select f.class_id, count(distinct f.child_id) as with_parent,
                     count(distinct f.parent_id) as parents,
-                    count(distinct ic.member_id) as in_chat
+                    count(distinct ic.member_id) as in_chat,
+                    count(distinct f.parent_id) filter (where pm.user_id is not null)
+                      as really_in_chat
              from fam f
              left join live pc on pc.class_id = f.class_id and pc.kind = 'class_parents'
              left join chat_members ic on ic.school_id = $1 and ic.chat_id = pc.id
                                       and ic.member_id = f.parent_id
+             left join plat pl on pl.chat_id = pc.id
+             left join connector_accounts ca on pl.chat_id is not null and ca.school_id = $1
+                                            and ca.membership_id = f.parent_id
+             left join connector_members pm on pm.school_id = $1
+                                           and pm.platform_chat_id = pl.platform_chat_id
+                                           and pm.user_id = ca.user_id and pm.present
              group by f.class_id
            ),
            links as (
@@ -186,7 +246,11 @@ pub async fn rows(
              coalesce(lk.live, 0) as "live_links!",
              coalesce(lk.stale, 0) as "stale_links!",
              coalesce(pr.n, 0) as "pending_requests!",
-             coalesce(nc.n, 0) as "without_consent!"
+             coalesce(nc.n, 0) as "without_consent!",
+             sp.chat_id is not null as "students_on_platform!",
+             coalesce(sn.really_in_chat, 0) as "students_really_in_chat!",
+             pp.chat_id is not null as "parents_on_platform!",
+             coalesce(fn.really_in_chat, 0) as "parents_really_in_chat!"
            from cls c
            left join lateral (
              select a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '') as name,
@@ -205,6 +269,8 @@ pub async fn rows(
            left join links lk on lk.class_id = c.id
            left join pending pr on pr.class_id = c.id
            left join no_consent nc on nc.class_id = c.id
+           left join plat sp on sp.chat_id = sc.id
+           left join plat pp on pp.chat_id = pc.id
            order by c.grade, c.letter"#,
         school as SchoolId,
         only_led_by.map(|a| a.0)
@@ -230,6 +296,10 @@ pub async fn rows(
             stale_links: r.stale_links,
             pending_requests: r.pending_requests,
             without_consent: r.without_consent,
+            students_on_platform: r.students_on_platform,
+            students_really_in_chat: r.students_really_in_chat,
+            parents_on_platform: r.parents_on_platform,
+            parents_really_in_chat: r.parents_really_in_chat,
         })
         .collect())
 }
@@ -264,6 +334,8 @@ struct Page {
     school_id: SchoolId,
     rows: Vec<View>,
     light: Light,
+    /// Some chat is counted by the platform (the hint says what that means).
+    any_platform: bool,
 }
 
 pub async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
@@ -272,6 +344,9 @@ pub async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResul
     let only = (!sees_all(&scope)).then(|| scope.actor().id());
     let rows = rows(&mut conn, scope.tenant(), only).await?;
     let light = school_light(&rows);
+    let any_platform = rows
+        .iter()
+        .any(|r| r.students_on_platform || r.parents_on_platform);
     let facts = scope.facts();
     let mut views = Vec::with_capacity(rows.len());
     for row in rows {
@@ -279,9 +354,9 @@ pub async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResul
         let can_create = facts.can_on(Action::CreateClassChats, &Target::Class(row.class_id));
         views.push(View {
             light: row.light(),
-            students_share: share(row.students_in_chat, row.students),
+            students_share: share(row.students_present(), row.students),
             with_parent_share: share(row.students_with_parent, row.students),
-            parents_share: share(row.parents_in_chat, row.parents),
+            parents_share: share(row.parents_present(), row.parents),
             can_create,
             chats: vec![
                 ("class_students", row.students_chat),
@@ -296,6 +371,7 @@ pub async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResul
         school_id: scope.school_id(),
         rows: views,
         light,
+        any_platform,
     })?
     .into_response())
 }
@@ -318,7 +394,7 @@ pub fn to_csv(rows: &[Row]) -> String {
     let mut out = String::from(
         "Класс;Классный руководитель;Статус подтверждён;Чат учеников;Чат родителей;Чат учителей;\
          Учеников;Учеников в чате;Учеников с родителем;Родителей;Родителей в чате;\
-         Действующих ссылок;Устаревших ссылок;Заявок на рассмотрении;Без согласия родителя;Светофор\r\n",
+         Действующих ссылок;Устаревших ссылок;Заявок на рассмотрении;Без согласия родителя;Светофор;По данным платформы\r\n",
     );
     let yes = |b: bool| if b { "да" } else { "нет" };
     for r in rows {
@@ -330,15 +406,16 @@ pub fn to_csv(rows: &[Row]) -> String {
             yes(r.parents_chat.is_some()).to_owned(),
             yes(r.teachers_chat.is_some()).to_owned(),
             r.students.to_string(),
-            r.students_in_chat.to_string(),
+            r.students_present().to_string(),
             r.students_with_parent.to_string(),
             r.parents.to_string(),
-            r.parents_in_chat.to_string(),
+            r.parents_present().to_string(),
             r.live_links.to_string(),
             r.stale_links.to_string(),
             r.pending_requests.to_string(),
             r.without_consent.to_string(),
             r.light().title().to_owned(),
+            r.platform_counted().to_owned(),
         ];
         out.push_str(&fields.join(";"));
         out.push_str("\r\n");

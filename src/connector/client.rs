@@ -271,10 +271,14 @@ impl MaxClient {
         body: Option<&Value>,
     ) -> Result<Value, ApiError> {
         wait_turn(&self.token).await;
+        let mut auth = reqwest::header::HeaderValue::from_str(self.token.expose())
+            .map_err(|_| ApiError::Decode("the token is not a header value".to_owned()))?;
+        // Never printed by the HTTP stack's own debugging.
+        auth.set_sensitive(true);
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
-            .header(reqwest::header::AUTHORIZATION, self.token.expose())
+            .header(reqwest::header::AUTHORIZATION, auth)
             .query(query);
         if let Some(b) = body {
             req = req
@@ -517,10 +521,11 @@ impl MaxClient {
             .to_owned();
         wait_turn(&self.token).await;
         let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
+        // The upload URL is signed by the platform: the token is never sent there (it may
+        // be another host).
         let res = self
             .http
             .post(url)
-            .header(reqwest::header::AUTHORIZATION, self.token.expose())
             .multipart(reqwest::multipart::Form::new().part("data", part))
             .send()
             .await

@@ -10,13 +10,17 @@
 //! - [`matching`]: recognising a chat the bot was added to by its link;
 //! - [`presence`]: who is really in a chat, beside the roster;
 //! - [`removals`]: removing who left, confirmed by a person, closed by `user_removed`;
+//! - [`leavers`]: the school setting to remove those who left the school automatically;
+//! - [`adopt`]: a chat the platform made itself taken as a class's mandatory chat;
 //! - [`binding`]: a person's deep link to the bot binds their platform account;
 //! - [`publishing`]: approved channel posts through the bot (the channels' `Publisher`);
 //! - [`pages`]: the bot's settings page.
 
+pub mod adopt;
 pub mod binding;
 pub mod client;
 pub mod config;
+pub mod leavers;
 pub mod matching;
 pub mod pages;
 pub mod presence;
@@ -52,6 +56,16 @@ pub fn routes(r: Routes) -> Routes {
             "/s/{school_id}/connector/chats/match",
             school(Action::ManageConnector),
             pages::match_chat,
+        )
+        .post(
+            "/s/{school_id}/connector/chats/adopt",
+            school(Action::ManageConnector),
+            adopt::adopt,
+        )
+        .post(
+            "/s/{school_id}/connector/leavers",
+            school(Action::ManageConnector),
+            leavers::save,
         )
         .get(
             "/s/{school_id}/connector/link",

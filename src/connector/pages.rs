@@ -39,6 +39,8 @@ pub struct BotState {
     pub check_error: Option<String>,
     pub subscribed: bool,
     pub api_base: String,
+    /// Those who left the school are removed from the chats without a confirmation.
+    pub remove_leavers: bool,
 }
 
 /// The school's bot as the pages show it (never its token).
@@ -48,7 +50,8 @@ pub async fn state_of(
     timezone: &str,
 ) -> sqlx::Result<Option<BotState>> {
     Ok(sqlx::query!(
-        "select bot_name, bot_username, checked_at, check_error, subscribed_at, api_base
+        "select bot_name, bot_username, checked_at, check_error, subscribed_at, api_base,
+                remove_leavers
          from connector_bots where school_id = $1",
         tenant.id() as SchoolId
     )
@@ -61,6 +64,7 @@ pub async fn state_of(
         check_error: r.check_error,
         subscribed: r.subscribed_at.is_some(),
         api_base: r.api_base,
+        remove_leavers: r.remove_leavers,
     }))
 }
 
@@ -89,6 +93,9 @@ struct SettingsPage {
     saved: bool,
     unmatched: Vec<Unmatched>,
     choices: Vec<ChatChoice>,
+    /// For adopting a platform chat as a class's mandatory chat.
+    classes: Vec<super::adopt::ClassChoice>,
+    kinds: Vec<(&'static str, &'static str)>,
     form_key: FormKey,
 }
 
@@ -124,6 +131,14 @@ async fn page(
         link: r.link.unwrap_or_default(),
     })
     .collect::<Vec<_>>();
+    let (classes, kinds) = if unmatched.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            super::adopt::classes(&mut *conn, scope).await?,
+            super::adopt::kinds(),
+        )
+    };
     let choices = if unmatched.is_empty() {
         Vec::new()
     } else {
@@ -158,9 +173,22 @@ async fn page(
         saved,
         unmatched,
         choices,
+        classes,
+        kinds,
         form_key: FormKey::default(),
     })?
     .into_response())
+}
+
+/// The settings page again with `errors` (a refused form of it).
+pub(super) async fn page_with(
+    conn: &mut PgConnection,
+    scope: &SchoolScope,
+    state: &AppState,
+    errors: FormErrors,
+) -> AppResult<Response> {
+    let has_key = key_of(state).is_some();
+    page(conn, scope, has_key, None, errors, None, false).await
 }
 
 fn key_of(state: &AppState) -> Option<ConnectorKey> {

@@ -295,6 +295,9 @@ pub fn spawn(
             if let Err(e) = process_pending(&pool, key.as_ref()).await {
                 tracing::warn!(error = format!("{e:#}"), "connector pass failed");
             }
+            if let Err(e) = super::leavers::remove_leavers(&pool, key.as_ref()).await {
+                tracing::warn!(error = format!("{e:#}"), "removing leavers failed");
+            }
             if last_check.is_none_or(|t| t.elapsed() >= CHECK_EVERY) {
                 last_check = Some(Instant::now());
                 if let Err(e) = check_subscriptions(&pool, key.as_ref(), &public_url).await {

@@ -947,7 +947,23 @@ async fn the_client_speaks_the_protocol_errors_limits_retries_and_a_big_seq() {
     // attachment.not.ready: sent again, posted once.
     s.attachment_not_ready_once();
     let mut with_file = msg("Файл", true);
+    // A token the platform never gave is refused; an uploaded file's is taken.
     with_file.attachments = vec![serde_json::json!({"type": "file", "payload": {"token": "f1"}})];
+    match client.send_message(-5, &with_file).await {
+        Err(ApiError::Platform { code, .. }) => assert_eq!(code, "attachment.invalid"),
+        other => panic!("{other:?}"),
+    }
+    let before = s.seen("POST", "/messages").len();
+    let file = client
+        .upload("file", "план.pdf", b"%PDF-1.4 plan".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(file["type"], "file");
+    // The signed upload URL gets the file and never the token.
+    let put = s.seen("POST", "/upload/0");
+    assert_eq!(put.len(), 1);
+    assert_eq!(put[0].authorization, None);
+    with_file.attachments = vec![file];
     assert!(client.send_message(-5, &with_file).await.is_ok());
     assert_eq!(s.seen("POST", "/messages").len(), before + 2);
     // A bad count is the platform's 400; GET /chats is gone.
@@ -962,4 +978,737 @@ async fn the_client_speaks_the_protocol_errors_limits_retries_and_a_big_seq() {
             .is_some_and(|a| !a.starts_with("Bearer"))
             || r.authorization.as_deref() != Some(token.as_str())
     }));
+}
+
+/// The 5А row's parents-in-chat cell on the compliance page, and whether the page explains
+/// the platform's count.
+async fn parents_in_chat(w: &World) -> (String, bool) {
+    let admin = w.app.logged_in("admin@test.local").await;
+    let res = w.app.get(&admin, &w.path("/compliance")).await;
+    assert_status(&res, 200);
+    let html = res.text().await.unwrap();
+    let cell = select_texts(&html, "tr[data-class='5А'] td.parents-share").remove(0);
+    (cell, !select_texts(&html, "#platform-hint").is_empty())
+}
+
+#[tokio::test]
+async fn r2_1_l_the_compliance_page_counts_who_is_really_in_the_chat_while_the_bot_is_there() {
+    let w = world().await;
+    // Without the bot: the parents the portal put in the chat from the roster, all three.
+    let before = parents_in_chat(&w).await;
+    assert_eq!(before, ("3 из 3 (100 %)".to_owned(), false));
+    assert_status(&w.configure().await, 303);
+    everyone_binds(&w).await;
+    // Bound, but the bot is not in the chat yet: still the portal's count.
+    assert_eq!(parents_in_chat(&w).await, before);
+
+    // The bot is in the chat and has read it: Anna and Boris are really there (the teacher
+    // and the bot are not parents), Vera is not.
+    w.standin.add_bot(
+        PARENTS_CHAT,
+        &["read_all_messages", "add_remove_members", "write"],
+    );
+    w.sync().await;
+    let (cell, hint) = parents_in_chat(&w).await;
+    assert_eq!(cell, "2 из 3 (66 %) по данным платформы");
+    assert!(hint);
+    // An outsider coming in by the link is no parent of 5А: the count stays.
+    w.standin
+        .join_by_link(PARENTS_CHAT, OUTSIDER_UID, "Посторонний Павел");
+    w.sync().await;
+    assert_eq!(
+        parents_in_chat(&w).await.0,
+        "2 из 3 (66 %) по данным платформы"
+    );
+    // Boris leaves the chat on the platform: the count follows.
+    w.standin.leaves(PARENTS_CHAT, BORIS_UID);
+    w.sync().await;
+    assert_eq!(
+        parents_in_chat(&w).await.0,
+        "1 из 3 (33 %) по данным платформы"
+    );
+    let admin = w.app.logged_in("admin@test.local").await;
+    let csv = w
+        .app
+        .get(&admin, &w.path("/compliance.csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].ends_with(";Светофор;По данным платформы"),
+        "{}",
+        lines[0]
+    );
+    let row = lines.iter().find(|l| l.starts_with("5А;")).unwrap();
+    let fields: Vec<&str> = row.split(';').collect();
+    assert_eq!(fields[10], "1", "parents in the chat: {row}");
+    assert_eq!(fields[16], "чат родителей", "{row}");
+
+    // The bot is removed from the chat: what it last saw is no longer the truth, the
+    // portal's own count is back.
+    w.standin.remove_bot(PARENTS_CHAT);
+    w.sync().await;
+    assert_eq!(parents_in_chat(&w).await, before);
+}
+
+/// The school's news channel in the portal and on the platform, the bot in it with the
+/// right to write: (the portal's channel, the platform's id).
+async fn news_channel(w: &World) -> (Uuid, i64) {
+    let channel = Uuid::now_v7();
+    sqlx::query(
+        "insert into channels (school_id, id, title, address, created_by)
+         values ($1, $2, 'Новости школы', 'https://max.ru/channel/school1-news', $3)",
+    )
+    .bind(w.school.id)
+    .bind(channel)
+    .bind(w.school.admin("admin@test.local"))
+    .execute(&w.app.db)
+    .await
+    .unwrap();
+    let news = -80_000_000_000_001;
+    w.standin.chat(
+        news,
+        "Новости школы",
+        "https://max.ru/channel/school1-news",
+        true,
+    );
+    w.standin.add_bot(news, &["write"]);
+    w.sync().await;
+    (channel, news)
+}
+
+/// An approved post due a minute ago.
+async fn due_post(w: &World, channel: Uuid, title: &str, body: &str) -> Uuid {
+    let post = Uuid::now_v7();
+    sqlx::query(
+        "insert into posts (school_id, id, channel_id, author_id, title, body, state, publish_at)
+         values ($1, $2, $3, $4, $5, $6, 'scheduled', now() - interval '1 minute')",
+    )
+    .bind(w.school.id)
+    .bind(post)
+    .bind(channel)
+    .bind(w.school.admin("admin@test.local"))
+    .bind(title)
+    .bind(body)
+    .execute(&w.app.db)
+    .await
+    .unwrap();
+    post
+}
+
+async fn attach(w: &World, post: Uuid, name: &str, kind: &str, bytes: &[u8]) {
+    sqlx::query(
+        "insert into post_attachments (school_id, id, post_id, filename, content_type,
+                                       size_bytes, content)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(w.school.id)
+    .bind(Uuid::now_v7())
+    .bind(post)
+    .bind(name)
+    .bind(kind)
+    .bind(bytes.len() as i32)
+    .bind(bytes)
+    .execute(&w.app.db)
+    .await
+    .unwrap();
+}
+
+async fn publish_due(w: &World) -> usize {
+    use school_portal::channels::publish::poll_once;
+    use school_portal::connector::publishing::BotPublisher;
+    poll_once(
+        &w.app.db,
+        &BotPublisher::new(Some(key(&w.app))),
+        &w.app.base,
+    )
+    .await
+    .unwrap()
+    .due
+}
+
+const PNG_A: &[u8] = b"\x89PNG\r\n\x1a\nfirst picture";
+const PNG_B: &[u8] = b"\x89PNG\r\n\x1a\nsecond picture";
+
+#[tokio::test]
+async fn r2_1_m_a_post_with_pictures_goes_out_with_its_uploads_even_when_the_platform_is_not_ready()
+{
+    let w = world().await;
+    assert_status(&w.configure().await, 303);
+    let (channel, news) = news_channel(&w).await;
+    let post = due_post(&w, channel, "Ярмарка", "Фотографии с ярмарки.").await;
+    attach(&w, post, "ярмарка-1.png", "image/png", PNG_A).await;
+    attach(&w, post, "ярмарка-2.png", "image/png", PNG_B).await;
+    // The platform has not processed the pictures when the message first comes.
+    w.standin.attachment_not_ready_once();
+    assert_eq!(publish_due(&w).await, 1);
+
+    // Each picture: an upload slot, then the file to its signed URL (without the token).
+    let slots = w.standin.seen("POST", "/uploads");
+    assert_eq!(slots.len(), 2);
+    assert!(slots.iter().all(|s| s.query == "type=image"));
+    assert!(
+        slots
+            .iter()
+            .all(|s| s.authorization.as_deref() == Some(w.token.as_str()))
+    );
+    let uploaded = w.standin.world.lock().unwrap().uploaded.clone();
+    assert_eq!(uploaded.len(), 2);
+    assert_eq!(uploaded[0].bytes, PNG_A);
+    assert_eq!(uploaded[1].bytes, PNG_B);
+    assert_eq!(uploaded[0].filename, "ярмарка-1.png");
+    for n in 0..2 {
+        let put = w.standin.seen("POST", &format!("/upload/{n}"));
+        assert_eq!(put.len(), 1);
+        assert_eq!(put[0].authorization, None);
+    }
+    // attachment.not.ready: the same message sent again, posted once, with both tokens.
+    let sent = w.standin.seen("POST", "/messages");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].body, sent[1].body);
+    assert_eq!(sent[1].query, format!("chat_id={news}"));
+    let messages = w.standin.world.lock().unwrap().messages.clone();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0]["attachments"],
+        serde_json::json!([
+            {"type": "image", "payload": {"photos": {"photo0": {"token": "image-token-0"}}}},
+            {"type": "image", "payload": {"photos": {"photo1": {"token": "image-token-1"}}}},
+        ])
+    );
+    assert_eq!(
+        messages[0]["text"],
+        "<b>Ярмарка</b>\n\nФотографии с ярмарки."
+    );
+    let (state, mid): (String, Option<String>) =
+        sqlx::query_as("select state, platform_mid from posts where id = $1")
+            .bind(post)
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    assert_eq!(state, "published");
+    assert!(mid.is_some());
+}
+
+#[tokio::test]
+async fn r2_1_m_a_refused_publication_is_shown_to_the_administrator_in_the_platforms_words() {
+    let w = world().await;
+    assert_status(&w.configure().await, 303);
+    let (channel, news) = news_channel(&w).await;
+    let post = due_post(&w, channel, "Объявление", "Текст.").await;
+    // The channel's owner took the bot's right to write.
+    w.standin
+        .world
+        .lock()
+        .unwrap()
+        .chats
+        .get_mut(&news)
+        .unwrap()
+        .bot_permissions
+        .clear();
+    assert_eq!(publish_due(&w).await, 1);
+    let state: String = sqlx::query_scalar("select state from posts where id = $1")
+        .bind(post)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(state, "scheduled", "left for the administrator to publish");
+    let admin = w.app.logged_in("admin@test.local").await;
+    let html = w
+        .app
+        .get(&admin, &w.path(&format!("/posts/{post}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let note = select_texts(&html, "#platform-error");
+    assert_eq!(note.len(), 1, "{html}");
+    assert!(
+        note[0].contains("Бот школы не смог опубликовать её"),
+        "{}",
+        note[0]
+    );
+    assert!(
+        note[0].contains("«Cannot write» (chat.denied)"),
+        "{}",
+        note[0]
+    );
+    assert!(!select_texts(&html, "#due-note").is_empty());
+}
+
+/// The post's page for the administrator; the form of `action` on it, its key.
+async fn post_form(w: &World, post: Uuid, action: &str) -> (reqwest::Client, String) {
+    let admin = w.app.logged_in("admin@test.local").await;
+    let html = w
+        .app
+        .get(&admin, &w.path(&format!("/posts/{post}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let key = select_attr(
+        &html,
+        &format!(
+            "form[action='{}'] input[name=form_key]",
+            w.path(&format!("/posts/{post}/{action}"))
+        ),
+        "value",
+    )
+    .remove(0);
+    (admin, key)
+}
+
+#[tokio::test]
+async fn r2_1_m_a_published_post_is_corrected_and_withdrawn_on_the_platform_too() {
+    let w = world().await;
+    assert_status(&w.configure().await, 303);
+    let (channel, _) = news_channel(&w).await;
+    let first = due_post(&w, channel, "Собрание", "Собрание в 18:00.").await;
+    let second = due_post(&w, channel, "Экскурсия", "Экскурсия в пятницу.").await;
+    assert_eq!(publish_due(&w).await, 2);
+    let mid_of = |post: Uuid| {
+        let db = w.app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select platform_mid from posts where id = $1")
+                .bind(post)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let mid = mid_of(first).await;
+
+    // The administrator corrects the time: PUT /messages with the message's id, the new
+    // text as the platform's HTML; sent twice, sent once.
+    let (admin, key) = post_form(&w, first, "edit").await;
+    let edit = w.path(&format!("/posts/{first}/edit"));
+    let form = [
+        ("title", "Собрание"),
+        ("body", "Собрание в 19:00 <в актовом зале>."),
+        ("submit", "no"),
+        ("form_key", key.as_str()),
+    ];
+    let (a, b) = tokio::join!(
+        w.app.post(&admin, &edit, &form),
+        w.app.post(&admin, &edit, &form)
+    );
+    assert_redirect(&a, &w.path(&format!("/posts/{first}")));
+    assert_redirect(&b, &w.path(&format!("/posts/{first}")));
+    let edits = w.standin.world.lock().unwrap().edits.clone();
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0].0, mid);
+    assert_eq!(
+        edits[0].1["text"],
+        "<b>Собрание</b>\n\nСобрание в 19:00 &lt;в актовом зале&gt;."
+    );
+    assert_eq!(edits[0].1["format"], "html");
+    let puts = w.standin.seen("PUT", "/messages");
+    assert_eq!(puts[0].query, format!("message_id={mid}"));
+
+    // The platform refuses the next correction: the text stays what the platform shows,
+    // what was typed stays in the form, the platform's words are on the page.
+    w.standin.refuse_next_change();
+    let (admin, key) = post_form(&w, first, "edit").await;
+    let res = w
+        .app
+        .post(
+            &admin,
+            &edit,
+            &[
+                ("title", "Собрание"),
+                ("body", "Собрание в 20:00."),
+                ("submit", "no"),
+                ("form_key", key.as_str()),
+            ],
+        )
+        .await;
+    assert_status(&res, 409);
+    let html = res.text().await.unwrap();
+    assert!(select_texts(&html, "#message")[0].contains("Платформа не приняла изменение"));
+    assert!(
+        select_texts(&html, "#platform-error")[0]
+            .contains("«Message is too old to be edited» (message.edit.denied)")
+    );
+    assert_eq!(select_texts(&html, "#body"), ["Собрание в 20:00."]);
+    let body: String = sqlx::query_scalar("select body from posts where id = $1")
+        .bind(first)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(body, "Собрание в 19:00 <в актовом зале>.");
+
+    // Withdrawn in the portal: DELETE /messages, and the portal clears the refusal.
+    let (admin, key) = post_form(&w, first, "withdraw").await;
+    let res = w
+        .app
+        .post(
+            &admin,
+            &w.path(&format!("/posts/{first}/withdraw")),
+            &[("reason", ""), ("form_key", key.as_str())],
+        )
+        .await;
+    assert_redirect(&res, &w.path(&format!("/posts/{first}")));
+    assert_eq!(w.standin.world.lock().unwrap().deleted, [mid.as_str()]);
+    assert_eq!(
+        w.standin.seen("DELETE", "/messages")[0].query,
+        format!("message_id={mid}")
+    );
+    let html = w
+        .app
+        .get(&admin, &w.path(&format!("/posts/{first}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(select_texts(&html, "#post-state"), ["снят"]);
+    assert!(select_texts(&html, "#platform-error").is_empty());
+
+    // The platform refuses to delete the second: the portal's withdrawal stands, and the
+    // administrator is told to remove it there by hand, in the platform's words.
+    w.standin.refuse_next_change();
+    let (admin, key) = post_form(&w, second, "withdraw").await;
+    let res = w
+        .app
+        .post(
+            &admin,
+            &w.path(&format!("/posts/{second}/withdraw")),
+            &[("reason", ""), ("form_key", key.as_str())],
+        )
+        .await;
+    assert_redirect(&res, &w.path(&format!("/posts/{second}")));
+    let html = w
+        .app
+        .get(&admin, &w.path(&format!("/posts/{second}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(select_texts(&html, "#post-state"), ["снят"]);
+    let note = select_texts(&html, "#platform-error").remove(0);
+    assert!(note.contains("удалите её там вручную"), "{note}");
+    assert!(note.contains("«Message is too old to be deleted» (message.delete.denied)"));
+    assert_eq!(w.standin.world.lock().unwrap().deleted.len(), 1);
+}
+
+#[tokio::test]
+async fn a_chat_the_platform_made_itself_is_adopted_as_5as_students_chat() {
+    let w = world().await;
+    assert_status(&w.configure().await, 303);
+    // 5А's students chat was made on the platform (the study profile's class chat, say);
+    // the portal has none.
+    let made = -70_000_000_000_888;
+    w.standin.chat(
+        made,
+        "5А — ученики (Сферум)",
+        "https://max.ru/join/5a-kids-Zq1",
+        false,
+    );
+    w.standin.member(made, TEACHER_UID, "Ульяна У.", true);
+    w.standin.member(made, 301, "Аня", false);
+    w.standin
+        .add_bot(made, &["read_all_messages", "add_remove_members"]);
+    w.sync().await;
+    let admin = w.app.logged_in("admin@test.local").await;
+    let html = w
+        .app
+        .get(&admin, &w.path("/connector"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = format!("#adopt form[data-platform-chat='{made}']");
+    assert!(
+        select_texts(&html, &format!("{form} legend"))[0]
+            .contains("Принять «5А — ученики (Сферум)» как обязательный чат класса")
+    );
+    let kinds = select_texts(&html, &format!("{form} select[name=kind] option"));
+    assert!(
+        kinds.iter().any(|k| k == "чат учеников класса"),
+        "{kinds:?}"
+    );
+    let key = select_attr(&html, &format!("{form} input[name=form_key]"), "value").remove(0);
+    let class = w.school.class("5А").to_string();
+    let platform = made.to_string();
+    let path = w.path("/connector/chats/adopt");
+
+    // Nothing chosen: the page again, with the message; 5А already has a parents chat.
+    for (kind, message) in [
+        ("", "Выберите класс и какой это чат."),
+        (
+            "class_parents",
+            "У класса уже есть такой чат на портале: выберите его в списке «это…» выше.",
+        ),
+    ] {
+        let res = w
+            .app
+            .post(
+                &admin,
+                &path,
+                &[
+                    ("platform_chat_id", platform.as_str()),
+                    ("class_id", class.as_str()),
+                    ("kind", kind),
+                    ("form_key", key.as_str()),
+                ],
+            )
+            .await;
+        assert_status(&res, 200);
+        assert_eq!(
+            select_texts(&res.text().await.unwrap(), "#adopt-error"),
+            [message]
+        );
+    }
+
+    // Adopted as 5А's students chat; sent twice, one chat.
+    let form = [
+        ("platform_chat_id", platform.as_str()),
+        ("class_id", class.as_str()),
+        ("kind", "class_students"),
+        ("form_key", key.as_str()),
+    ];
+    let (a, b) = tokio::join!(
+        w.app.post(&admin, &path, &form),
+        w.app.post(&admin, &path, &form)
+    );
+    assert_eq!(location(&a), location(&b));
+    let (chat, title, url): (Uuid, String, Option<String>) =
+        sqlx::query_as("select id, title, platform_url from chats where kind = 'class_students'")
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    assert_redirect(&a, &w.path(&format!("/chats/{chat}")));
+    assert_eq!(title, "5А — ученики (Сферум)");
+    assert_eq!(url.as_deref(), Some("https://max.ru/join/5a-kids-Zq1"));
+    let bound: Option<Uuid> =
+        sqlx::query_scalar("select chat_id from connector_chats where platform_chat_id = $1")
+            .bind(made)
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    assert_eq!(bound, Some(chat));
+    let adopted: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'connector.chat_adopted'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(adopted, 1);
+
+    // The chat is 5А's now: filled from the roster, and its page shows the platform's side
+    // (the three pupils and their class teacher expected; nobody bound yet, so the
+    // platform's Аня is not recognised).
+    let teacher = w.app.logged_in("teacher@test.local").await;
+    let html = w
+        .app
+        .get(&teacher, &w.path(&format!("/chats/{chat}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(select_texts(&html, "#platform-title")[0].contains("5А — ученики (Сферум)"));
+    let absent = select_texts(&html, "#absent li");
+    assert_eq!(absent.len(), 4, "{absent:?}");
+    assert!(absent.iter().any(|a| a.contains("Учителева Ульяна")));
+    // Nothing left to recognise on the bot's page.
+    let html = w
+        .app
+        .get(&admin, &w.path("/connector"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(select_texts(&html, "#adopt").is_empty());
+}
+
+async fn removal_state(w: &World, uid: i64) -> Option<(String, bool)> {
+    sqlx::query_as("select state, automatic from connector_removals where user_id = $1")
+        .bind(uid)
+        .fetch_optional(&w.app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn r2_1_l_with_the_school_setting_on_those_who_left_are_removed_without_a_confirmation() {
+    use school_portal::connector::leavers::remove_leavers;
+    let w = world().await;
+    assert_status(&w.configure().await, 303);
+    everyone_binds(&w).await;
+    w.standin.add_bot(
+        PARENTS_CHAT,
+        &["read_all_messages", "add_remove_members", "write"],
+    );
+    w.standin
+        .join_by_link(PARENTS_CHAT, OUTSIDER_UID, "Посторонний Павел");
+    w.sync().await;
+    let members = format!("/chats/{PARENTS_CHAT}/members");
+
+    // Off by default: Anya leaves, her mother is only proposed for removal.
+    let admin = w.app.logged_in("admin@test.local").await;
+    let html = w
+        .app
+        .get(&admin, &w.path("/connector"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(select_attr(&html, "#remove-leavers", "checked").is_empty());
+    leave(&w, "anya-kid@test.local").await;
+    assert_eq!(
+        remove_leavers(&w.app.db, Some(&key(&w.app))).await.unwrap(),
+        0
+    );
+    assert!(w.standin.seen("DELETE", &members).is_empty());
+
+    // The administrator turns it on.
+    let key_value = select_attr(
+        &html,
+        &format!(
+            "form[action='{}'] input[name=form_key]",
+            w.path("/connector/leavers")
+        ),
+        "value",
+    )
+    .remove(0);
+    // Sent twice: one change, audited once.
+    let form = [("automatic", "yes"), ("form_key", key_value.as_str())];
+    let path = w.path("/connector/leavers");
+    let (a, b) = tokio::join!(
+        w.app.post(&admin, &path, &form),
+        w.app.post(&admin, &path, &form)
+    );
+    assert_redirect(&a, &w.path("/connector?saved=1"));
+    assert_redirect(&b, &w.path("/connector?saved=1"));
+    let changes: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'connector.leavers_setting'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(changes, 1);
+    let html = w
+        .app
+        .get(&admin, &w.path("/connector"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(select_attr(&html, "#remove-leavers", "checked").len(), 1);
+
+    // The worker removes Anna, who left the school with her only child; not the outsider
+    // (who he is the portal does not know) nor anyone still at school. Twice: once.
+    assert_eq!(
+        remove_leavers(&w.app.db, Some(&key(&w.app))).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        remove_leavers(&w.app.db, Some(&key(&w.app))).await.unwrap(),
+        0
+    );
+    let deletes = w.standin.seen("DELETE", &members);
+    assert_eq!(deletes.len(), 1);
+    assert_eq!(deletes[0].query, format!("user_id={ANNA_UID}"));
+    assert_eq!(
+        removal_state(&w, ANNA_UID).await,
+        Some(("sent".to_owned(), true))
+    );
+    assert_eq!(removal_state(&w, OUTSIDER_UID).await, None);
+
+    // The platform's user_removed closes it, as a confirmed removal.
+    w.sync().await;
+    assert_eq!(
+        removal_state(&w, ANNA_UID).await,
+        Some(("done".to_owned(), true))
+    );
+    let audit = w.app.audit_actions().await;
+    for action in [
+        "connector.leavers_setting",
+        "connector.removal_automatic",
+        "connector.removal_confirmed",
+    ] {
+        assert!(audit.iter().any(|a| a == action), "{action} in {audit:?}");
+    }
+    let html = w.chat_page("teacher@test.local").await;
+    let rows = select_texts(&html, "#present-unexpected tbody tr");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("Посторонний Павел"));
+}
+
+/// What the portal (and everything on this thread: the test's servers) logs while `f` runs.
+async fn logged<F: std::future::Future>(f: F) -> (F::Output, String) {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let out = f.await;
+    drop(guard);
+    let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+    (out, text)
+}
+
+#[tokio::test]
+async fn the_token_never_appears_in_the_log_while_configuring_publishing_and_removing() {
+    let w = world().await;
+    let ((), log) = logged(async {
+        assert_status(&w.configure().await, 303);
+        // A refused token is logged about too, if at all, without itself.
+        let wrong = format!("{}-wrong", w.token);
+        let c = school_portal::connector::client::MaxClient::new(
+            &w.standin.base,
+            school_portal::connector::config::Token::new(&wrong),
+            None,
+        )
+        .unwrap();
+        assert!(c.me().await.is_err());
+        everyone_binds(&w).await;
+        w.standin.add_bot(
+            PARENTS_CHAT,
+            &["read_all_messages", "add_remove_members", "write"],
+        );
+        w.sync().await;
+        let (channel, _) = news_channel(&w).await;
+        let post = due_post(&w, channel, "Новость", "Текст.").await;
+        attach(&w, post, "фото.png", "image/png", PNG_A).await;
+        assert_eq!(publish_due(&w).await, 1);
+        leave(&w, "anya-kid@test.local").await;
+        sqlx::query("update connector_bots set remove_leavers = true")
+            .execute(&w.app.db)
+            .await
+            .unwrap();
+        assert_eq!(
+            school_portal::connector::leavers::remove_leavers(&w.app.db, Some(&key(&w.app)))
+                .await
+                .unwrap(),
+            1
+        );
+        w.sync().await;
+    })
+    .await;
+    // The log is there (requests, the platform's calls), and the token is not in it.
+    assert!(log.contains("finished processing request"), "{log}");
+    let standin = w.standin.base.trim_start_matches("http://");
+    assert!(
+        log.contains(&format!("connecting to {standin}")),
+        "the calls to the platform are logged"
+    );
+    assert!(!log.contains(&w.token), "the token in the log");
+    let secret_part = &w.token[w.token.len() - 12..];
+    assert!(!log.contains(secret_part), "a part of the token in the log");
 }

@@ -49,10 +49,14 @@ const SENT_TWICE_ELSEWHERE: &[&str] = &[
     // stand-in platform: the settings and the removal in
     // `r2_1_l_r2_4_d_the_bot_shows_who_is_really_in_5as_parents_chat_and_removes_who_left`,
     // the check and the read in `the_token_never_appears_in_pages_or_the_audit_log_...`,
-    // the match in `a_chat_the_link_does_not_find_is_matched_by_the_administrators_choice`.
+    // the match in `a_chat_the_link_does_not_find_is_matched_by_the_administrators_choice`,
+    // the adoption in `a_chat_the_platform_made_itself_is_adopted_as_5as_students_chat`,
+    // the leavers' setting in `r2_1_l_with_the_school_setting_on_those_who_left_are_...`.
     "/s/{school_id}/connector",
     "/s/{school_id}/connector/check",
     "/s/{school_id}/connector/chats/match",
+    "/s/{school_id}/connector/chats/adopt",
+    "/s/{school_id}/connector/leavers",
     "/s/{school_id}/chats/{chat_id}/platform/refresh",
     "/s/{school_id}/chats/{chat_id}/platform/remove",
 ];

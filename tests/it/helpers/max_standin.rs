@@ -63,9 +63,29 @@ pub struct Subscription {
     pub secret: String,
 }
 
+/// A file the portal uploaded, and the token the stand-in gave for it.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub kind: String,
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    pub token: String,
+}
+
 #[derive(Default)]
 pub struct World {
     pub token: String,
+    /// The stand-in's own address (upload URLs point here).
+    pub base: String,
+    pub uploaded: Vec<Uploaded>,
+    /// Upload slots handed out by POST /uploads: (kind, used).
+    slots: Vec<(String, bool)>,
+    /// Messages edited (PUT) and deleted (DELETE), by mid.
+    pub edits: Vec<(String, Value)>,
+    pub deleted: Vec<String>,
+    /// Mids of messages the stand-in holds, and whether the next edit/delete is refused.
+    pub mids: Vec<String>,
+    refuse_next_change: bool,
     pub chats: BTreeMap<i64, Chat>,
     pub subscriptions: Vec<Subscription>,
     pub requests: Vec<Seen>,
@@ -347,6 +367,24 @@ async fn send_message(
             "notify:false is not allowed in a channel",
         );
     }
+    let tokens: Vec<String> = w.uploaded.iter().map(|u| u.token.clone()).collect();
+    for a in msg["attachments"].as_array().into_iter().flatten() {
+        let payload = &a["payload"];
+        let token = payload["token"].as_str().map(str::to_owned).or_else(|| {
+            payload["photos"]
+                .as_object()
+                .and_then(|p| p.values().next())
+                .and_then(|p| p["token"].as_str())
+                .map(str::to_owned)
+        });
+        if !token.is_some_and(|t| tokens.contains(&t)) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "attachment.invalid",
+                "Attachment token is not valid",
+            );
+        }
+    }
     if msg["attachments"].as_array().is_some_and(|a| !a.is_empty()) && w.not_ready_once {
         w.not_ready_once = false;
         return error(
@@ -363,6 +401,7 @@ async fn send_message(
     let mid = format!("mid.{:016x}", seq);
     let ts = w.ts();
     w.messages.push(msg.clone());
+    w.mids.push(mid.clone());
     let url = c
         .is_channel
         .then(|| format!("https://max.ru/c/{}/{mid}", c.id));
@@ -380,14 +419,65 @@ async fn send_message(
         .into_response()
 }
 
-async fn edit_or_delete_message(Query(q): Query<BTreeMap<String, String>>) -> Response {
-    if !q.contains_key("message_id") {
+async fn edit_message(
+    State(world): State<Shared>,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: String,
+) -> Response {
+    let Some(mid) = q.get("message_id").cloned() else {
         return error(
             StatusCode::BAD_REQUEST,
             "proto.payload",
             "message_id required",
         );
+    };
+    let Ok(msg) = serde_json::from_str::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "proto.payload", "bad json");
+    };
+    if msg["text"]
+        .as_str()
+        .is_some_and(|t| t.chars().count() > 4000)
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "proto.payload",
+            "text: size must be 0..4000",
+        );
     }
+    let mut w = world.lock().unwrap();
+    if std::mem::take(&mut w.refuse_next_change) {
+        return ok(json!({"success": false, "code": "message.edit.denied",
+                         "message": "Message is too old to be edited"}));
+    }
+    if !w.mids.contains(&mid) || w.deleted.contains(&mid) {
+        return ok(json!({"success": false, "code": "message.not.found",
+                         "message": "Message not found"}));
+    }
+    w.edits.push((mid, msg));
+    ok(json!({"success": true}))
+}
+
+async fn delete_message(
+    State(world): State<Shared>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let Some(mid) = q.get("message_id").cloned() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "proto.payload",
+            "message_id required",
+        );
+    };
+    let mut w = world.lock().unwrap();
+    if std::mem::take(&mut w.refuse_next_change) {
+        return ok(json!({"success": false, "code": "message.delete.denied",
+                         "message": "Message is too old to be deleted"}));
+    }
+    if !w.mids.contains(&mid) || w.deleted.contains(&mid) {
+        return ok(json!({"success": false, "code": "message.not.found",
+                         "message": "Message not found"}));
+    }
+    w.deleted.push(mid);
     ok(json!({"success": true}))
 }
 
@@ -431,13 +521,70 @@ async fn unsubscribe(
     ok(json!({"success": true}))
 }
 
-async fn uploads(Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn uploads(
+    State(world): State<Shared>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     match q.get("type").map(String::as_str) {
-        Some("image" | "video" | "audio" | "file") => {
-            ok(json!({"url": "http://127.0.0.1:9/upload-not-used"}))
+        Some(kind @ ("image" | "video" | "audio" | "file")) => {
+            let mut w = world.lock().unwrap();
+            w.slots.push((kind.to_owned(), false));
+            let n = w.slots.len() - 1;
+            ok(json!({"url": format!("{}/upload/{n}?sig=stand-in", w.base)}))
         }
         _ => error(StatusCode::BAD_REQUEST, "proto.payload", "type required"),
     }
+}
+
+/// The upload URL itself (the platform's file server: a signed URL, no token needed).
+async fn upload_file(
+    State(world): State<Shared>,
+    Path(n): Path<usize>,
+    headers: axum::http::HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let mut file = None;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("data") {
+            let name = field.file_name().unwrap_or("").to_owned();
+            file = Some((name, field.bytes().await.unwrap_or_default().to_vec()));
+        }
+    }
+    let mut w = world.lock().unwrap();
+    w.requests.push(Seen {
+        method: "POST".to_owned(),
+        path: format!("/upload/{n}"),
+        query: String::new(),
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: String::new(),
+    });
+    let Some((filename, bytes)) = file.filter(|f| !f.1.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, "proto.payload", "no data");
+    };
+    let Some((kind, used)) = w.slots.get_mut(n) else {
+        return error(StatusCode::NOT_FOUND, "not.found", "no such upload");
+    };
+    if *used {
+        return error(StatusCode::BAD_REQUEST, "proto.payload", "already uploaded");
+    }
+    *used = true;
+    let kind = kind.clone();
+    let token = format!("{kind}-token-{n}");
+    let answer = if kind == "image" {
+        json!({"photos": {format!("photo{n}"): {"token": token}}})
+    } else {
+        json!({"fileId": n, "token": token})
+    };
+    w.uploaded.push(Uploaded {
+        kind,
+        filename,
+        bytes,
+        token,
+    });
+    ok(answer)
 }
 
 async fn updates(State(world): State<Shared>) -> Response {
@@ -479,9 +626,7 @@ impl MaxStandin {
             )
             .route(
                 "/messages",
-                post(send_message)
-                    .put(edit_or_delete_message)
-                    .delete(edit_or_delete_message),
+                post(send_message).put(edit_message).delete(delete_message),
             )
             .route(
                 "/subscriptions",
@@ -493,9 +638,13 @@ impl MaxStandin {
                 world.clone(),
                 record_and_check,
             ))
+            // The upload URLs are signed: no Authorization there (and the portal sends
+            // none).
+            .route("/upload/{n}", post(upload_file))
             .with_state(world.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        world.lock().unwrap().base = base.clone();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -568,6 +717,20 @@ impl MaxStandin {
         self.emit(
             &mut w,
             json!({"update_type": "bot_added", "chat_id": chat, "is_channel": is_channel}),
+        );
+    }
+
+    /// The chat's owner removes the bot from the chat.
+    pub fn remove_bot(&self, chat: i64) {
+        let mut w = self.world.lock().unwrap();
+        let c = w.chats.get_mut(&chat).unwrap();
+        c.bot_in = false;
+        c.bot_admin = false;
+        c.bot_permissions.clear();
+        let is_channel = c.is_channel;
+        self.emit(
+            &mut w,
+            json!({"update_type": "bot_removed", "chat_id": chat, "is_channel": is_channel}),
         );
     }
 
@@ -644,6 +807,11 @@ impl MaxStandin {
     /// The next message with attachments answers `attachment.not.ready` once.
     pub fn attachment_not_ready_once(&self) {
         self.world.lock().unwrap().not_ready_once = true;
+    }
+
+    /// The next edit or deletion of a message is refused (`success: false`).
+    pub fn refuse_next_change(&self) {
+        self.world.lock().unwrap().refuse_next_change = true;
     }
 
     /// The next `n` requests answer 429.
