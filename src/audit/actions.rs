@@ -171,7 +171,7 @@ mod tests {
     use super::*;
 
     /// Every code the source writes has a title: string literals that look like a code
-    /// (`area.what`, and any literal after `action: `), and the codes made from a state.
+    /// (dotted words, and any literal after `action: `), and the codes made from a state.
     #[test]
     fn every_code_written_has_a_title() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -184,7 +184,7 @@ mod tests {
                     stack.push(path);
                     continue;
                 }
-                if path.extension().is_none_or(|e| e != "rs") {
+                if path.extension().is_none_or(|e| e != "rs") || path.ends_with("audit/actions.rs") {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -212,7 +212,7 @@ mod tests {
         }
     }
 
-    /// The literals of a source text that are action codes: `"area.what"` anywhere (not a
+    /// The literals of a source text that are action codes: a quoted dotted word anywhere (not a
     /// file name, not a demo login like `"belov.s"`), and any plain word after `action: `.
     fn code_literals(text: &str) -> Vec<String> {
         const FILES: [&str; 10] = [
@@ -230,7 +230,12 @@ mod tests {
                 continue;
             }
             let lit = &rest[..len];
-            let after_action = text[..i].ends_with("action: ");
+            // A plain word is a code when it is an audit entry's action.
+            let before = &text[..i];
+            let after_action = before.ends_with("action: ")
+                && before
+                    .rfind("Entry {")
+                    .is_some_and(|e| before.len() - e < 300);
             match lit.split_once('.') {
                 Some((area, what))
                     if word(area) && word(what) && !FILES.contains(&what) && what.len() > 1 =>

@@ -459,7 +459,7 @@ async fn redeem(
                 school: Some(inv.school),
                 action: "join_request.created",
                 target: Some(format!("invite:{}", inv.id)),
-                details: Some(format!("request:{request}; {details}")),
+                details: Some(details.to_string()),
             },
         )
         .await?;
