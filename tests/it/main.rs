@@ -10,6 +10,7 @@ mod access;
 mod accounts;
 mod after_demo;
 mod architecture;
+mod audit;
 mod broadcasts;
 mod browser;
 mod channels;
