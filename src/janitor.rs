@@ -152,7 +152,11 @@ pub async fn run_once(pool: &PgPool, config: &WebConfig) -> sqlx::Result<Report>
         ("janitor.sessions", "сеансов", r.sessions),
         ("janitor.tokens", "одноразовых ссылок", r.tokens),
         ("janitor.invites", "приглашений", r.invites),
-        ("janitor.throttle", "записей об ограничении входа", r.throttle),
+        (
+            "janitor.throttle",
+            "записей об ограничении входа",
+            r.throttle,
+        ),
         ("janitor.rate_limits", "счётчиков запросов", r.rate_limits),
         ("janitor.imports", "неприменённых импортов", r.imports),
         ("janitor.form_keys", "ключей форм", r.form_keys),

@@ -27,20 +27,38 @@ pub const ACTIONS: &[(&str, &str)] = &[
     (ACCESS_DENIED, "Отказ в доступе"),
     ("password.changed", "Пароль изменён"),
     ("password.set_by_link", "Пароль задан по ссылке"),
-    ("password.reset_requested", "Запрошено восстановление пароля"),
+    (
+        "password.reset_requested",
+        "Запрошено восстановление пароля",
+    ),
     ("session.ended", "Сеанс завершён"),
     ("session.ended_all", "Выход на всех устройствах"),
     ("operator.created", "Создан оператор"),
-    ("account.created_by_invite", "Учётная запись создана по приглашению"),
-    ("account.created_by_offer", "Учётная запись создана по предложению"),
+    (
+        "account.created_by_invite",
+        "Учётная запись создана по приглашению",
+    ),
+    (
+        "account.created_by_offer",
+        "Учётная запись создана по предложению",
+    ),
     // The school.
     ("school.created", "Школа создана"),
     ("school.profile_updated", "Профиль школы изменён"),
-    ("school.consent_setting", "Настройка согласий родителей изменена"),
+    (
+        "school.consent_setting",
+        "Настройка согласий родителей изменена",
+    ),
     ("admin.appointed", "Назначен администратор"),
-    ("admin_rights.proposed", "Предложено выдать права администратора"),
+    (
+        "admin_rights.proposed",
+        "Предложено выдать права администратора",
+    ),
     ("admin_rights.approved", "Права администратора согласованы"),
-    ("admin_rights.rejected", "Права администратора не согласованы"),
+    (
+        "admin_rights.rejected",
+        "Права администратора не согласованы",
+    ),
     ("admin_rights.revoked", "Права администратора отозваны"),
     ("regulation.edition_added", "Новая редакция Положения"),
     ("registration.applied", "Регистрация школы применена"),
@@ -63,7 +81,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("verification.confirmed", "Статус подтверждён"),
     ("verification.rejected", "Статус отклонён"),
     ("membership.parent_left", "Родитель выбыл вместе с детьми"),
-    ("consent.parent_given", "Согласие родителя на участие в чатах"),
+    (
+        "consent.parent_given",
+        "Согласие родителя на участие в чатах",
+    ),
     ("consent.own_given", "Согласие ученика на участие в чатах"),
     // Movements, imports, exports.
     ("movement.enrolment", "Зачисление"),
@@ -87,15 +108,24 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("invite.redeemed", "Приглашение использовано"),
     ("invite.revoked", "Приглашение отозвано"),
     ("invite.revoked_class", "Приглашения класса отозваны"),
-    ("invite.deactivated_unused", "Неиспользованные приглашения отключены"),
-    ("join.registration_existing", "Вход по приглашению в существующую учётную запись"),
+    (
+        "invite.deactivated_unused",
+        "Неиспользованные приглашения отключены",
+    ),
+    (
+        "join.registration_existing",
+        "Вход по приглашению в существующую учётную запись",
+    ),
     ("join_request.created", "Заявка на вступление"),
     ("join_request.approved", "Заявка одобрена"),
     ("join_request.rejected", "Заявка отклонена"),
     ("offer.created", "Предложение создано"),
     ("offer.accepted", "Предложение принято"),
     ("offer.declined", "Предложение отклонено"),
-    ("offer.registration_existing", "Предложение принято существующей учётной записью"),
+    (
+        "offer.registration_existing",
+        "Предложение принято существующей учётной записью",
+    ),
     // Chats and the connector.
     ("chat.created", "Чат создан"),
     ("chat.edited", "Чат изменён"),
@@ -105,12 +135,24 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("chat.member_removed", "Участник исключён из чата"),
     ("chat.reconciled", "Состав чата сверен"),
     ("chat.roster_synced", "Состав чата обновлён"),
-    ("connector.configured", "Подключение к мессенджеру настроено"),
+    (
+        "connector.configured",
+        "Подключение к мессенджеру настроено",
+    ),
     ("connector.subscribed", "Подписка на события мессенджера"),
-    ("connector.account_bound", "Учётная запись связана с мессенджером"),
+    (
+        "connector.account_bound",
+        "Учётная запись связана с мессенджером",
+    ),
     ("connector.chat_matched", "Чат связан с мессенджером"),
-    ("connector.removal_requested", "Запрошено исключение из чата"),
-    ("connector.removal_confirmed", "Исключение из чата подтверждено"),
+    (
+        "connector.removal_requested",
+        "Запрошено исключение из чата",
+    ),
+    (
+        "connector.removal_confirmed",
+        "Исключение из чата подтверждено",
+    ),
     ("connector.removal_failed", "Исключение из чата не удалось"),
     // Channels and posts.
     ("channel.created", "Канал создан"),
@@ -140,8 +182,14 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("stats.exported", "Выгрузка статистики школы"),
     ("stats.report_downloaded", "Скачан отчёт по статистике"),
     ("stats.region_exported", "Выгрузка статистики региона"),
-    ("region.specialist_appointed", "Назначен региональный специалист"),
-    ("region.specialist_revoked", "Назначение регионального специалиста отменено"),
+    (
+        "region.specialist_appointed",
+        "Назначен региональный специалист",
+    ),
+    (
+        "region.specialist_revoked",
+        "Назначение регионального специалиста отменено",
+    ),
     // Housekeeping.
     ("janitor.sessions", "Очистка: истёкшие сеансы"),
     ("janitor.tokens", "Очистка: одноразовые ссылки"),
@@ -184,7 +232,8 @@ mod tests {
                     stack.push(path);
                     continue;
                 }
-                if path.extension().is_none_or(|e| e != "rs") || path.ends_with("audit/actions.rs") {
+                if path.extension().is_none_or(|e| e != "rs") || path.ends_with("audit/actions.rs")
+                {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -196,7 +245,12 @@ mod tests {
             codes.insert(format!("post.{}", s.as_str()));
         }
         use crate::broadcasts::model::BState;
-        for s in [BState::Planned, BState::Moved, BState::Cancelled, BState::Held] {
+        for s in [
+            BState::Planned,
+            BState::Moved,
+            BState::Cancelled,
+            BState::Held,
+        ] {
             // A new state must be added here (and to the table).
             match s {
                 BState::Planned | BState::Moved | BState::Cancelled | BState::Held => {}
@@ -218,7 +272,8 @@ mod tests {
         const FILES: [&str; 10] = [
             "csv", "xlsx", "pdf", "html", "pid", "conf", "log", "ics", "txt", "json",
         ];
-        let word = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_lowercase() || c == b'_');
+        let word =
+            |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_lowercase() || c == b'_');
         let mut out = Vec::new();
         for (i, _) in text.match_indices('"') {
             let rest = &text[i + 1..];

@@ -54,7 +54,10 @@ mod tests {
 
     #[test]
     fn targets_read_as_words_and_names() {
-        assert_eq!(target(Some("account:1"), Some("Иванов Иван")), "Иванов Иван");
+        assert_eq!(
+            target(Some("account:1"), Some("Иванов Иван")),
+            "Иванов Иван"
+        );
         assert_eq!(target(Some("class:1"), Some("5А")), "класс 5А");
         assert_eq!(target(Some("chat:1"), Some("Родители")), "чат «Родители»");
         assert_eq!(target(Some("offer:1"), None), "предложение");

@@ -352,5 +352,8 @@ pub async fn csv(State(state): State<AppState>, scope: SchoolScope) -> AppResult
     let mut conn = state.db.acquire().await?;
     let only = (!sees_all(&scope)).then(|| scope.actor().id());
     let rows = rows(&mut conn, scope.tenant(), only).await?;
-    Ok(crate::web::csv::attachment("compliance.csv", to_csv(&rows)?))
+    Ok(crate::web::csv::attachment(
+        "compliance.csv",
+        to_csv(&rows)?,
+    ))
 }

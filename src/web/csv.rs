@@ -110,6 +110,9 @@ mod tests {
 
     #[test]
     fn rows_may_differ_in_length() {
-        assert_eq!(text(&[&["Заголовок"], &["a", "b"]]), "\u{feff}Заголовок\r\na;b\r\n");
+        assert_eq!(
+            text(&[&["Заголовок"], &["a", "b"]]),
+            "\u{feff}Заголовок\r\na;b\r\n"
+        );
     }
 }

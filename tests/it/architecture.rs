@@ -147,11 +147,26 @@ fn audit_and_the_extractors_are_no_cycle() {
     let read = |p: &str| std::fs::read_to_string(src.join(p)).unwrap();
     let extract = read("auth/extract.rs");
     assert!(!extract.contains("audit"), "auth/extract.rs uses audit");
-    assert!(!extract.contains("pub async fn guard"), "the guard lives in web");
-    assert!(!extract.contains("pub struct RequestMeta"), "RequestMeta lives in web");
-    for file in ["audit/mod.rs", "audit/page.rs", "audit/actions.rs", "audit/names.rs"] {
+    assert!(
+        !extract.contains("pub async fn guard"),
+        "the guard lives in web"
+    );
+    assert!(
+        !extract.contains("pub struct RequestMeta"),
+        "RequestMeta lives in web"
+    );
+    for file in [
+        "audit/mod.rs",
+        "audit/page.rs",
+        "audit/actions.rs",
+        "audit/names.rs",
+    ] {
         let text = read(file);
-        for dep in ["auth::session", "auth::permissions::Access", "extract::RequestMeta"] {
+        for dep in [
+            "auth::session",
+            "auth::permissions::Access",
+            "extract::RequestMeta",
+        ] {
             assert!(!text.contains(dep), "src/{file} uses {dep}");
         }
     }

@@ -32,7 +32,10 @@ async fn world() -> World {
 }
 
 async fn log_page(w: &World, client: &reqwest::Client, query: &str) -> String {
-    let res = w.app.get(client, &format!("/s/{}/audit?{query}", w.s)).await;
+    let res = w
+        .app
+        .get(client, &format!("/s/{}/audit?{query}", w.s))
+        .await;
     assert_eq!(res.status(), 200);
     res.text().await.unwrap()
 }
@@ -83,7 +86,10 @@ async fn the_log_reads_in_russian_with_names_logins_and_denials() {
         has(&["Предмет добавлен", "Админова Анна", "предмет «Физика»"]),
         "{rows:#?}"
     );
-    assert!(!page.contains("Чужаков"), "another school's login is not here");
+    assert!(
+        !page.contains("Чужаков"),
+        "another school's login is not here"
+    );
     // No codes and no raw ids.
     for r in &rows {
         for raw in ["subject.", "login", "access.", "subject:", "account:"] {
@@ -125,7 +131,10 @@ async fn the_action_filter_is_a_list_of_titles_and_the_csv_follows_it() {
     let page = log_page(&w, &admin, "action=login").await;
     let rows = select_texts(&page, "main tbody tr");
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| r.contains("Вход") && !r.contains("Неудачный")));
+    assert!(
+        rows.iter()
+            .all(|r| r.contains("Вход") && !r.contains("Неудачный"))
+    );
     let selected = select_texts(&page, "select#action option[selected]");
     assert_eq!(selected, ["Вход"]);
     let csv_href = select_attr(&page, "a[href*='audit.csv']", "href");
@@ -165,7 +174,10 @@ async fn the_action_filter_is_a_list_of_titles_and_the_csv_follows_it() {
     assert!(lines[1].contains("Предмет добавлен") && lines[1].contains("предмет «Химия»"));
     // The name as the details cell, guarded.
     assert!(lines[2].contains(";'=1+2;"), "{}", lines[2]);
-    assert!(lines.iter().all(|l| !l.contains(";=")), "no cell starts a formula");
+    assert!(
+        lines.iter().all(|l| !l.contains(";=")),
+        "no cell starts a formula"
+    );
     let exported: i64 =
         sqlx::query_scalar("select count(*) from audit_log where action = 'export.audit'")
             .fetch_one(&app.db)

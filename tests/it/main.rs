@@ -30,6 +30,7 @@ mod movements;
 mod people;
 mod phone;
 mod platform;
+mod print;
 mod resubmit_walk;
 mod routes;
 mod scale;
