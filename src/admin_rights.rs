@@ -408,7 +408,7 @@ async fn approve(
         &scope,
         "admin_rights.approved",
         Some(format!("account:{account}")),
-        Some(format!("grant {grant}")),
+        None,
     )
     .await?;
     tx.commit().await?;
@@ -554,7 +554,7 @@ async fn revoke(
         &scope,
         "admin_rights.revoked",
         Some(format!("account:{account}")),
-        Some(format!("grant {grant}")),
+        None,
     )
     .await?;
     tx.commit().await?;

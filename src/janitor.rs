@@ -149,13 +149,17 @@ pub async fn run_once(pool: &PgPool, config: &WebConfig) -> sqlx::Result<Report>
         user_agent: None,
     };
     for (action, what, n) in [
-        ("janitor.sessions", "sessions", r.sessions),
-        ("janitor.tokens", "one-time tokens", r.tokens),
-        ("janitor.invites", "invites", r.invites),
-        ("janitor.throttle", "login throttle rows", r.throttle),
-        ("janitor.rate_limits", "rate-limit rows", r.rate_limits),
-        ("janitor.imports", "unapplied imports", r.imports),
-        ("janitor.form_keys", "form keys", r.form_keys),
+        ("janitor.sessions", "сеансов", r.sessions),
+        ("janitor.tokens", "одноразовых ссылок", r.tokens),
+        ("janitor.invites", "приглашений", r.invites),
+        (
+            "janitor.throttle",
+            "записей об ограничении входа",
+            r.throttle,
+        ),
+        ("janitor.rate_limits", "счётчиков запросов", r.rate_limits),
+        ("janitor.imports", "неприменённых импортов", r.imports),
+        ("janitor.form_keys", "ключей форм", r.form_keys),
     ] {
         if n > 0 {
             audit::record(
@@ -166,7 +170,7 @@ pub async fn run_once(pool: &PgPool, config: &WebConfig) -> sqlx::Result<Report>
                     school: None,
                     action,
                     target: None,
-                    details: Some(format!("{what}: {n}")),
+                    details: Some(format!("удалено {what}: {n}")),
                 },
             )
             .await?;
@@ -182,7 +186,7 @@ pub async fn run_once(pool: &PgPool, config: &WebConfig) -> sqlx::Result<Report>
                 action: "janitor.people",
                 target: None,
                 details: Some(format!(
-                    "memberships: {}; accounts deleted: {}; accounts erased: {}; kept: {}",
+                    "участий в школе: {}; учётных записей удалено: {}, обезличено: {}, оставлено: {}",
                     counts.memberships, counts.deleted, counts.erased, counts.kept
                 )),
             },

@@ -378,13 +378,24 @@ async fn assign(
     if added == 0 {
         return Ok(Redirect::to(&format!("/s/{school}/subjects")).into_response());
     }
+    let who = sqlx::query_scalar!(
+        r#"select 'класс ' || c.title || ', учитель ' || a.surname || ' ' || a.given_name
+                  || coalesce(' ' || a.patronymic, '') as "who!"
+           from classes c, memberships m join accounts a on a.id = m.account_id
+           where c.school_id = $1 and c.id = $2 and m.school_id = $1 and m.id = $3"#,
+        school as SchoolId,
+        class as ClassId,
+        teacher as MembershipId
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     audit::in_school(
         &mut tx,
         &meta,
         &scope,
         "teaching.assigned",
         Some(format!("subject:{subject}")),
-        Some(format!("class:{class} teacher:{teacher}")),
+        who,
     )
     .await?;
     tx.commit().await?;

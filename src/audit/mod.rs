@@ -3,19 +3,21 @@
 //! Rows are append-only (a trigger refuses UPDATE and DELETE). Nothing secret is ever
 //! written here: no password, token or session id (SECURITY.md 27).
 //!
-//! - this module: [`record`] and [`in_school`] (a row in the caller's transaction), [`denied`];
-//! - [`page`]: the log's page for the administrator and the director.
+//! - this module: [`record`] and [`in_school`] (a row in the caller's transaction; the route
+//!   guard records denials with it, [`crate::web::guard`]);
+//! - [`actions`]: every action code with its Russian title;
+//! - [`names`]: targets and details as people read them;
+//! - [`page`]: the log's page for the administrator and the director, and its CSV.
 
+pub mod actions;
+pub mod names;
 pub mod page;
 
-use axum::http::request::Parts;
 use sqlx::PgConnection;
 
-use crate::AppState;
-use crate::auth::extract::RequestMeta;
-use crate::auth::permissions::Access;
-use crate::auth::session::CurrentSession;
+use crate::auth::extract::SchoolScope;
 use crate::ids::{AccountId, SchoolId};
+use crate::web::request_meta::RequestMeta;
 
 /// One audit row to write.
 pub struct Entry<'a> {
@@ -47,45 +49,11 @@ pub async fn record(
     Ok(())
 }
 
-/// Records a refused request (403). Failure to record is logged, not shown.
-pub async fn denied(state: &AppState, parts: &Parts, access: Access) {
-    let actor = parts
-        .extensions
-        .get::<Option<CurrentSession>>()
-        .and_then(|s| s.as_ref().map(|s| s.account_id));
-    let meta = RequestMeta::from_parts(parts, &state.config);
-    let school = parts
-        .uri
-        .path()
-        .strip_prefix("/s/")
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|id| id.parse().ok());
-    let result = async {
-        let mut conn = state.db.acquire().await?;
-        record(
-            &mut conn,
-            &meta,
-            Entry {
-                actor,
-                school,
-                action: "access.denied",
-                target: Some(format!("{} {}", parts.method, parts.uri.path())),
-                details: Some(access.to_string()),
-            },
-        )
-        .await
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "could not record a denial in the audit log");
-    }
-}
-
 /// Records something the actor of `scope` did in their school.
 pub async fn in_school(
     conn: &mut PgConnection,
     meta: &RequestMeta,
-    scope: &crate::auth::extract::SchoolScope,
+    scope: &SchoolScope,
     action: &str,
     target: Option<String>,
     details: Option<String>,

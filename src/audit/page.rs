@@ -1,22 +1,30 @@
 //! The audit log page (SECURITY.md 26) for the administrator and the director: filter by
-//! person, action, target and date; newest first, paginated by keyset (the row id), so a
-//! page deep in a long log costs the same as the first.
+//! person, action (a list of Russian titles), object and date; newest first, paginated by
+//! keyset (the row id), so a page deep in a long log costs the same as the first; the
+//! same rows as a CSV file. Besides the school's own rows it shows its members' logins,
+//! failed logins and password and session changes (written without a school). People
+//! and objects are shown by name: one query joins them.
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use sqlx::PgConnection;
 
+use super::actions::{self, ACCOUNT_ACTIONS, ACTIONS};
+use super::names;
 use crate::AppState;
 use crate::auth::extract::SchoolScope;
 use crate::auth::permissions::{Access, Action};
 use crate::error::AppResult;
 use crate::ids::SchoolId;
 use crate::web::clock::SchoolClock;
+use crate::web::csv::{self, Csv};
 use crate::web::form::parse_date;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::query::{like_contains, like_prefix};
+use crate::web::request_meta::RequestMeta;
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -25,74 +33,21 @@ pub fn routes(r: Routes) -> Routes {
         Access::School(Action::ViewAuditLog),
         page,
     )
+    .get(
+        "/s/{school_id}/audit.csv",
+        Access::School(Action::ViewAuditLog),
+        csv_file,
+    )
 }
 
-/// The Russian words for an action code (unknown codes are shown as they are).
+/// The Russian title of an action code (see [`super::actions`]).
 pub fn action_title(action: &str) -> String {
-    let known = [
-        ("login", "вход"),
-        ("login.failed", "неудачный вход"),
-        ("logout", "выход"),
-        ("access.denied", "отказ в доступе"),
-        ("school.created", "школа создана"),
-        ("school.profile_updated", "профиль школы изменён"),
-        ("admin.appointed", "назначен администратор"),
-        ("password.changed", "пароль изменён"),
-        ("password.set_by_link", "пароль задан по ссылке"),
-        ("session.ended", "сеанс завершён"),
-        ("session.ended_all", "выход на всех устройствах"),
-        ("class.created", "класс создан"),
-        ("class.updated", "класс изменён"),
-        ("class.deleted", "класс удалён"),
-        ("person.staff_added", "сотрудник добавлен"),
-        ("verification.confirmed", "статус подтверждён"),
-        ("verification.rejected", "статус отклонён"),
-        ("class_teacher.order", "приказ о классном руководстве"),
-        ("class_teacher.assigned", "назначен классный руководитель"),
-        ("class_teacher.removed", "классное руководство снято"),
-        (
-            "admin_rights.proposed",
-            "предложено выдать права администратора",
-        ),
-        ("admin_rights.approved", "права администратора согласованы"),
-        (
-            "admin_rights.rejected",
-            "права администратора не согласованы",
-        ),
-        ("admin_rights.revoked", "права администратора отозваны"),
-        ("subject.created", "предмет добавлен"),
-        ("subject.archived", "предмет в архиве"),
-        ("teaching.assigned", "назначен учитель предмета"),
-        ("teaching.removed", "назначение учителя снято"),
-        ("regulation.edition_added", "новая редакция Положения"),
-        ("movement.enrolment", "зачисление"),
-        ("movement.transfer", "перевод"),
-        ("movement.leaving", "выбытие"),
-        ("movement.staff_leaving", "выбытие сотрудника"),
-        ("rollover.applied", "переход на новый учебный год"),
-        ("import.applied", "импорт"),
-        ("export.students", "экспорт учеников"),
-        ("export.staff", "экспорт сотрудников"),
-        ("export.movements", "экспорт движения"),
-        ("people.corrected", "данные исправлены"),
-        (
-            "consent.parent_given",
-            "согласие родителя на участие в чатах",
-        ),
-        ("consent.own_given", "согласие ученика на участие в чатах"),
-        (
-            "school.consent_setting",
-            "настройка согласий родителей изменена",
-        ),
-    ];
-    known
-        .iter()
-        .find(|(code, _)| *code == action)
-        .map(|(_, title)| (*title).to_owned())
-        .unwrap_or_else(|| action.to_owned())
+    actions::title(action).to_owned()
 }
 
 const PAGE_SIZE: i64 = 50;
+/// The most rows one CSV file holds (the newest of the filter); narrow the dates for more.
+pub const CSV_ROWS: i64 = 20_000;
 
 #[derive(Deserialize, Default)]
 struct Filters {
@@ -110,7 +65,22 @@ struct Filters {
     before: Option<i64>,
 }
 
+impl Filters {
+    /// The filters as a query string (without the cursor), for the next page and the CSV.
+    fn query(&self) -> String {
+        format!(
+            "person={}&action={}&target={}&from={}&to={}",
+            crate::error::urlencode(self.person.trim()),
+            crate::error::urlencode(self.action.trim()),
+            crate::error::urlencode(self.target.trim()),
+            crate::error::urlencode(self.from.trim()),
+            crate::error::urlencode(self.to.trim())
+        )
+    }
+}
+
 struct Row {
+    id: i64,
     at: String,
     actor: String,
     action: String,
@@ -120,6 +90,12 @@ struct Row {
     request_id: String,
 }
 
+/// One option of the action filter.
+struct Choice {
+    code: &'static str,
+    title: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "audit/list.html")]
 struct Page {
@@ -127,6 +103,9 @@ struct Page {
     school_id: SchoolId,
     person: String,
     action: String,
+    /// An action typed into the address that is no code of the list (a prefix, an old code).
+    action_other: bool,
+    choices: Vec<Choice>,
     target: String,
     from: String,
     to: String,
@@ -141,83 +120,189 @@ fn typed(s: &str) -> Option<&str> {
     Some(s.trim()).filter(|s| !s.is_empty())
 }
 
+/// The rows of the filter, newest first, at most `limit`, with people and objects by name.
+async fn fetch(
+    conn: &mut PgConnection,
+    scope: &SchoolScope,
+    f: &Filters,
+    limit: i64,
+) -> sqlx::Result<Vec<Row>> {
+    let tz = scope.timezone().to_owned();
+    let clock = SchoolClock::of(scope);
+    let from = parse_date(&f.from).map(|d| clock.start_of(d));
+    let to = parse_date(&f.to).map(|d| clock.end_of(d));
+    // A code from the list matches itself only («Вход» is not «Неудачный вход»); anything
+    // else typed into the address is a prefix («movement» for every movement).
+    let (exact, prefix) = match typed(&f.action) {
+        Some(a) if actions::known(a) => (Some(a.to_owned()), None),
+        Some(a) => (None, Some(like_prefix(a))),
+        None => (None, None),
+    };
+    let account_actions: Vec<String> = ACCOUNT_ACTIONS.iter().map(|a| (*a).to_owned()).collect();
+    let rows = sqlx::query!(
+        r#"with base as (
+             select l.* from audit_log l where l.school_id = $1
+             union all
+             select l.* from audit_log l
+             where l.school_id is null and l.action = any($10)
+               and l.actor_id in (select m.account_id from memberships m where m.school_id = $1
+                                  union select g.account_id from admin_grants g where g.school_id = $1)
+           )
+           select l.id as "id!", l.at as "at!", l.action as "action!", l.target, l.details, l.ip, l.request_id,
+                  coalesce(a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, ''), '') as "actor!",
+                  tn.name as target_name
+           from base l
+           left join accounts a on a.id = l.actor_id
+           left join lateral (
+             select split_part(l.target, ':', 1) as kind,
+                    case when l.target ~ '^[a-z_]+:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                         then split_part(l.target, ':', 2)::uuid end as id
+           ) t on true
+           left join accounts ta on t.kind = 'account' and ta.id = t.id
+           left join memberships tm on t.kind = 'membership' and tm.id = t.id and tm.school_id = $1
+           left join accounts tma on tma.id = tm.account_id
+           left join classes tc on t.kind = 'class' and tc.id = t.id and tc.school_id = $1
+           left join chats tch on t.kind = 'chat' and tch.id = t.id and tch.school_id = $1
+           left join channels tcn on t.kind = 'channel' and tcn.id = t.id and tcn.school_id = $1
+           left join subjects ts on t.kind = 'subject' and ts.id = t.id and ts.school_id = $1
+           left join posts tp on t.kind = 'post' and tp.id = t.id and tp.school_id = $1
+           left join broadcasts tb on t.kind = 'broadcast' and tb.id = t.id and tb.school_id = $1
+           left join imports ti on t.kind = 'import' and ti.id = t.id and ti.school_id = $1
+           left join invites tin on t.kind = 'invite' and tin.id = t.id and tin.school_id = $1
+           left join classes tinc on tinc.id = tin.class_id
+           left join schools tsc on t.kind = 'school' and tsc.id = t.id
+           left join lateral (
+             select coalesce(
+               ta.surname || ' ' || ta.given_name || coalesce(' ' || ta.patronymic, ''),
+               tma.surname || ' ' || tma.given_name || coalesce(' ' || tma.patronymic, ''),
+               tc.title, tch.title, tcn.title, ts.name, tp.title, tb.title, ti.filename,
+               'в класс ' || tinc.title, coalesce(tsc.short_name, tsc.name)) as name
+           ) tn on true
+           where ($2::text is null or translate(lower(coalesce(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, ''), '')), 'ё', 'е')
+                             like translate(lower($2), 'ё', 'е'))
+             and ($3::text is null or l.action = $3)
+             and ($4::text is null or l.action like $4)
+             and ($5::text is null or l.target ilike $5 or l.details ilike $5 or tn.name ilike $5)
+             and ($6::timestamptz is null or l.at >= $6)
+             and ($7::timestamptz is null or l.at < $7)
+             and ($8::bigint is null or l.id < $8)
+           order by l.id desc
+           limit $9"#,
+        scope.school_id() as SchoolId,
+        typed(&f.person).map(like_contains),
+        exact,
+        prefix,
+        typed(&f.target).map(like_contains),
+        from,
+        to,
+        f.before,
+        limit,
+        &account_actions,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Row {
+            id: r.id,
+            at: format::datetime(r.at, &tz),
+            actor: if r.actor.is_empty() {
+                "—".to_owned()
+            } else {
+                r.actor
+            },
+            action: action_title(&r.action),
+            target: names::target(r.target.as_deref(), r.target_name.as_deref()),
+            details: r.details.unwrap_or_default(),
+            ip: r.ip.unwrap_or_default(),
+            request_id: r.request_id.unwrap_or_default(),
+        })
+        .collect())
+}
+
 async fn page(
     State(state): State<AppState>,
     scope: SchoolScope,
     Query(f): Query<Filters>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewAuditLog)?;
-    let tz = scope.timezone().to_owned();
-    let clock = SchoolClock::of(&scope);
-    let from = parse_date(&f.from).map(|d| clock.start_of(d));
-    let to = parse_date(&f.to).map(|d| clock.end_of(d));
     let mut conn = state.db.acquire().await?;
-    let rows = sqlx::query!(
-        r#"select l.id, l.at, l.action, l.target, l.details, l.ip, l.request_id,
-                  coalesce(a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, ''), '—') as "actor!"
-           from audit_log l left join accounts a on a.id = l.actor_id
-           where l.school_id = $1
-             and ($2::text is null or translate(lower(coalesce(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, ''), '')), 'ё', 'е')
-                             like translate(lower($2), 'ё', 'е'))
-             and ($3::text is null or l.action like $3)
-             and ($4::text is null or l.target ilike $4 or l.details ilike $4)
-             and ($5::timestamptz is null or l.at >= $5)
-             and ($6::timestamptz is null or l.at < $6)
-             and ($7::bigint is null or l.id < $7)
-           order by l.id desc
-           limit $8"#,
-        scope.school_id() as SchoolId,
-        typed(&f.person).map(like_contains),
-        typed(&f.action).map(like_prefix),
-        typed(&f.target).map(like_contains),
-        from,
-        to,
-        f.before,
-        PAGE_SIZE + 1
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut rows = fetch(&mut conn, &scope, &f, PAGE_SIZE + 1).await?;
     let more = rows.len() as i64 > PAGE_SIZE;
-    let last_id = rows
-        .get((PAGE_SIZE as usize).min(rows.len()).saturating_sub(1))
-        .map(|r| r.id);
-    let filter_query = format!(
-        "person={}&action={}&target={}&from={}&to={}",
-        crate::error::urlencode(f.person.trim()),
-        crate::error::urlencode(f.action.trim()),
-        crate::error::urlencode(f.target.trim()),
-        crate::error::urlencode(f.from.trim()),
-        crate::error::urlencode(f.to.trim())
-    );
-    let rows = rows
-        .into_iter()
-        .take(PAGE_SIZE as usize)
-        .map(|r| Row {
-            at: format::datetime(r.at, &tz),
-            actor: r.actor,
-            action: action_title(&r.action),
-            target: r.target.unwrap_or_default(),
-            details: r.details.unwrap_or_default(),
-            ip: r.ip.unwrap_or_default(),
-            request_id: r.request_id.unwrap_or_default(),
-        })
-        .collect();
+    rows.truncate(PAGE_SIZE as usize);
+    let next = if more {
+        rows.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
+    let action = f.action.trim().to_owned();
     Ok(render(&Page {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
+        filter_query: f.query(),
+        action_other: !action.is_empty() && !actions::known(&action),
+        action,
+        choices: ACTIONS
+            .iter()
+            .map(|(code, title)| Choice { code, title })
+            .collect(),
         person: f.person,
-        action: f.action,
         target: f.target,
         from: f.from,
         to: f.to,
         rows,
-        next: if more {
-            last_id.map(|id| id.to_string())
-        } else {
-            None
-        },
+        next,
         first_page: f.before.is_none(),
-        filter_query,
     })?
     .into_response())
+}
+
+/// The filtered log as a CSV file (the newest [`CSV_ROWS`] rows); the export is audited.
+async fn csv_file(
+    State(state): State<AppState>,
+    scope: SchoolScope,
+    meta: RequestMeta,
+    Query(mut f): Query<Filters>,
+) -> AppResult<Response> {
+    scope.require(Action::ViewAuditLog)?;
+    f.before = None;
+    let mut conn = state.db.acquire().await?;
+    let rows = fetch(&mut conn, &scope, &f, CSV_ROWS).await?;
+    let mut out = Csv::new();
+    out.row([
+        "Когда",
+        "Кто",
+        "Действие",
+        "Объект",
+        "Подробности",
+        "IP",
+        "Код запроса",
+    ])?;
+    for r in &rows {
+        out.row([
+            &r.at,
+            &r.actor,
+            &r.action,
+            &r.target,
+            &r.details,
+            &r.ip,
+            &r.request_id,
+        ])?;
+    }
+    super::in_school(
+        &mut conn,
+        &meta,
+        &scope,
+        "export.audit",
+        Some(format!("school:{}", scope.school_id())),
+        Some(format::count(
+            rows.len() as i64,
+            "строка",
+            "строки",
+            "строк",
+        )),
+    )
+    .await?;
+    let name = format!("audit-{}.csv", SchoolClock::of(&scope).file_date());
+    Ok(csv::attachment(&name, out.finish()?))
 }

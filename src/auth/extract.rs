@@ -5,21 +5,21 @@
 //! they are not in answers 404, the same as one that does not exist.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::permissions::{Access, Action, Role, can};
+use super::permissions::{Action, Role, can};
 use super::session::{self, CurrentSession};
 use crate::AppState;
-use crate::config::WebConfig;
 use crate::error::AppError;
 use crate::ids::{AccountId, ClassId, SchoolId, SessionId};
+/// Where a request came from; it lives in [`crate::web::request_meta`].
+pub use crate::web::request_meta::RequestMeta;
 
 /// Who is asking: a logged-in account.
 #[derive(Debug, Clone)]
@@ -246,57 +246,6 @@ pub(crate) async fn roles_of(
     Ok(roles_from_view(&names))
 }
 
-/// Where the request came from, for the audit log and rate limits.
-#[derive(Debug, Clone)]
-pub struct RequestMeta {
-    pub request_id: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl RequestMeta {
-    /// The one way a request's origin is read, for the extractor and for the guard's
-    /// denials alike: the client's address from `X-Forwarded-For` only behind a trusted
-    /// proxy (`trust_proxy`), else the peer; the request id the portal set
-    /// ([`crate::web::request_id`]).
-    pub fn from_parts(parts: &Parts, config: &WebConfig) -> Self {
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let forwarded = if config.trust_proxy {
-            header("x-forwarded-for")
-                .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
-                .filter(|s| !s.is_empty())
-        } else {
-            None
-        };
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ci| ci.0.ip().to_string());
-        RequestMeta {
-            request_id: header(crate::web::request_id::HEADER),
-            ip: forwarded.or(peer),
-            user_agent: header("user-agent"),
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for RequestMeta {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(RequestMeta::from_parts(parts, &state.config))
-    }
-}
-
 fn login_required(parts: &Parts) -> AppError {
     let next = parts
         .uri
@@ -468,40 +417,4 @@ pub async fn load_session(State(state): State<AppState>, mut req: Request, next:
         res.extensions_mut().insert(layout);
     }
     res
-}
-
-/// The route guard: defence in depth on top of the extractors each handler takes. It
-/// checks the route's declared [`Access`] before the handler runs.
-pub async fn guard(
-    State((state, access)): State<(AppState, Access)>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let (mut parts, body) = req.into_parts();
-    let checked: Result<(), AppError> = async {
-        match access {
-            Access::Public => Ok(()),
-            Access::LoggedIn => Actor::from_request_parts(&mut parts, &state)
-                .await
-                .map(drop),
-            Access::Operator => Operator::from_request_parts(&mut parts, &state)
-                .await
-                .map(drop),
-            Access::Region => super::region::RegionViewer::from_request_parts(&mut parts, &state)
-                .await
-                .map(drop),
-            Access::School(action) => {
-                let scope = SchoolScope::from_request_parts(&mut parts, &state).await?;
-                scope.require(action)
-            }
-        }
-    }
-    .await;
-    if let Err(e) = checked {
-        if matches!(e, AppError::Forbidden) {
-            crate::audit::denied(&state, &parts, access).await;
-        }
-        return e.into_response();
-    }
-    next.run(Request::from_parts(parts, body)).await
 }

@@ -230,7 +230,7 @@ async fn login(
                     school: None,
                     action: "login.failed",
                     target: None,
-                    details: locked.map(|s| format!("locked for {s}s")),
+                    details: locked.map(|s| format!("вход закрыт на {s} с")),
                 },
             )
             .await?;

@@ -7,7 +7,6 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -19,6 +18,7 @@ use crate::auth::permissions::{Action, Role};
 use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
 use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::web::csv::Csv;
 use crate::web::layout::Layout;
 use crate::web::render;
 
@@ -376,35 +376,39 @@ pub async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResul
     .into_response())
 }
 
-fn csv_field(s: &str) -> String {
-    // Formula injection: a cell starting with = + - @ is prefixed (SECURITY.md).
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([';', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-pub fn to_csv(rows: &[Row]) -> String {
-    let mut out = String::from(
-        "Класс;Классный руководитель;Статус подтверждён;Чат учеников;Чат родителей;Чат учителей;\
-         Учеников;Учеников в чате;Учеников с родителем;Родителей;Родителей в чате;\
-         Действующих ссылок;Устаревших ссылок;Заявок на рассмотрении;Без согласия родителя;Светофор;По данным платформы\r\n",
-    );
-    let yes = |b: bool| if b { "да" } else { "нет" };
+/// The register as a CSV file ([`crate::web::csv`]).
+pub fn to_csv(rows: &[Row]) -> AppResult<Vec<u8>> {
+    let mut w = Csv::new();
+    w.row([
+        "Класс",
+        "Классный руководитель",
+        "Статус подтверждён",
+        "Чат учеников",
+        "Чат родителей",
+        "Чат учителей",
+        "Учеников",
+        "Учеников в чате",
+        "Учеников с родителем",
+        "Родителей",
+        "Родителей в чате",
+        "Действующих ссылок",
+        "Устаревших ссылок",
+        "Заявок на рассмотрении",
+        "Без согласия родителя",
+        "Светофор",
+        "По данным платформы",
+    ])?;
+    let yes = |b: bool| if b { "да" } else { "нет" }.to_owned();
     for r in rows {
-        let fields = [
-            csv_field(&r.title),
-            csv_field(r.class_teacher.as_deref().unwrap_or("не назначен")),
-            yes(r.teacher_verified).to_owned(),
-            yes(r.students_chat.is_some()).to_owned(),
-            yes(r.parents_chat.is_some()).to_owned(),
-            yes(r.teachers_chat.is_some()).to_owned(),
+        w.row([
+            r.title.clone(),
+            r.class_teacher
+                .clone()
+                .unwrap_or_else(|| "не назначен".to_owned()),
+            yes(r.teacher_verified),
+            yes(r.students_chat.is_some()),
+            yes(r.parents_chat.is_some()),
+            yes(r.teachers_chat.is_some()),
             r.students.to_string(),
             r.students_present().to_string(),
             r.students_with_parent.to_string(),
@@ -416,11 +420,9 @@ pub fn to_csv(rows: &[Row]) -> String {
             r.without_consent.to_string(),
             r.light().title().to_owned(),
             r.platform_counted().to_owned(),
-        ];
-        out.push_str(&fields.join(";"));
-        out.push_str("\r\n");
+        ])?;
     }
-    out
+    w.finish()
 }
 
 pub async fn csv(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
@@ -428,17 +430,8 @@ pub async fn csv(State(state): State<AppState>, scope: SchoolScope) -> AppResult
     let mut conn = state.db.acquire().await?;
     let only = (!sees_all(&scope)).then(|| scope.actor().id());
     let rows = rows(&mut conn, scope.tenant(), only).await?;
-    // A BOM so that Excel reads UTF-8.
-    let body = format!("\u{feff}{}", to_csv(&rows));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"compliance.csv\"",
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(crate::web::csv::attachment(
+        "compliance.csv",
+        to_csv(&rows)?,
+    ))
 }

@@ -74,7 +74,7 @@ pub async fn bind(
                 school: Some(school),
                 action: "connector.account_bound",
                 target: Some(format!("membership:{member}")),
-                details: Some(format!("platform user {user_id}")),
+                details: Some(format!("пользователь мессенджера {user_id}")),
             },
         )
         .await?;

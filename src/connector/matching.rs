@@ -163,7 +163,7 @@ async fn match_by_link(
                 (_, Some(c)) => format!("channel:{c}"),
                 _ => String::new(),
             }),
-            details: Some(format!("platform chat {platform_chat} by its link")),
+            details: Some(format!("чат мессенджера {platform_chat}, по ссылке")),
         },
     )
     .await

@@ -504,7 +504,7 @@ pub async fn match_chat(
         "connector.chat_matched",
         Some(format!("chat:{chat}")),
         Some(format!(
-            "platform chat {platform_chat}, chosen by the administrator"
+            "чат мессенджера {platform_chat}, выбран администратором"
         )),
     )
     .await?;

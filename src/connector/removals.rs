@@ -52,8 +52,8 @@ pub async fn confirmed(
                 action: "connector.removal_confirmed",
                 target: Some(format!("removal:{id}")),
                 details: Some(format!(
-                    "platform user {user_id} left platform chat {platform_chat}{}",
-                    admin_id.map_or(String::new(), |a| format!(", removed by {a}"))
+                    "пользователь мессенджера {user_id} вышел из чата мессенджера {platform_chat}{}",
+                    admin_id.map_or(String::new(), |a| format!(", исключил пользователь мессенджера {a}"))
                 )),
             },
         )
@@ -198,7 +198,7 @@ pub async fn remove(
                     "connector.removal_requested",
                     Some(format!("removal:{id}")),
                     Some(format!(
-                        "{who}, platform user {user_id}, from platform chat {}",
+                        "{who}, пользователь мессенджера {user_id}, из чата мессенджера {}",
                         view.platform_chat_id
                     )),
                 )

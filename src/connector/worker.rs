@@ -199,7 +199,7 @@ pub async fn ensure_subscribed(
             action: "connector.subscribed",
             target: Some("connector:webhook".to_owned()),
             details: Some(format!(
-                "{} subscription(s) found, none to the portal",
+                "подписок найдено: {}, на портал — ни одной",
                 subs.len()
             )),
         },

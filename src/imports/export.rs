@@ -6,17 +6,17 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::parse::{Col, Field, staff_role_title};
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::ids::{MembershipId, SchoolId};
 use crate::web::clock::SchoolClock;
+use crate::web::csv::Csv;
 use crate::web::format;
 
 /// A student list's columns, in order.
@@ -49,16 +49,6 @@ pub const STAFF_COLUMNS: [Col; 7] = [
     Col::Person(Field::Phone),
 ];
 
-/// A value a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) gets an apostrophe in
-/// front; the import takes it off again (OWASP "CSV injection").
-fn guard(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    }
-}
-
 /// «8 (912) 345-67-89»: Excel would take «+7 …» for a formula.
 fn phone(stored: Option<&str>) -> String {
     stored
@@ -66,38 +56,19 @@ fn phone(stored: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-/// The CSV file: BOM, header, rows.
+/// The CSV file: header, rows ([`crate::web::csv`]: a BOM, `;`, the formula guard, which
+/// the import takes off again).
 pub fn csv_bytes(columns: &[Col], rows: &[Vec<String>]) -> AppResult<Vec<u8>> {
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = csv::WriterBuilder::new()
-            .delimiter(b';')
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(&mut out);
-        let other = |e: csv::Error| AppError::Other(e.into());
-        w.write_record(columns.iter().map(|c| c.title()))
-            .map_err(other)?;
-        for row in rows {
-            w.write_record(row.iter().map(|v| guard(v)))
-                .map_err(other)?;
-        }
-        w.flush().map_err(|e| AppError::Other(e.into()))?;
+    let mut w = Csv::new();
+    w.row(columns.iter().map(|c| c.title()))?;
+    for row in rows {
+        w.row(row)?;
     }
-    Ok(out)
+    w.finish()
 }
 
 fn attachment(name: &str, body: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    crate::web::csv::attachment(name, body)
 }
 
 pub async fn template_students(scope: SchoolScope) -> AppResult<Response> {

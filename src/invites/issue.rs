@@ -192,10 +192,9 @@ pub async fn issue(
             action,
             target: Some(target),
             details: Some(format!(
-                "{}: {}, класс {}, использований {}, дней {}, заявка {}",
+                "ссылок: {}; {}; использований: {}; дней: {}; по заявке: {}",
                 links.len(),
-                req.role,
-                req.class,
+                super::role_title(&req.role),
                 req.max_uses,
                 req.days,
                 if req.needs_approval { "да" } else { "нет" }

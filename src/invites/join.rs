@@ -42,6 +42,21 @@ use crate::web::{Routes, render};
 pub fn routes(r: Routes) -> Routes {
     r.get("/join/{token}", Access::Public, landing)
         .post("/join/{token}", Access::Public, join)
+        .get("/j/{token}", Access::Public, short)
+}
+
+/// The short form of a link printed on paper ([`super::short_link`]): on to the landing
+/// page. Only a token's characters pass; anything else is no link (404).
+async fn short(Path(token): Path<String>) -> AppResult<Response> {
+    let plain = !token.is_empty()
+        && token.len() <= 64
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !plain {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to(&format!("/join/{token}")).into_response())
 }
 
 /// A live link, as the landing page and joining need it.
@@ -459,7 +474,7 @@ async fn redeem(
                 school: Some(inv.school),
                 action: "join_request.created",
                 target: Some(format!("invite:{}", inv.id)),
-                details: Some(format!("request:{request}; {details}")),
+                details: Some(details.to_string()),
             },
         )
         .await?;

@@ -181,6 +181,26 @@ pub fn join_url(public_url: &str, token: &str) -> String {
     format!("{public_url}/join/{token}")
 }
 
+/// A link as printed for typing: `host/j/TOKEN` without the scheme (the `/j/` route leads
+/// on to `/join/`), the token in groups of four that the sheet sets apart with space that
+/// is no character (a copied or typed link stays one word).
+pub struct ShortLink {
+    pub prefix: String,
+    pub groups: Vec<String>,
+}
+
+pub fn short_link(public_url: &str, token: &str) -> ShortLink {
+    let host = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let chars: Vec<char> = token.chars().collect();
+    ShortLink {
+        prefix: format!("{host}/j/"),
+        groups: chars.chunks(4).map(|c| c.iter().collect()).collect(),
+    }
+}
+
 /// A QR code of `text` as inline SVG markup, built here by the server (the only markup a
 /// template shows unescaped).
 pub fn qr_svg(text: &str) -> String {

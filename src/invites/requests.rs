@@ -377,7 +377,11 @@ async fn approve(
             school: Some(scope.school_id()),
             action: "join_request.approved",
             target: Some(format!("account:{}", r.account)),
-            details: Some(format!("request:{request}; {} → {}", r.role, r.class)),
+            details: Some(format!(
+                "{} — {}",
+                role_title(&r.role),
+                target_title(&r.kind, &r.title)
+            )),
         },
     )
     .await?;
@@ -505,7 +509,7 @@ async fn decide(
                     school: Some(scope.school_id()),
                     action: "join_request.rejected",
                     target: Some(format!("account:{}", row.account)),
-                    details: Some(format!("request:{request}; {reason}")),
+                    details: Some(reason.to_string()),
                 },
             )
             .await?;

@@ -102,7 +102,7 @@ async fn new_page(
 
 struct Slip {
     child: String,
-    link: String,
+    link: super::ShortLink,
     /// Server-built SVG markup.
     qr: String,
 }
@@ -231,7 +231,7 @@ async fn create(
             Slip {
                 child: format::full_name(&s.surname, &s.given_name, s.patronymic.as_deref()),
                 qr: qr_svg(&link),
-                link,
+                link: super::short_link(&state.public_url, &l.token),
             }
         })
         .collect();

@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -19,6 +18,7 @@ use crate::auth::tenant::Tenant;
 use crate::error::{AppResult, urlencode};
 use crate::ids::{ClassId, SchoolId};
 use crate::web::clock::SchoolClock;
+use crate::web::csv::Csv;
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
@@ -426,20 +426,6 @@ pub(super) async fn list(
     .into_response())
 }
 
-/// A CSV field: quoted when it needs to be, and never read as a formula by a spreadsheet.
-fn csv_field(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if guarded.contains([';', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
-
 pub(super) async fn csv(
     State(state): State<AppState>,
     scope: SchoolScope,
@@ -452,8 +438,8 @@ pub(super) async fn csv(
     let mut conn = state.db.acquire().await?;
     let classes = filter_classes(&mut conn, scope.tenant()).await?;
     let rows = fetch(&mut conn, scope.tenant(), scope.timezone(), &f, None, None).await?;
-    let mut out = String::from("\u{feff}");
-    let header = [
+    let mut out = Csv::new();
+    out.row([
         "Дата",
         "Движение",
         "ФИО",
@@ -463,11 +449,9 @@ pub(super) async fn csv(
         "Причина",
         "Кто записал",
         "Когда записано",
-    ];
-    out.push_str(&header.join(";"));
-    out.push_str("\r\n");
+    ])?;
     for r in &rows {
-        let fields = [
+        out.row([
             r.date.as_str(),
             r.kind,
             r.person.as_str(),
@@ -477,10 +461,7 @@ pub(super) async fn csv(
             r.reason.as_str(),
             r.recorded_by.as_str(),
             r.recorded_at.as_str(),
-        ];
-        let line: Vec<String> = fields.iter().map(|v| csv_field(v)).collect();
-        out.push_str(&line.join(";"));
-        out.push_str("\r\n");
+        ])?;
     }
     audit::record(
         &mut conn,
@@ -494,30 +475,6 @@ pub(super) async fn csv(
         },
     )
     .await?;
-    let disposition = format!(
-        "attachment; filename=\"movements-{}.csv\"",
-        SchoolClock::of(&scope).file_date()
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        out,
-    )
-        .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("5А"), "5А");
-        assert_eq!(csv_field("a;b"), "\"a;b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-        assert_eq!(csv_field("-1;2"), "\"'-1;2\"");
-    }
+    let name = format!("movements-{}.csv", SchoolClock::of(&scope).file_date());
+    Ok(crate::web::csv::attachment(&name, out.finish()?))
 }

@@ -351,7 +351,7 @@ async fn submit(
         &scope,
         "registration.applied",
         Some(format!("school:{school}")),
-        Some(format!("to {to}")),
+        Some(format!("заявление отправлено: {to}")),
     )
     .await?;
     form.form_key

@@ -15,6 +15,7 @@ use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::error::{AppError, AppResult};
+use crate::web::csv::Csv;
 
 /// One cell of a table to export.
 #[derive(Debug, Clone)]
@@ -33,35 +34,22 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
-/// A text cell as a spreadsheet reads it: one starting with = + - @ (or a tab or carriage
-/// return) is prefixed with an apostrophe, so it is never taken for a formula.
-pub fn guard(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    }
-}
-
-pub fn to_csv(t: &Table) -> Result<Vec<u8>, csv::Error> {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .flexible(true)
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::from("\u{feff}".as_bytes()));
-    w.write_record([guard(&t.title)])?;
+/// The table as a CSV file ([`crate::web::csv`]: its settings and its formula guard).
+pub fn to_csv(t: &Table) -> AppResult<Vec<u8>> {
+    let mut w = Csv::new();
+    w.row([&t.title])?;
     for l in &t.lines {
-        w.write_record([guard(l)])?;
+        w.row([l])?;
     }
-    w.write_record(&t.headers)?;
+    w.row(&t.headers)?;
     for row in &t.rows {
-        w.write_record(row.iter().map(|c| match c {
-            Cell::Text(s) => guard(s),
+        w.row(row.iter().map(|c| match c {
+            Cell::Text(s) => s.clone(),
             Cell::Int(n) => n.to_string(),
             Cell::Pct(s) => s.percent().map(|p| p.to_string()).unwrap_or_default(),
         }))?;
     }
-    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    w.finish()
 }
 
 pub fn to_xlsx(t: &Table, sheet: &str) -> Result<Vec<u8>, XlsxError> {
@@ -182,7 +170,7 @@ pub fn file(body: Vec<u8>, content_type: &'static str, name: &str) -> Response {
 }
 
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-pub const CSV: &str = "text/csv; charset=utf-8";
+pub const CSV: &str = crate::web::csv::CONTENT_TYPE;
 
 async fn school_table(
     state: &AppState,
@@ -227,7 +215,7 @@ pub async fn school_csv(
     Query(q): Query<StatsQuery>,
 ) -> AppResult<Response> {
     let t = school_table(&state, &scope, &meta, &q, "CSV").await?;
-    let body = to_csv(&t).map_err(|e| AppError::Other(e.into()))?;
+    let body = to_csv(&t)?;
     Ok(file(body, CSV, "statistics.csv"))
 }
 

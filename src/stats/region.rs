@@ -303,7 +303,7 @@ pub async fn region_csv(
     Query(q): Query<StatsQuery>,
 ) -> AppResult<Response> {
     let t = region_file(&state, &viewer, &meta, &q, "CSV").await?;
-    let body = exports::to_csv(&t).map_err(|e| AppError::Other(e.into()))?;
+    let body = exports::to_csv(&t)?;
     Ok(exports::file(body, exports::CSV, "region.csv"))
 }
 

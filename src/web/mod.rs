@@ -4,8 +4,10 @@
 
 pub mod assets;
 pub mod clock;
+pub mod csv;
 pub mod form;
 pub mod format;
+pub mod guard;
 pub mod here;
 pub mod input;
 pub mod layout;
@@ -14,6 +16,7 @@ pub mod middleware;
 pub mod once;
 pub mod query;
 pub mod request_id;
+pub mod request_meta;
 pub mod unique;
 
 use askama::Template;
@@ -45,7 +48,7 @@ pub struct RouteRow {
 }
 
 /// Builds the router and, beside it, the table of every route with its access rule. A route
-/// cannot be added without one, and each gets the [`guard`](crate::auth::extract::guard)
+/// cannot be added without one, and each gets the [`guard`](guard::guard)
 /// for it.
 pub struct Routes {
     state: AppState,
@@ -97,7 +100,7 @@ impl Routes {
         });
         let guarded = route.route_layer(axum::middleware::from_fn_with_state(
             (self.state.clone(), access),
-            crate::auth::extract::guard,
+            guard::guard,
         ));
         self.router = self.router.route(path, guarded);
         self

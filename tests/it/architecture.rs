@@ -137,3 +137,39 @@ fn the_timezone_check_lists_the_supported_zones() {
         .collect();
     assert_eq!(listed, known);
 }
+
+/// `audit` and `auth::extract` do not depend on each other both ways (issue 16): the route
+/// guard and `RequestMeta` live in `web`, the guard records denials through `audit`, and
+/// neither `auth::extract` nor the session machinery reaches into `audit`.
+#[test]
+fn audit_and_the_extractors_are_no_cycle() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let read = |p: &str| std::fs::read_to_string(src.join(p)).unwrap();
+    let extract = read("auth/extract.rs");
+    assert!(!extract.contains("audit"), "auth/extract.rs uses audit");
+    assert!(
+        !extract.contains("pub async fn guard"),
+        "the guard lives in web"
+    );
+    assert!(
+        !extract.contains("pub struct RequestMeta"),
+        "RequestMeta lives in web"
+    );
+    for file in [
+        "audit/mod.rs",
+        "audit/page.rs",
+        "audit/actions.rs",
+        "audit/names.rs",
+    ] {
+        let text = read(file);
+        for dep in [
+            "auth::session",
+            "auth::permissions::Access",
+            "extract::RequestMeta",
+        ] {
+            assert!(!text.contains(dep), "src/{file} uses {dep}");
+        }
+    }
+    assert!(read("web/request_meta.rs").contains("pub struct RequestMeta"));
+    assert!(read("web/guard.rs").contains("pub async fn guard"));
+}

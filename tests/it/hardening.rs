@@ -772,11 +772,11 @@ async fn the_janitor_deletes_what_outlived_its_use_keeps_what_lives_and_audits_c
             .and_then(|(_, d)| d.clone())
             .unwrap_or_default()
     };
-    assert_eq!(get("janitor.sessions"), "sessions: 2");
-    assert_eq!(get("janitor.tokens"), "one-time tokens: 2");
-    assert_eq!(get("janitor.imports"), "unapplied imports: 1");
+    assert_eq!(get("janitor.sessions"), "удалено сеансов: 2");
+    assert_eq!(get("janitor.tokens"), "удалено одноразовых ссылок: 2");
+    assert_eq!(get("janitor.imports"), "удалено неприменённых импортов: 1");
     assert!(
-        get("janitor.people").starts_with("memberships: 3;"),
+        get("janitor.people").starts_with("участий в школе: 3;"),
         "{rows:?}"
     );
 

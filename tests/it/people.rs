@@ -305,7 +305,7 @@ async fn status_is_confirmed_or_rejected_with_a_reason_oldest_first_r2_1_j() {
         .await
         .unwrap();
     assert!(card.contains("отклонён: не работает в школе"));
-    assert!(card.contains("статус отклонён"));
+    assert!(card.contains("Статус отклонён"));
 }
 
 #[tokio::test]

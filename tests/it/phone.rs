@@ -50,7 +50,10 @@ fn is_page(path: &str) -> bool {
         "/calendar/",
         "/static/",
     ];
-    !files.iter().any(|f| path.contains(f)) && path != "/my-data" && !path.starts_with("/join/")
+    !files.iter().any(|f| path.contains(f))
+        && path != "/my-data"
+        && !path.starts_with("/join/")
+        && !path.starts_with("/j/")
 }
 
 /// Logs in through the login form (the window's size stays as it is).

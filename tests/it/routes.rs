@@ -712,7 +712,9 @@ impl World {
                     "{import_id}" => self.import.to_string(),
                     "{*path}" => "css/portal.css".to_owned(),
                     "{session_id}" => session.unwrap_or_else(Uuid::now_v7).to_string(),
-                    "{token}" if path.starts_with("/join/") => self.invite_token.clone(),
+                    "{token}" if path.starts_with("/join/") || path.starts_with("/j/") => {
+                        self.invite_token.clone()
+                    }
                     "{token}" if path.starts_with("/setup/") => self.setup_token.clone(),
                     "{token}" if path.starts_with("/password/") => self.password_token.clone(),
                     "{token}" if path.starts_with("/offers/") => self.offer_token.clone(),

@@ -646,11 +646,11 @@ async fn xlsx_and_csv_exports_read_back_with_russian_headers_and_numeric_percent
     let audit = s.app.audit_actions().await;
     assert_eq!(audit.iter().filter(|a| *a == "stats.exported").count(), 2);
     assert_eq!(
-        school_portal::stats::exports::guard("=HYPERLINK(\"x\")"),
+        school_portal::web::csv::guard("=HYPERLINK(\"x\")"),
         "'=HYPERLINK(\"x\")"
     );
-    assert_eq!(school_portal::stats::exports::guard("-1"), "'-1");
-    assert_eq!(school_portal::stats::exports::guard("5А"), "5А");
+    assert_eq!(school_portal::web::csv::guard("-1"), "'-1");
+    assert_eq!(school_portal::web::csv::guard("5А"), "5А");
 }
 
 #[tokio::test]

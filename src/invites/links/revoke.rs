@@ -203,7 +203,7 @@ pub(super) async fn revoke_class(
             school: Some(scope.school_id()),
             action: "invite.revoked_class",
             target: Some(format!("class:{class}")),
-            details: Some(format!("{done} revoked")),
+            details: Some(format!("отозвано: {done}")),
         },
     )
     .await?;
@@ -292,7 +292,10 @@ pub(super) async fn deactivate_unused(
             school: Some(scope.school_id()),
             action: "invite.deactivated_unused",
             target: None,
-            details: Some(format!("unused for {days} days: {done} revoked")),
+            details: Some(format!(
+                "не использовались {}: отозвано {done}",
+                crate::web::format::count(i64::from(days), "день", "дня", "дней")
+            )),
         },
     )
     .await?;
