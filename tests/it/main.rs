@@ -19,6 +19,7 @@ mod consent;
 mod demo;
 mod double_submit;
 mod faults;
+mod forms_markup;
 mod hardening;
 mod help;
 mod helping;
