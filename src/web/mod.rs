@@ -7,6 +7,7 @@ pub mod clock;
 pub mod form;
 pub mod format;
 pub mod here;
+pub mod htmx;
 pub mod input;
 pub mod layout;
 pub mod limit;

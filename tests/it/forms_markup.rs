@@ -312,11 +312,13 @@ fn every_field_error_is_tied_to_its_field() {
                     f.name
                 )),
                 // A group (fieldset) is described, its checkboxes are not each invalid.
-                Some(f) if f.name != "fieldset" && !f.has("aria-invalid") => problems.push(format!(
-                    "{}:{}: the field describing #{id} is never aria-invalid",
-                    relative(&path),
-                    t.line
-                )),
+                Some(f) if f.name != "fieldset" && !f.has("aria-invalid") => {
+                    problems.push(format!(
+                        "{}:{}: the field describing #{id} is never aria-invalid",
+                        relative(&path),
+                        t.line
+                    ))
+                }
                 Some(_) => {}
             }
         }
@@ -453,19 +455,33 @@ fn button_colours_meet_aa_contrast() {
         ("secondary", &[".button", ".button-secondary"], "#ffffff"),
         (
             "secondary:hover",
-            &[".button", ".button:hover", ".button-secondary", ".button-secondary:hover"],
+            &[
+                ".button",
+                ".button:hover",
+                ".button-secondary",
+                ".button-secondary:hover",
+            ],
             "#ffffff",
         ),
         ("danger", &[".button", ".button-danger"], "#ffffff"),
         (
             "danger:hover",
-            &[".button", ".button:hover", ".button-danger", ".button-danger:hover"],
+            &[
+                ".button",
+                ".button:hover",
+                ".button-danger",
+                ".button-danger:hover",
+            ],
             "#ffffff",
         ),
         ("disabled", &[".button", ".button[disabled]"], "#ffffff"),
         (
             "secondary in the header",
-            &[".button", ".button-secondary", ".site-header .button-secondary"],
+            &[
+                ".button",
+                ".button-secondary",
+                ".site-header .button-secondary",
+            ],
             "var(--accent)",
         ),
         (
@@ -527,5 +543,9 @@ fn button_colours_meet_aa_contrast() {
         );
     }
     // The check reads the real rules: the primary button is white on the accent colour.
-    assert!(report[0].contains("#fff on #0b4f9c"), "{}", report.join("\n"));
+    assert!(
+        report[0].contains("#fff on #0b4f9c"),
+        "{}",
+        report.join("\n")
+    );
 }

@@ -23,6 +23,7 @@ mod forms_markup;
 mod hardening;
 mod help;
 mod helping;
+mod htmx;
 mod imports;
 mod input;
 mod invites;
