@@ -175,6 +175,7 @@ pub fn with_middleware(router: Router, config: &WebConfig) -> Router {
             .layer(axum::middleware::from_fn(web::middleware::security_headers))
             .layer(CompressionLayer::new())
             .layer(axum::middleware::from_fn(web::middleware::error_pages))
+            .layer(axum::middleware::from_fn(web::htmx::redirects))
             .layer(CatchPanicLayer::custom(web::middleware::panic_response))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,

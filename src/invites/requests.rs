@@ -25,6 +25,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::people::verification::waited;
 use crate::web::format::{self, count};
+use crate::web::htmx::{self, Htmx};
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
@@ -418,15 +419,28 @@ struct Decision {
 /// The answer to a decision sent again.
 const ALREADY_DECIDED: &str = "Эта заявка уже рассмотрена.";
 
+/// One decision. Asked by htmx (the queue's inline buttons), a decision made answers with
+/// the request's row saying so, and a page (an error, «already decided») replaces the
+/// page's `<main>`; otherwise the redirect and the page as without script.
 async fn decide(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
+    htmx: Htmx,
     Path((_, request)): Path<(SchoolId, JoinRequestId)>,
     Form(form): Form<Decision>,
 ) -> AppResult<Response> {
     scope.require(Action::ReviewJoinRequests)?;
     let back = format!("/s/{}/join-requests", scope.school_id());
+    let decided = |said: &'static str| -> AppResult<Response> {
+        if htmx.asked() {
+            let message = crate::web::here::message(said).unwrap_or_default();
+            htmx::decided_row(&format!("request-{request}"), 5, message)
+        } else {
+            Ok(crate::web::here::redirect_done(&back, said).into_response())
+        }
+    };
+    let whole = |res: AppResult<Response>| res.map(|r| htmx::whole_main(htmx, r));
     let mut tx = state.db.begin().await?;
     // The object first (404 / 403), then the form.
     let facts = scope.facts();
@@ -444,7 +458,7 @@ async fn decide(
         if !decided {
             return Err(AppError::NotFound);
         }
-        return page(&state, &scope, 1, None, Some(ALREADY_DECIDED.into())).await;
+        return whole(page(&state, &scope, 1, None, Some(ALREADY_DECIDED.into())).await);
     };
     facts.require_on(Action::ReviewJoinRequests, &target)?;
     match form.decision.as_str() {
@@ -453,17 +467,17 @@ async fn decide(
             match approve(&mut tx, &scope, &meta, &facts, request, child).await? {
                 Ok(()) => {
                     tx.commit().await?;
-                    Ok(Redirect::to(&format!("{back}?done=approved")).into_response())
+                    decided("approved")
                 }
                 // Decided by a submit that ran at the same moment.
                 Err(Blocked::NotFound) => {
                     drop(tx);
-                    page(&state, &scope, 1, None, Some(ALREADY_DECIDED.into())).await
+                    whole(page(&state, &scope, 1, None, Some(ALREADY_DECIDED.into())).await)
                 }
                 Err(Blocked::Forbidden) => Err(AppError::Forbidden),
                 Err(Blocked::Message(m)) => {
                     drop(tx);
-                    page(&state, &scope, 1, Some(m), None).await
+                    whole(page(&state, &scope, 1, Some(m), None).await)
                 }
             }
         }
@@ -471,16 +485,19 @@ async fn decide(
             let reason = form.reason.trim().to_owned();
             if reason.is_empty() || reason.chars().count() > 500 {
                 drop(tx);
-                return page(
-                    &state,
-                    &scope,
-                    1,
-                    Some(
-                        "Укажите причину отказа (до 500 символов): её увидит заявитель.".to_owned(),
-                    ),
-                    None,
-                )
-                .await;
+                return whole(
+                    page(
+                        &state,
+                        &scope,
+                        1,
+                        Some(
+                            "Укажите причину отказа (до 500 символов): её увидит заявитель."
+                                .to_owned(),
+                        ),
+                        None,
+                    )
+                    .await,
+                );
             }
             let row = sqlx::query!(
                 r#"update join_requests r set status = 'rejected', reason = $3,
@@ -499,7 +516,7 @@ async fn decide(
             let Some(row) = row else {
                 // Decided by a submit that ran at the same moment.
                 drop(tx);
-                return page(&state, &scope, 1, None, Some(ALREADY_DECIDED.into())).await;
+                return whole(page(&state, &scope, 1, None, Some(ALREADY_DECIDED.into())).await);
             };
             audit::record(
                 &mut tx,
@@ -528,7 +545,7 @@ async fn decide(
                 .await?;
             }
             tx.commit().await?;
-            Ok(Redirect::to(&format!("{back}?done=rejected")).into_response())
+            decided("rejected")
         }
         _ => Err(AppError::BadRequest("Неизвестное решение.")),
     }

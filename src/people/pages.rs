@@ -17,6 +17,7 @@ use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::form::{normalize_email, normalize_phone};
 use crate::web::format::{self, count};
+use crate::web::htmx::Htmx;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
 use crate::web::{Routes, render};
@@ -65,7 +66,8 @@ struct PersonRow {
 }
 
 #[derive(Template)]
-#[template(path = "people/list.html")]
+/// The search form asks htmx for the results only (`as_results`) while one types.
+#[template(path = "people/list.html", blocks = ["results"])]
 struct ListPage {
     layout: Layout,
     school_id: SchoolId,
@@ -104,6 +106,7 @@ fn status_title(s: &str) -> &'static str {
 async fn list(
     State(state): State<AppState>,
     scope: SchoolScope,
+    htmx: Htmx,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewPeople)?;
@@ -186,7 +189,7 @@ async fn list(
         role,
         status
     );
-    Ok(render(&ListPage {
+    let view = ListPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         q: search,
@@ -199,8 +202,12 @@ async fn list(
         has_next,
         query_base,
         can_manage: scope.can(Action::ManagePeople),
-    })?
-    .into_response())
+    };
+    Ok(if htmx.asked() {
+        render(&view.as_results())?.into_response()
+    } else {
+        render(&view)?.into_response()
+    })
 }
 
 struct MembershipRow {

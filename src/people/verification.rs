@@ -18,6 +18,7 @@ use crate::classes::role_title;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, MembershipId, SchoolId};
 use crate::web::format::{self, count};
+use crate::web::htmx::{self, Htmx};
 use crate::web::layout::Layout;
 use crate::web::{Routes, render};
 
@@ -117,10 +118,14 @@ struct Decision {
     reason: String,
 }
 
+/// One decision. Asked by htmx (the queue's inline buttons), a decision made answers with
+/// the person's row saying so, and the page with an error replaces the page's `<main>`;
+/// otherwise the redirect and the page as without script.
 async fn decide(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
+    htmx: Htmx,
     Path((_, membership)): Path<(SchoolId, MembershipId)>,
     Form(form): Form<Decision>,
 ) -> AppResult<Response> {
@@ -129,13 +134,14 @@ async fn decide(
     let (verification, action) = match form.decision.as_str() {
         "verify" => ("verified", "verification.confirmed"),
         "reject" if reason.is_empty() => {
-            return page(
+            let res = page(
                 &state,
                 &scope,
                 Some("Укажите причину отказа: её увидит сотрудник."),
                 None,
             )
-            .await;
+            .await?;
+            return Ok(htmx::whole_main(htmx, res));
         }
         "reject" => ("rejected", "verification.rejected"),
         _ => return Err(AppError::BadRequest("Неизвестное решение.")),
@@ -177,6 +183,14 @@ async fn decide(
     } else {
         "declined"
     };
+    let decided = || -> AppResult<Response> {
+        if htmx.asked() {
+            let message = crate::web::here::message(said).unwrap_or_default();
+            htmx::decided_row(&format!("verification-{membership}"), 4, message)
+        } else {
+            Ok(crate::web::here::redirect_done(&back, said).into_response())
+        }
+    };
     // Already decided (the same form sent twice at once, or again after Back): nothing
     // changes; the same decision leads where the first did, another one to the queue.
     let Some(row) = row else {
@@ -187,11 +201,11 @@ async fn decide(
         )
         .fetch_optional(&mut *tx)
         .await?;
-        return Ok(if now.flatten().as_deref() == Some(verification) {
-            crate::web::here::redirect_done(&back, said).into_response()
+        return if now.flatten().as_deref() == Some(verification) {
+            decided()
         } else {
-            Redirect::to(&back).into_response()
-        });
+            Ok(Redirect::to(&back).into_response())
+        };
     };
     audit::in_school(
         &mut tx,
@@ -203,5 +217,5 @@ async fn decide(
     )
     .await?;
     tx.commit().await?;
-    Ok(crate::web::here::redirect_done(&back, said).into_response())
+    decided()
 }

@@ -9,6 +9,7 @@ pub mod form;
 pub mod format;
 pub mod guard;
 pub mod here;
+pub mod htmx;
 pub mod input;
 pub mod layout;
 pub mod limit;
