@@ -416,7 +416,7 @@ async fn list(
     Ok(render(&ListPage {
         layout: Layout::for_scope(&scope),
         school_id: school,
-        missing: format::count(missing, "ученик", "ученика", "учеников"),
+        missing: Role::Student.count(missing),
         unknown_age: format::count(unknown, "ученика", "учеников", "учеников"),
         pupils,
         strict,

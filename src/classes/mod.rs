@@ -17,12 +17,13 @@ use crate::AppState;
 use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
+use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::form::FormErrors;
-use crate::web::format::{self, count};
+use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey, KeyOnly};
 use crate::web::{Routes, render};
@@ -169,10 +170,7 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
     let mut total = 0;
     for r in rows {
         if r.kind == "staffroom" {
-            staffroom = Some((
-                r.id,
-                count(r.staff, "сотрудник", "сотрудника", "сотрудников"),
-            ));
+            staffroom = Some((r.id, Role::Staff.count(r.staff)));
             continue;
         }
         total += r.students;
@@ -180,8 +178,8 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
         let row = ClassRow {
             id: r.id,
             title: r.title,
-            students: count(r.students, "ученик", "ученика", "учеников"),
-            parents: count(r.parents, "родитель", "родителя", "родителей"),
+            students: Role::Student.count(r.students),
+            parents: Role::Parent.count(r.parents),
             class_teacher: r.class_teacher,
             profile: r.profile,
         };
@@ -200,7 +198,7 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
         parallels,
         staffroom,
         can_manage: scope.can(Action::ManageClasses),
-        total_students: count(total, "ученик", "ученика", "учеников"),
+        total_students: Role::Student.count(total),
     })?
     .into_response())
 }
@@ -447,12 +445,6 @@ pub fn verification_title(v: Option<&str>) -> &'static str {
     }
 }
 
-pub fn role_title(role: &str) -> &'static str {
-    crate::auth::permissions::Role::from_membership(role)
-        .map(|r| r.title())
-        .unwrap_or("—")
-}
-
 async fn show(
     State(state): State<AppState>,
     scope: SchoolScope,
@@ -520,7 +512,7 @@ async fn show(
         .map(|r| StaffRow {
             account: r.account,
             name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
-            role: role_title(&r.role),
+            role: Role::membership_title(&r.role),
             position: r.position.unwrap_or_default(),
             verification: verification_title(r.verification.as_deref()),
         })
@@ -547,7 +539,7 @@ async fn show(
         teacher: r.teacher,
     })
     .collect();
-    let students_count = count(students.len() as i64, "ученик", "ученика", "учеников");
+    let students_count = Role::Student.count(students.len() as i64);
     let links = match class.kind.as_str() {
         "staffroom" => links::ClassLinks::default(),
         _ => links::for_class(&mut conn, &scope, class_id).await?,
@@ -704,7 +696,7 @@ async fn delete_blocker(
     Ok(if r.members > 0 {
         Some(format!(
             "В классе {}. Сначала переведите их или оформите выбытие.",
-            count(r.members, "ученик", "ученика", "учеников")
+            Role::Student.count(r.members)
         ))
     } else if r.ever > 0 || r.moves > 0 || r.leads > 0 {
         Some("У класса есть история (ученики, движение, классное руководство): его нельзя удалить, она нужна для отчётов.".into())

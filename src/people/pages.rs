@@ -10,8 +10,9 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
+use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
-use crate::classes::{role_title, verification_title};
+use crate::classes::verification_title;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::web::form::FormErrors;
@@ -166,7 +167,7 @@ async fn list(
             roles: r
                 .roles
                 .iter()
-                .map(|x| role_title(x))
+                .map(|x| Role::membership_title(x))
                 .collect::<Vec<_>>()
                 .join(", "),
             classes: r.classes.unwrap_or_default(),
@@ -293,7 +294,7 @@ async fn card(
     .await?
     .into_iter()
     .map(|r| MembershipRow {
-        role: role_title(&r.role),
+        role: Role::membership_title(&r.role),
         class_id: r.class_id,
         class: r.class,
         status: status_title(&r.status),

@@ -12,9 +12,10 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
+use crate::auth::permissions::Role;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, SchoolId};
-use crate::invites::{InviteId, role_title, target_title};
+use crate::invites::{InviteId, target_title};
 use crate::web::format::count;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
@@ -84,7 +85,7 @@ pub(super) async fn revoke(
             title: "Отозвать приглашение?".to_owned(),
             question: format!(
                 "Отозвать приглашение: {}, {}{purpose}? По ссылке больше нельзя будет присоединиться; те, кто уже присоединился, останутся.",
-                role_title(&found.role),
+                Role::membership_title(&found.role),
                 target_title(&found.kind, &found.title)
             ),
             action: format!("/s/{}/invites/{invite}/revoke", scope.school_id()),
