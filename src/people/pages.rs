@@ -152,7 +152,7 @@ async fn list(
         role,
         status,
         PAGE_SIZE + 1,
-        crate::web::query::page_offset(page, PAGE_SIZE)
+        q.page.offset(PAGE_SIZE)
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -115,7 +115,7 @@ pub(super) async fn registry(
         filter,
         stale_days,
         PAGE + 1,
-        crate::web::query::page_offset(page, PAGE)
+        q.page.offset(PAGE)
     )
     .fetch_all(&mut *conn)
     .await?;
