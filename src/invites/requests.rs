@@ -525,7 +525,7 @@ async fn decide(
             tx.commit().await?;
             Ok(Redirect::to(&format!("{back}?done=rejected")).into_response())
         }
-        _ => Err(AppError::BadRequest("Неизвестное решение.")),
+        _ => Err(AppError::BadRequest(crate::ru!("Неизвестное решение."))),
     }
 }
 

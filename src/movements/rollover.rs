@@ -211,7 +211,7 @@ pub(super) async fn preview(
 /// repeater whose class the administrator picks.
 fn read_marks(fields: &[(String, String)]) -> AppResult<Marks> {
     let mut m = Marks::default();
-    let bad = || AppError::BadRequest("Форма устарела. Откройте её заново.");
+    let bad = || AppError::BadRequest(crate::ru!("Форма устарела. Откройте её заново."));
     for (name, value) in fields {
         match name.as_str() {
             "form_key" => m.form_key = FormKey::parse(value),

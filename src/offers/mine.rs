@@ -155,6 +155,6 @@ async fn answer(
             tx.commit().await?;
             Ok(Redirect::to("/my-offers").into_response())
         }
-        _ => Err(AppError::BadRequest("Неизвестное действие.")),
+        _ => Err(AppError::BadRequest(crate::ru!("Неизвестное действие."))),
     }
 }

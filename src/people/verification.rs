@@ -138,7 +138,7 @@ async fn decide(
             .await;
         }
         "reject" => ("rejected", "verification.rejected"),
-        _ => return Err(AppError::BadRequest("Неизвестное решение.")),
+        _ => return Err(AppError::BadRequest(crate::ru!("Неизвестное решение."))),
     };
     let mut tx = state.db.begin().await?;
     // The object rule NotOwn: nobody confirms their own status (SECURITY.md 38).

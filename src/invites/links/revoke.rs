@@ -145,7 +145,7 @@ pub(super) async fn revoke_class(
         .class_id
         .parse::<Uuid>()
         .map(ClassId)
-        .map_err(|_| AppError::BadRequest("Выберите класс."))?;
+        .map_err(|_| AppError::BadRequest(crate::ru!("Выберите класс.")))?;
     let mut tx = state.db.begin().await?;
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));
@@ -239,7 +239,9 @@ pub(super) async fn deactivate_unused(
         .parse::<i32>()
         .ok()
         .filter(|d| (1..=3650).contains(d))
-        .ok_or(AppError::BadRequest("Число дней — от 1 до 3650."))?;
+        .ok_or(AppError::BadRequest(crate::ru!(
+            "Число дней — от 1 до 3650."
+        )))?;
     let mut tx = state.db.begin().await?;
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));
