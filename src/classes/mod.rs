@@ -26,6 +26,7 @@ use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey, KeyOnly};
+use crate::web::unique::OnConstraint;
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -327,15 +328,11 @@ async fn create(
         opt(&form.notes)
     )
     .execute(&mut *tx)
-    .await;
-    if let Err(sqlx::Error::Database(e)) = &inserted
-        && e.constraint() == Some("classes_unique_name")
-    {
-        let mut errors = FormErrors::default();
-        errors.add("letter", "Такой класс в этом учебном году уже есть.");
+    .await
+    .on_constraint_field("classes_unique_name", "letter", CLASS_EXISTS)?;
+    if let Err(errors) = inserted {
         return form_page(&scope, None, String::new(), form, errors, year);
     }
-    inserted?;
     audit::in_school(
         &mut tx,
         &meta,
@@ -435,6 +432,9 @@ struct ShowPage {
     can_move: bool,
     links: links::ClassLinks,
 }
+
+/// The class-name rule of the form, said when `classes_unique_name` refuses a write.
+const CLASS_EXISTS: &str = "Такой класс в этом учебном году уже есть.";
 
 pub fn verification_title(v: Option<&str>) -> &'static str {
     match v {
@@ -623,15 +623,11 @@ async fn update(
         opt(&form.notes)
     )
     .execute(&mut *tx)
-    .await;
-    if let Err(sqlx::Error::Database(e)) = &updated
-        && e.constraint() == Some("classes_unique_name")
-    {
-        let mut errors = FormErrors::default();
-        errors.add("letter", "Такой класс в этом учебном году уже есть.");
+    .await
+    .on_constraint_field("classes_unique_name", "letter", CLASS_EXISTS)?;
+    if let Err(errors) = updated {
         return form_page(&scope, Some(class_id), class.title, form, errors, year);
     }
-    updated?;
     audit::in_school(
         &mut tx,
         &meta,
