@@ -14,8 +14,9 @@ pub enum AppError {
     /// Not logged in: redirect to the login page, coming back to `next` afterwards.
     #[error("login required")]
     LoginRequired { next: String },
+    /// A 400 with a Russian sentence for the person: `AppError::BadRequest(ru!("…"))`.
     #[error("bad request: {0}")]
-    BadRequest(&'static str),
+    BadRequest(Russian),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("database: {0}")]
@@ -27,6 +28,76 @@ pub enum AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// A message a person reads on an error page: a Russian sentence, checked when the code
+/// compiles. Make one with [`ru!`](crate::ru): `AppError::BadRequest(ru!("Выберите класс."))`;
+/// `ru!("chat kind")` does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Russian(&'static str);
+
+impl Russian {
+    /// Use [`ru!`](crate::ru), which runs this check at compile time.
+    #[doc(hidden)]
+    pub const fn checked(text: &'static str) -> Russian {
+        assert!(
+            is_russian_sentence(text),
+            "a message to a person is a Russian sentence (UI.md)"
+        );
+        Russian(text)
+    }
+
+    pub fn text(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Russian {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Starts with a capital Cyrillic letter and has no run of three small Latin letters
+/// (an English word); abbreviations such as «PDF» or «ИТ» pass.
+const fn is_russian_sentence(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut first = true;
+    let mut latin = 0;
+    while i < b.len() {
+        let c = b[i];
+        if first {
+            if c.is_ascii_alphabetic() || c == 0xD1 {
+                return false;
+            }
+            if c == 0xD0 {
+                if i + 1 >= b.len() {
+                    return false;
+                }
+                let n = b[i + 1];
+                if !matches!(n, 0x81 | 0x90..=0xAF) {
+                    return false;
+                }
+                first = false;
+            }
+        }
+        latin = if c.is_ascii_lowercase() { latin + 1 } else { 0 };
+        if latin >= 3 {
+            return false;
+        }
+        i += 1;
+    }
+    !first
+}
+
+/// A [`Russian`] message, checked at compile time: `ru!("Файл не удалось прочитать.")`.
+#[macro_export]
+macro_rules! ru {
+    ($text:expr) => {{
+        const MESSAGE: $crate::error::Russian = $crate::error::Russian::checked($text);
+        MESSAGE
+    }};
+}
 
 /// Marker telling the error-page middleware to render a page for this status.
 #[derive(Debug, Clone)]
@@ -73,7 +144,7 @@ impl IntoResponse for AppError {
                 let target = format!("/login?next={}", urlencode(&next));
                 Redirect::to(&target).into_response()
             }
-            AppError::BadRequest(message) => page(StatusCode::BAD_REQUEST, message),
+            AppError::BadRequest(message) => page(StatusCode::BAD_REQUEST, message.text()),
             AppError::TooManyRequests { retry_after_secs } => {
                 let mut res = page(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -155,4 +226,37 @@ pub fn urlencode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn russian_sentences_pass_and_english_does_not() {
+        assert!(is_russian_sentence("Файл не удалось прочитать."));
+        assert!(is_russian_sentence("Ёлки: PDF до 10 МБ."));
+        assert!(is_russian_sentence("Заместитель директора по ИТ."));
+        assert!(!is_russian_sentence("chat kind"));
+        assert!(!is_russian_sentence("Bad request"));
+        assert!(!is_russian_sentence("файл не прочитан."));
+        assert!(!is_russian_sentence("Файл: unexpected end"));
+        assert!(!is_russian_sentence(""));
+        assert_eq!(crate::ru!("Выберите класс.").text(), "Выберите класс.");
+    }
+
+    #[test]
+    #[should_panic(expected = "Russian sentence")]
+    fn an_english_message_is_refused() {
+        let text = String::from("form key");
+        Russian::checked(text.leak());
+    }
+
+    #[test]
+    fn a_bad_request_shows_its_russian_message() {
+        let res = AppError::BadRequest(crate::ru!("Выберите класс.")).into_response();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let page = res.extensions().get::<ErrorPage>().map(|p| p.message);
+        assert_eq!(page, Some("Выберите класс."));
+    }
 }

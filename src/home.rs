@@ -129,10 +129,10 @@ async fn summary(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<S
     .await?;
     Ok(Summary {
         classes: count(c.classes, "класс", "класса", "классов"),
-        students: count(c.students, "ученик", "ученика", "учеников"),
-        parents: count(c.parents, "родитель", "родителя", "родителей"),
-        teachers: count(c.teachers, "учитель", "учителя", "учителей"),
-        staff: count(c.staff, "сотрудник", "сотрудника", "сотрудников"),
+        students: Role::Student.count(c.students),
+        parents: Role::Parent.count(c.parents),
+        teachers: Role::Teacher.count(c.teachers),
+        staff: Role::Staff.count(c.staff),
         unverified: c.unverified,
         unverified_text: count(
             c.unverified,
@@ -174,7 +174,7 @@ async fn led_classes(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Resu
         .map(|r| ClassCard {
             id: r.id,
             title: r.title,
-            students: count(r.students, "ученик", "ученика", "учеников"),
+            students: Role::Student.count(r.students),
             class_teacher: None,
             child: None,
         })
@@ -218,7 +218,7 @@ async fn family_classes(
         .map(|r| ClassCard {
             id: r.id,
             title: r.title,
-            students: count(r.students, "ученик", "ученика", "учеников"),
+            students: Role::Student.count(r.students),
             class_teacher: r.class_teacher,
             child: r.child,
         })

@@ -226,9 +226,9 @@ async fn create(
                 break;
             }
             Err(_) => {
-                return Err(AppError::BadRequest(
-                    "Форму не удалось прочитать. Попробуйте ещё раз.",
-                ));
+                return Err(AppError::BadRequest(crate::ru!(
+                    "Форму не удалось прочитать. Попробуйте ещё раз."
+                )));
             }
         };
         let name = field.name().unwrap_or("").to_owned();
@@ -241,7 +241,11 @@ async fn create(
                     errors.add("pdf", TOO_BIG);
                     break;
                 }
-                Err(_) => return Err(AppError::BadRequest("Файл не удалось прочитать.")),
+                Err(_) => {
+                    return Err(AppError::BadRequest(crate::ru!(
+                        "Файл не удалось прочитать."
+                    )));
+                }
             };
             if bytes.is_empty() {
                 continue;
@@ -259,7 +263,7 @@ async fn create(
         let value = field
             .text()
             .await
-            .map_err(|_| AppError::BadRequest("Форму не удалось прочитать."))?;
+            .map_err(|_| AppError::BadRequest(crate::ru!("Форму не удалось прочитать.")))?;
         match name.as_str() {
             "form_key" => form.form_key = FormKey::parse(&value),
             "edition" => form.edition = value,

@@ -18,6 +18,7 @@ use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
+use crate::web::unique::OnConstraint;
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -227,16 +228,12 @@ async fn create(
         name
     )
     .execute(&mut *tx)
-    .await;
-    if let Err(sqlx::Error::Database(e)) = &inserted
-        && e.constraint() == Some("subjects_unique_name")
-    {
-        let mut errors = FormErrors::default();
-        errors.add("name", "Такой предмет уже есть.");
+    .await
+    .on_constraint_field("subjects_unique_name", "name", "Такой предмет уже есть.")?;
+    if let Err(errors) = inserted {
         drop(tx);
         return page(&state, &scope, form, errors, None).await;
     }
-    inserted?;
     audit::in_school(
         &mut tx,
         &meta,

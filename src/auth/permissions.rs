@@ -70,6 +70,63 @@ impl Role {
             Role::Parent => "родитель (законный представитель)",
         }
     }
+
+    /// The plural on the page: «ученики», «родители» (UI.md).
+    pub fn title_plural(self) -> &'static str {
+        match self {
+            Role::Admin => "администраторы платформы",
+            Role::Director => "директора",
+            Role::Deputy => "заместители директора",
+            Role::ItDeputy => "заместители директора по ИТ",
+            Role::ClassTeacher => "классные руководители",
+            Role::Teacher => "учителя",
+            Role::Staff => "сотрудники",
+            Role::Student => "ученики",
+            Role::Parent => "родители",
+        }
+    }
+
+    /// The three forms a number takes: (1, 2–4, 5) — «ученик», «ученика», «учеников».
+    pub fn count_forms(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Role::Admin => (
+                "администратор платформы",
+                "администратора платформы",
+                "администраторов платформы",
+            ),
+            Role::Director => ("директор", "директора", "директоров"),
+            Role::Deputy => (
+                "заместитель директора",
+                "заместителя директора",
+                "заместителей директора",
+            ),
+            Role::ItDeputy => (
+                "заместитель директора по ИТ",
+                "заместителя директора по ИТ",
+                "заместителей директора по ИТ",
+            ),
+            Role::ClassTeacher => (
+                "классный руководитель",
+                "классных руководителя",
+                "классных руководителей",
+            ),
+            Role::Teacher => ("учитель", "учителя", "учителей"),
+            Role::Staff => ("сотрудник", "сотрудника", "сотрудников"),
+            Role::Student => ("ученик", "ученика", "учеников"),
+            Role::Parent => ("родитель", "родителя", "родителей"),
+        }
+    }
+
+    /// A number of people in this role: «1 ученик», «3 ученика», «5 учеников».
+    pub fn count(self, n: i64) -> String {
+        let (one, few, many) = self.count_forms();
+        crate::web::format::count(n, one, few, many)
+    }
+
+    /// A membership role as stored (`teacher`, `parent` …) in words; «—» for anything else.
+    pub fn membership_title(role: &str) -> &'static str {
+        Role::from_membership(role).map_or("—", Role::title)
+    }
 }
 
 impl fmt::Display for Role {
@@ -414,5 +471,21 @@ impl fmt::Display for Access {
             Access::Region => f.write_str("region (operator or regional specialist)"),
             Access::School(a) => write!(f, "school: {a:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod role_words {
+    use super::Role;
+
+    #[test]
+    fn counts_and_membership_titles_are_the_roles_own() {
+        assert_eq!(Role::Student.count(1), "1 ученик");
+        assert_eq!(Role::Parent.count(3), "3 родителя");
+        assert_eq!(Role::Teacher.count(11), "11 учителей");
+        assert_eq!(Role::Staff.count(22), "22 сотрудника");
+        assert_eq!(Role::Student.title_plural(), "ученики");
+        assert_eq!(Role::membership_title("deputy"), "заместитель директора");
+        assert_eq!(Role::membership_title("class_teacher"), "—");
     }
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::model::{BState, Kind};
 use super::recurrence::{self, Occurrence};
+use crate::auth::permissions::Role;
 use crate::auth::tenant::Tenant;
 use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::web::format;
@@ -51,9 +52,9 @@ impl Broadcast {
                 .filter(|a| a.1 == t)
                 .map(|a| {
                     if a.2 == "student" {
-                        "ученики"
+                        Role::Student.title_plural()
                     } else {
-                        "родители"
+                        Role::Parent.title_plural()
                     }
                 })
                 .collect();

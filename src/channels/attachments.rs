@@ -136,7 +136,11 @@ pub async fn upload(
                 too_big = true;
                 break;
             }
-            Err(_) => return Err(AppError::BadRequest("Форму не удалось прочитать.")),
+            Err(_) => {
+                return Err(AppError::BadRequest(crate::ru!(
+                    "Форму не удалось прочитать."
+                )));
+            }
         };
         let name = field.name().unwrap_or("").to_owned();
         if name == "file" {
@@ -148,13 +152,17 @@ pub async fn upload(
                     too_big = true;
                     break;
                 }
-                Err(_) => return Err(AppError::BadRequest("Файл не удалось прочитать.")),
+                Err(_) => {
+                    return Err(AppError::BadRequest(crate::ru!(
+                        "Файл не удалось прочитать."
+                    )));
+                }
             }
         } else if name == "form_key" {
             let v = field
                 .text()
                 .await
-                .map_err(|_| AppError::BadRequest("Форму не удалось прочитать."))?;
+                .map_err(|_| AppError::BadRequest(crate::ru!("Форму не удалось прочитать.")))?;
             key = FormKey::parse(&v);
         }
     }

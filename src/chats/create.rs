@@ -358,7 +358,9 @@ async fn create_by_form(
 ) -> AppResult<Response> {
     let kind = Kind::from_code(&form.kind)
         .filter(|k| !k.is_mandatory() && k.create_action() == action)
-        .ok_or(AppError::BadRequest("chat kind"))?;
+        .ok_or(AppError::BadRequest(crate::ru!(
+            "Такой чат здесь не создаётся."
+        )))?;
     let mut tx = state.db.begin().await?;
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));

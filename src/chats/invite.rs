@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::Kind;
-use super::show::{load_chat, school_role};
+use super::show::load_chat;
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Action, Role};
@@ -104,7 +104,7 @@ pub(super) async fn create_invite(
         chat_id: chat,
         title: head.title,
         link: crate::invites::join_url(&state.public_url, &token),
-        role: school_role(role),
+        role: Role::membership_title(role),
         expires: format::datetime(expires, scope.timezone()),
     })?
     .into_response())

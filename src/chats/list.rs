@@ -130,7 +130,7 @@ pub(super) async fn list(
         all,
         me as AccountId,
         PAGE + 1,
-        crate::web::query::page_offset(page, PAGE)
+        q.page.offset(PAGE)
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -160,10 +160,6 @@ struct ShowPage {
     can_remove: bool,
 }
 
-pub(super) fn school_role(role: &str) -> &'static str {
-    Role::from_membership(role).map_or("—", Role::title)
-}
-
 pub(super) fn chat_role(role: &str) -> &'static str {
     match role {
         "owner" => "владелец",
@@ -236,7 +232,7 @@ pub(super) async fn show_page_typed(
             MemberRow {
                 id: r.member_id,
                 name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
-                school_role: school_role(&r.role),
+                school_role: Role::membership_title(&r.role),
                 chat_role: chat_role(&r.chat_role),
                 is_owner: r.chat_role == "owner",
                 unexpected,
@@ -262,7 +258,7 @@ pub(super) async fn show_page_typed(
     .map(|r| Person {
         id: r.id,
         name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
-        school_role: school_role(&r.role),
+        school_role: Role::membership_title(&r.role),
     })
     .collect();
     let can_manage = head.manageable() && !head.archived;
@@ -348,7 +344,7 @@ pub(super) async fn candidates(
         let p = Person {
             id: r.id,
             name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
-            school_role: school_role(&r.role),
+            school_role: Role::membership_title(&r.role),
         };
         let staff = ["director", "deputy", "teacher", "staff"].contains(&r.role.as_str());
         if staff {

@@ -80,9 +80,9 @@ async fn parent_consents(
     .await?
     .ok_or(AppError::NotFound)?;
     if kid.adult {
-        return Err(AppError::BadRequest(
-            "Ребёнку уже исполнилось 14 лет: согласие на участие в чатах он даёт сам, на своей главной странице.",
-        ));
+        return Err(AppError::BadRequest(crate::ru!(
+            "Ребёнку уже исполнилось 14 лет: согласие на участие в чатах он даёт сам, на своей главной странице."
+        )));
     }
     let given = sqlx::query!(
         r#"insert into child_consents (school_id, id, child_id, kind, given_by, notice_version)
@@ -154,9 +154,9 @@ async fn own_consent(
     .await?
     .ok_or(AppError::NotFound)?;
     if !pupil.adult {
-        return Err(AppError::BadRequest(
-            "До 14 лет согласие на участие в чатах даёт родитель (законный представитель) — в своём кабинете на портале.",
-        ));
+        return Err(AppError::BadRequest(crate::ru!(
+            "До 14 лет согласие на участие в чатах даёт родитель (законный представитель) — в своём кабинете на портале."
+        )));
     }
     let given = sqlx::query!(
         r#"insert into child_consents (school_id, id, child_id, kind, given_by, notice_version)
@@ -416,7 +416,7 @@ async fn list(
     Ok(render(&ListPage {
         layout: Layout::for_scope(&scope),
         school_id: school,
-        missing: format::count(missing, "ученик", "ученика", "учеников"),
+        missing: Role::Student.count(missing),
         unknown_age: format::count(unknown, "ученика", "учеников", "учеников"),
         pupils,
         strict,

@@ -17,14 +17,16 @@ use crate::AppState;
 use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
+use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::form::FormErrors;
-use crate::web::format::{self, count};
+use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey, KeyOnly};
+use crate::web::unique::OnConstraint;
 use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
@@ -169,10 +171,7 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
     let mut total = 0;
     for r in rows {
         if r.kind == "staffroom" {
-            staffroom = Some((
-                r.id,
-                count(r.staff, "сотрудник", "сотрудника", "сотрудников"),
-            ));
+            staffroom = Some((r.id, Role::Staff.count(r.staff)));
             continue;
         }
         total += r.students;
@@ -180,8 +179,8 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
         let row = ClassRow {
             id: r.id,
             title: r.title,
-            students: count(r.students, "ученик", "ученика", "учеников"),
-            parents: count(r.parents, "родитель", "родителя", "родителей"),
+            students: Role::Student.count(r.students),
+            parents: Role::Parent.count(r.parents),
             class_teacher: r.class_teacher,
             profile: r.profile,
         };
@@ -200,7 +199,7 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
         parallels,
         staffroom,
         can_manage: scope.can(Action::ManageClasses),
-        total_students: count(total, "ученик", "ученика", "учеников"),
+        total_students: Role::Student.count(total),
     })?
     .into_response())
 }
@@ -329,15 +328,11 @@ async fn create(
         opt(&form.notes)
     )
     .execute(&mut *tx)
-    .await;
-    if let Err(sqlx::Error::Database(e)) = &inserted
-        && e.constraint() == Some("classes_unique_name")
-    {
-        let mut errors = FormErrors::default();
-        errors.add("letter", "Такой класс в этом учебном году уже есть.");
+    .await
+    .on_constraint_field("classes_unique_name", "letter", CLASS_EXISTS)?;
+    if let Err(errors) = inserted {
         return form_page(&scope, None, String::new(), form, errors, year);
     }
-    inserted?;
     audit::in_school(
         &mut tx,
         &meta,
@@ -438,6 +433,9 @@ struct ShowPage {
     links: links::ClassLinks,
 }
 
+/// The class-name rule of the form, said when `classes_unique_name` refuses a write.
+const CLASS_EXISTS: &str = "Такой класс в этом учебном году уже есть.";
+
 pub fn verification_title(v: Option<&str>) -> &'static str {
     match v {
         Some("verified") => "подтверждён",
@@ -445,12 +443,6 @@ pub fn verification_title(v: Option<&str>) -> &'static str {
         Some("unverified") => "не подтверждён",
         _ => "—",
     }
-}
-
-pub fn role_title(role: &str) -> &'static str {
-    crate::auth::permissions::Role::from_membership(role)
-        .map(|r| r.title())
-        .unwrap_or("—")
 }
 
 async fn show(
@@ -520,7 +512,7 @@ async fn show(
         .map(|r| StaffRow {
             account: r.account,
             name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
-            role: role_title(&r.role),
+            role: Role::membership_title(&r.role),
             position: r.position.unwrap_or_default(),
             verification: verification_title(r.verification.as_deref()),
         })
@@ -547,7 +539,7 @@ async fn show(
         teacher: r.teacher,
     })
     .collect();
-    let students_count = count(students.len() as i64, "ученик", "ученика", "учеников");
+    let students_count = Role::Student.count(students.len() as i64);
     let links = match class.kind.as_str() {
         "staffroom" => links::ClassLinks::default(),
         _ => links::for_class(&mut conn, &scope, class_id).await?,
@@ -631,15 +623,11 @@ async fn update(
         opt(&form.notes)
     )
     .execute(&mut *tx)
-    .await;
-    if let Err(sqlx::Error::Database(e)) = &updated
-        && e.constraint() == Some("classes_unique_name")
-    {
-        let mut errors = FormErrors::default();
-        errors.add("letter", "Такой класс в этом учебном году уже есть.");
+    .await
+    .on_constraint_field("classes_unique_name", "letter", CLASS_EXISTS)?;
+    if let Err(errors) = updated {
         return form_page(&scope, Some(class_id), class.title, form, errors, year);
     }
-    updated?;
     audit::in_school(
         &mut tx,
         &meta,
@@ -704,7 +692,7 @@ async fn delete_blocker(
     Ok(if r.members > 0 {
         Some(format!(
             "В классе {}. Сначала переведите их или оформите выбытие.",
-            count(r.members, "ученик", "ученика", "учеников")
+            Role::Student.count(r.members)
         ))
     } else if r.ever > 0 || r.moves > 0 || r.leads > 0 {
         Some("У класса есть история (ученики, движение, классное руководство): его нельзя удалить, она нужна для отчётов.".into())

@@ -29,7 +29,7 @@ pub mod removals;
 pub mod webhook;
 pub mod worker;
 
-use crate::auth::permissions::{Access, Action, Role};
+use crate::auth::permissions::{Access, Action};
 use crate::web::Routes;
 
 pub use config::ConnectorKey;
@@ -82,9 +82,4 @@ pub fn routes(r: Routes) -> Routes {
             school(Action::ManagePlatformMembers),
             removals::remove,
         )
-}
-
-/// A membership role in words.
-pub(crate) fn role_title(role: &str) -> &'static str {
-    Role::from_membership(role).map_or("—", Role::title)
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::client::ApiError;
 use super::config::Bot;
+use crate::auth::permissions::Role;
 use crate::auth::tenant::Tenant;
 use crate::ids::SchoolId;
 use crate::web::format;
@@ -272,7 +273,7 @@ pub async fn for_chat(
             (Some(s), Some(g)) => Some(format!(
                 "{} ({})",
                 format::full_name(s, g, r.patronymic.as_deref()),
-                super::role_title(r.role.as_deref().unwrap_or(""))
+                Role::membership_title(r.role.as_deref().unwrap_or(""))
             )),
             _ => None,
         };
@@ -315,7 +316,7 @@ pub async fn for_chat(
     .into_iter()
     .map(|r| AbsentRow {
         name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
-        role: super::role_title(&r.role),
+        role: Role::membership_title(&r.role),
         bound: r.bound_user.is_some(),
     })
     .collect();

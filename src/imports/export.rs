@@ -13,7 +13,8 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
-use crate::error::AppResult;
+use crate::auth::permissions::Role;
+use crate::error::{AppError, AppResult};
 use crate::ids::{MembershipId, SchoolId};
 use crate::web::clock::SchoolClock;
 use crate::web::csv::Csv;
@@ -175,12 +176,7 @@ pub async fn students(
             school: Some(school),
             action: "export.students",
             target: Some(format!("school:{school}")),
-            details: Some(format::count(
-                rows.len() as i64,
-                "ученик",
-                "ученика",
-                "учеников",
-            )),
+            details: Some(Role::Student.count(rows.len() as i64)),
         },
     )
     .await?;

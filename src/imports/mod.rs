@@ -187,7 +187,9 @@ struct Upload {
 }
 
 fn unreadable_upload() -> AppError {
-    AppError::BadRequest("Файл не удалось получить. Загрузите его ещё раз.")
+    AppError::BadRequest(crate::ru!(
+        "Файл не удалось получить. Загрузите его ещё раз."
+    ))
 }
 
 /// Reads the form, keeping at most [`MAX_FILE_BYTES`] of the file (the rest is read and
@@ -276,9 +278,9 @@ async fn upload(
         Some(kind) => kind,
         None if up.too_big => Kind::Students,
         None => {
-            return Err(AppError::BadRequest(
-                "Не указано, какой список загружается. Откройте страницу импорта и загрузите файл ещё раз.",
-            ));
+            return Err(AppError::BadRequest(crate::ru!(
+                "Не указано, какой список загружается. Откройте страницу импорта и загрузите файл ещё раз."
+            )));
         }
     };
     let refused = if up.too_big {

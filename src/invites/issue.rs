@@ -56,7 +56,7 @@ pub enum Outcome {
 
 /// Whether the policy allows this request (the forms say the same next to their fields;
 /// this is the rule every path obeys).
-pub fn within_policy(req: &Request) -> Result<(), &'static str> {
+pub fn within_policy(req: &Request) -> Result<(), crate::error::Russian> {
     let p = policy(&req.role);
     let staff_direct = is_staff_role(&req.role) && !req.needs_approval;
     let max_days = if staff_direct {
@@ -65,16 +65,18 @@ pub fn within_policy(req: &Request) -> Result<(), &'static str> {
         p.max_days
     };
     if !(1..=max_days).contains(&req.days) {
-        return Err("Срок действия ссылки вне допустимого.");
+        return Err(crate::ru!("Срок действия ссылки вне допустимого."));
     }
     if !(1..=1000).contains(&req.max_uses) || (staff_direct && req.max_uses != 1) {
-        return Err("Число использований вне допустимого.");
+        return Err(crate::ru!("Число использований вне допустимого."));
     }
     if req.role == "parent" && !req.needs_approval && req.children.is_none() {
-        return Err("Родители по ссылке класса вступают только через заявку.");
+        return Err(crate::ru!(
+            "Родители по ссылке класса вступают только через заявку."
+        ));
     }
     if req.children.as_ref().is_some_and(|c| c.is_empty()) {
-        return Err("В классе нет учеников для приглашений.");
+        return Err(crate::ru!("В классе нет учеников для приглашений."));
     }
     Ok(())
 }
@@ -177,7 +179,7 @@ pub async fn issue(
     .await?
     .into_iter()
     .next()
-    .ok_or(AppError::BadRequest("Приглашения не созданы."))?;
+    .ok_or(AppError::BadRequest(crate::ru!("Приглашения не созданы.")))?;
     let target = match (req.chat, batch) {
         (Some(chat), _) => format!("chat:{chat}"),
         (None, Some(_)) => format!("class:{}", req.class),

@@ -23,11 +23,12 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
-use super::{InviteId, JoinRequestId, creator_still_may, is_staff_role, role_title, target_title};
+use super::{InviteId, JoinRequestId, creator_still_may, is_staff_role, target_title};
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{MaybeActor, RequestMeta};
 use crate::auth::permissions::Access;
+use crate::auth::permissions::Role;
 use crate::auth::tenant::Tenant;
 use crate::auth::{password, session, throttle};
 use crate::error::{AppError, AppResult, urlencode};
@@ -193,7 +194,7 @@ impl JoinPage {
             token: token.to_owned(),
             school_name: live.school_name.clone(),
             target: live.target.clone(),
-            role: role_title(&live.role),
+            role: Role::membership_title(&live.role),
             child_name: live.child_name.clone(),
             needs_approval: live.needs_approval,
             ask_child: live.role == "parent" && live.child.is_none(),

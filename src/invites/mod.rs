@@ -71,11 +71,6 @@ pub fn is_staff_role(role: &str) -> bool {
     matches!(role, "teacher" | "deputy" | "staff")
 }
 
-/// The word on the page for a membership role.
-pub fn role_title(role: &str) -> &'static str {
-    crate::classes::role_title(role)
-}
-
 /// How long a link lives and how many may use it, per role (never "forever").
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -289,7 +284,7 @@ pub async fn my_requests(
                 school: r.school,
                 what: format!(
                     "{}, {}",
-                    role_title(&r.role),
+                    Role::membership_title(&r.role),
                     target_title(&r.kind, &r.title)
                 ),
                 status,

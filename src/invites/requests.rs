@@ -13,13 +13,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::join::{admit, member_refusal};
-use super::{
-    Child, JoinRequestId, class_limit, class_students, limit_param, role_title, target_title,
-};
+use super::{Child, JoinRequestId, class_limit, class_students, limit_param, target_title};
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::{Facts, Target};
+use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
@@ -190,7 +189,7 @@ async fn page(
                 .email
                 .or(r.phone.as_deref().map(format::phone))
                 .unwrap_or_default(),
-            role: role_title(&r.role),
+            role: Role::membership_title(&r.role),
             target: target_title(&r.kind, &r.title),
             children: {
                 let guess = guess_child(&children, &note);
@@ -391,7 +390,7 @@ async fn approve(
             "Здравствуйте!\r\n\r\nВаша заявка на вступление одобрена: {}, {} — {}.\r\n\
              Войдите на школьный портал, чтобы увидеть свой класс.\r\n",
             scope.school_name(),
-            role_title(&r.role),
+            Role::membership_title(&r.role),
             target_title(&r.kind, &r.title)
         );
         crate::mail::enqueue(
@@ -547,7 +546,7 @@ async fn decide(
             tx.commit().await?;
             decided("rejected")
         }
-        _ => Err(AppError::BadRequest("Неизвестное решение.")),
+        _ => Err(AppError::BadRequest(crate::ru!("Неизвестное решение."))),
     }
 }
 

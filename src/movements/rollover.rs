@@ -16,6 +16,7 @@ use super::{ClassOption, opt, required_order};
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
+use crate::auth::permissions::Role;
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClassId, MembershipId, SchoolId};
 use crate::web::form::FormErrors;
@@ -124,7 +125,7 @@ fn page(
             ClassView {
                 title: c.title.clone(),
                 becomes: c.new_title.clone().unwrap_or_else(|| "выпуск".to_owned()),
-                count: format::count(n, "ученик", "ученика", "учеников"),
+                count: Role::Student.count(n),
                 graduates: c.graduates(),
                 auto_target: c.repeat_target.as_ref().map(|t| t.1.clone()),
                 open,
@@ -141,9 +142,9 @@ fn page(
     let totals = format!(
         "Будет переведено {} ({}), выпущено {} ({}).",
         format::count(moving_classes, "класс", "класса", "классов"),
-        format::count(promoted, "ученик", "ученика", "учеников"),
+        Role::Student.count(promoted),
         format::count(graduating_classes, "класс", "класса", "классов"),
-        format::count(graduated, "ученик", "ученика", "учеников"),
+        Role::Student.count(graduated),
     );
     Ok(render(&RolloverPage {
         layout: Layout::for_scope(scope),
@@ -210,7 +211,7 @@ pub(super) async fn preview(
 /// repeater whose class the administrator picks.
 fn read_marks(fields: &[(String, String)]) -> AppResult<Marks> {
     let mut m = Marks::default();
-    let bad = || AppError::BadRequest("Форма устарела. Откройте её заново.");
+    let bad = || AppError::BadRequest(crate::ru!("Форма устарела. Откройте её заново."));
     for (name, value) in fields {
         match name.as_str() {
             "form_key" => m.form_key = FormKey::parse(value),

@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 use crate::AppState;
 use crate::auth::extract::Actor;
 use crate::auth::permissions::Access;
-use crate::classes::role_title;
+use crate::auth::permissions::Role;
 use crate::error::AppResult;
 use crate::ids::AccountId;
 use crate::web::Routes;
@@ -120,7 +120,7 @@ pub async fn export(conn: &mut PgConnection, account: AccountId) -> anyhow::Resu
             out,
             "  - {}: {}{}{}, {}, с {}{}",
             m.school,
-            role_title(&m.role),
+            Role::membership_title(&m.role),
             m.position.map(|p| format!(" ({p})")).unwrap_or_default(),
             m.class.map(|c| format!(", класс {c}")).unwrap_or_default(),
             match m.status.as_str() {
@@ -211,7 +211,7 @@ pub async fn export(conn: &mut PgConnection, account: AccountId) -> anyhow::Resu
             out,
             "  - {}: {}, {}, {}{}{}",
             r.school,
-            role_title(&r.role),
+            Role::membership_title(&r.role),
             format::datetime(r.created_at, tz),
             match r.status.as_str() {
                 "approved" => "одобрена",

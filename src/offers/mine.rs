@@ -11,11 +11,12 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::pages::{accept, addressed_to, gone, live_by, lock};
-use super::{NOTICE_VERSION, consent_given, role_title};
+use super::{NOTICE_VERSION, consent_given};
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{Actor, MaybeActor, RequestMeta};
 use crate::auth::permissions::Access;
+use crate::auth::permissions::Role;
 use crate::error::{AppError, AppResult};
 use crate::ids::AccountId;
 use crate::web::format;
@@ -70,7 +71,7 @@ async fn page(state: &AppState, actor: &Actor, error: Option<&'static str>) -> A
     .map(|o| Row {
         id: o.id,
         school: o.school,
-        role: role_title(&o.role),
+        role: Role::membership_title(&o.role),
         class: o.class,
         child: o.child,
         expires: format::datetime(o.expires_at, &o.timezone),
@@ -154,6 +155,6 @@ async fn answer(
             tx.commit().await?;
             Ok(Redirect::to("/my-offers").into_response())
         }
-        _ => Err(AppError::BadRequest("Неизвестное действие.")),
+        _ => Err(AppError::BadRequest(crate::ru!("Неизвестное действие."))),
     }
 }

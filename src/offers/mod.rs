@@ -45,6 +45,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::auth::extract::{RequestMeta, SchoolScope};
+use crate::auth::permissions::Role;
 use crate::auth::session;
 use crate::auth::tenant::Tenant;
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
@@ -95,11 +96,6 @@ impl<'a> Maker<'a> {
     }
 }
 
-/// «учитель», «родитель» …
-pub fn role_title(role: &str) -> &'static str {
-    crate::classes::role_title(role)
-}
-
 fn mail_text(school_name: &str, o: &NewOffer, link: &str) -> (String, String) {
     let subject = format!("Приглашение от школы «{school_name}»");
     let body = format!(
@@ -107,7 +103,7 @@ fn mail_text(school_name: &str, o: &NewOffer, link: &str) -> (String, String) {
          Чтобы принять или отклонить приглашение, откройте ссылку (она действует {OFFER_DAYS} дней):\n\
          {link}\n\nЕсли вы не ждали этого письма, просто не отвечайте на него: без вашего \
          согласия вас не добавят в школу.\n",
-        role_title(&o.role)
+        Role::membership_title(&o.role)
     );
     (subject, body)
 }
@@ -222,8 +218,10 @@ pub async fn create_many(
         [one] => Some(format!("offer:{one}")),
         _ => None,
     };
-    let roles: std::collections::BTreeSet<&str> =
-        offers.iter().map(|o| role_title(&o.role)).collect();
+    let roles: std::collections::BTreeSet<&str> = offers
+        .iter()
+        .map(|o| Role::membership_title(&o.role))
+        .collect();
     crate::audit::record(
         conn,
         meta,

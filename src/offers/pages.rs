@@ -12,10 +12,11 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{NOTICE_VERSION, consent_given, record_consent, role_title};
+use super::{NOTICE_VERSION, consent_given, record_consent};
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{MaybeActor, RequestMeta, SchoolScope};
+use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::auth::{password, session, throttle};
@@ -109,7 +110,7 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
             .flatten()
             .collect::<Vec<_>>()
             .join(", "),
-        role: role_title(&o.role),
+        role: Role::membership_title(&o.role),
         status: status_title(&o.status, o.expired),
         created: format::datetime(o.created_at, scope.timezone()),
     })
@@ -281,7 +282,7 @@ impl ShowPage {
             layout: layout_for(actor),
             token: token.to_owned(),
             school_name: live.school_name.clone(),
-            role: role_title(&live.role),
+            role: Role::membership_title(&live.role),
             class_title: live.class_title.clone(),
             child_name: live.child_name.clone(),
             position: live.position.clone(),
@@ -413,7 +414,7 @@ pub(super) async fn admit(
             target: Some(format!("offer:{}", live.id)),
             details: Some(format!(
                 "{}; согласие на обработку ПД, версия {NOTICE_VERSION}",
-                role_title(&live.role)
+                Role::membership_title(&live.role)
             )),
         },
     )

@@ -232,14 +232,14 @@ async fn login_link(
     let p = person(&mut tx, &scope, account).await?;
     let by_mail = form.delivery != "show";
     if by_mail && p.email.is_none() {
-        return Err(AppError::BadRequest(
-            "У этого человека нет электронной почты: ссылку можно только показать и распечатать.",
-        ));
+        return Err(AppError::BadRequest(crate::ru!(
+            "У этого человека нет электронной почты: ссылку можно только показать и распечатать."
+        )));
     }
     if !by_mail && !p.only_here {
-        return Err(AppError::BadRequest(
-            "Этот человек состоит и в другой школе: ссылку для входа можно только отправить ему на почту.",
-        ));
+        return Err(AppError::BadRequest(crate::ru!(
+            "Этот человек состоит и в другой школе: ссылку для входа можно только отправить ему на почту."
+        )));
     }
     // Earlier unused links stop working.
     sqlx::query!(
@@ -329,14 +329,14 @@ async fn end_sessions(
     }
     // The account's sessions are the person's: only a person of this school alone.
     if !person(&mut tx, &scope, account).await?.only_here {
-        return Err(AppError::BadRequest(
-            "Этот человек состоит и в другой школе: свои сеансы он завершает сам.",
-        ));
+        return Err(AppError::BadRequest(crate::ru!(
+            "Этот человек состоит и в другой школе: свои сеансы он завершает сам."
+        )));
     }
     if account == scope.actor().id() {
-        return Err(AppError::BadRequest(
-            "Свои сеансы завершайте в «Моём профиле».",
-        ));
+        return Err(AppError::BadRequest(crate::ru!(
+            "Свои сеансы завершайте в «Моём профиле»."
+        )));
     }
     crate::auth::session::end_all(&mut tx, account).await?;
     audit::in_school(

@@ -21,6 +21,7 @@ use sqlx::PgConnection;
 use crate::AppState;
 use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
+use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
@@ -228,10 +229,6 @@ fn change(field: &str, was: Option<&str>, now: Option<&str>) -> Option<String> {
     (was != now).then(|| format!("{field}: {} → {}", was.unwrap_or("—"), now.unwrap_or("—")))
 }
 
-fn role_word(role: &str) -> &'static str {
-    crate::classes::role_title(role)
-}
-
 async fn correct(
     State(state): State<AppState>,
     scope: SchoolScope,
@@ -355,8 +352,8 @@ async fn correct(
             }
             changes.extend(change(
                 "роль",
-                Some(role_word(role)),
-                Some(role_word(&form.role)),
+                Some(Role::membership_title(role)),
+                Some(Role::membership_title(&form.role)),
             ));
         }
         if new_position != was_position.as_deref() {

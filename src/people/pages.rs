@@ -10,8 +10,9 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
+use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
-use crate::classes::{role_title, verification_title};
+use crate::classes::verification_title;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::web::form::FormErrors;
@@ -160,7 +161,7 @@ async fn list(
         role,
         status,
         PAGE_SIZE + 1,
-        crate::web::query::page_offset(page, PAGE_SIZE)
+        q.page.offset(PAGE_SIZE)
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -175,7 +176,7 @@ async fn list(
             roles: r
                 .roles
                 .iter()
-                .map(|x| role_title(x))
+                .map(|x| Role::membership_title(x))
                 .collect::<Vec<_>>()
                 .join(", "),
             classes: r.classes.unwrap_or_default(),
@@ -306,7 +307,7 @@ async fn card(
     .await?
     .into_iter()
     .map(|r| MembershipRow {
-        role: role_title(&r.role),
+        role: Role::membership_title(&r.role),
         class_id: r.class_id,
         class: r.class,
         status: status_title(&r.status),

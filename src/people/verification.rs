@@ -13,8 +13,8 @@ use crate::AppState;
 use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
+use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
-use crate::classes::role_title;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, MembershipId, SchoolId};
 use crate::web::format::{self, count};
@@ -90,7 +90,7 @@ async fn page(
         membership: r.membership,
         account: r.account,
         name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
-        role: role_title(&r.role),
+        role: Role::membership_title(&r.role),
         position: r.position.unwrap_or_default(),
         waiting: waited(r.joined_at),
         since: format::datetime(r.joined_at, scope.timezone()),
@@ -144,7 +144,7 @@ async fn decide(
             return Ok(htmx::whole_main(htmx, res));
         }
         "reject" => ("rejected", "verification.rejected"),
-        _ => return Err(AppError::BadRequest("Неизвестное решение.")),
+        _ => return Err(AppError::BadRequest(crate::ru!("Неизвестное решение."))),
     };
     let mut tx = state.db.begin().await?;
     // The object rule NotOwn: nobody confirms their own status (SECURITY.md 38).

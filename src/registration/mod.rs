@@ -217,9 +217,9 @@ async fn submit(
                 break;
             }
             Err(_) => {
-                return Err(AppError::BadRequest(
-                    "Форму не удалось прочитать. Попробуйте ещё раз.",
-                ));
+                return Err(AppError::BadRequest(crate::ru!(
+                    "Форму не удалось прочитать. Попробуйте ещё раз."
+                )));
             }
         };
         let name = field.name().unwrap_or("").to_owned();
@@ -232,7 +232,11 @@ async fn submit(
                     errors.add("pdf", TOO_BIG);
                     break;
                 }
-                Err(_) => return Err(AppError::BadRequest("Файл не удалось прочитать.")),
+                Err(_) => {
+                    return Err(AppError::BadRequest(crate::ru!(
+                        "Файл не удалось прочитать."
+                    )));
+                }
             };
             if bytes.is_empty() {
                 continue;
@@ -250,7 +254,7 @@ async fn submit(
         let value = field
             .text()
             .await
-            .map_err(|_| AppError::BadRequest("Форму не удалось прочитать."))?;
+            .map_err(|_| AppError::BadRequest(crate::ru!("Форму не удалось прочитать.")))?;
         match name.as_str() {
             "form_key" => form.form_key = FormKey::parse(&value),
             "school_details" => form.school_details = value,

@@ -93,7 +93,7 @@ async fn list(
            limit $2 offset $3"#,
         pattern,
         PAGE_SIZE + 1,
-        crate::web::query::page_offset(page, PAGE_SIZE)
+        query.page.offset(PAGE_SIZE)
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -166,9 +166,9 @@ async fn create(
     let mut errors = FormErrors::default();
     let id: Option<SchoolId> = form.id.parse().ok();
     if id.is_none() {
-        return Err(AppError::BadRequest(
-            "Форма устарела. Откройте её заново и заполните ещё раз.",
-        ));
+        return Err(AppError::BadRequest(crate::ru!(
+            "Форма устарела. Откройте её заново и заполните ещё раз."
+        )));
     }
     let name = form.name.trim();
     if name.is_empty() {
@@ -456,22 +456,19 @@ async fn appoint(
                 phone
             )
             .execute(&mut *tx)
-            .await;
-            if let Err(sqlx::Error::Database(e)) = &inserted
-                && e.constraint() == Some("accounts_phone_key")
-            {
-                let mut errors = FormErrors::default();
-                errors.add("phone", "Этот телефон уже указан у другого человека.");
-                drop(tx);
-                return show_page(&state, actor, op.tenant(id), form, errors, None, None).await;
-            }
+            .await
+            .on_constraint_field(
+                "accounts_phone_key",
+                "phone",
+                "Этот телефон уже указан у другого человека.",
+            )
             // Registered by someone else at this very moment: the form says so.
-            if inserted.on_constraint("accounts_email_key")?.is_none() {
-                let mut errors = FormErrors::default();
-                errors.add(
-                    "email",
-                    "Этот адрес только что зарегистрирован. Отправьте форму ещё раз.",
-                );
+            .on_constraint_field(
+                "accounts_email_key",
+                "email",
+                "Этот адрес только что зарегистрирован. Отправьте форму ещё раз.",
+            )?;
+            if let Err(errors) = inserted.and_then(|written| written) {
                 drop(tx);
                 return show_page(&state, actor, op.tenant(id), form, errors, None, None).await;
             }

@@ -196,7 +196,7 @@ pub async fn region_page(
         .cloned()
         .collect();
     let pages = total.div_ceil(PER_PAGE).max(1);
-    let page = q.page.parse::<usize>().unwrap_or(1).clamp(1, pages);
+    let page = (q.page.number() as usize).clamp(1, pages);
     let without_snapshot = rows.iter().filter(|r| r.day.is_none()).count();
     let shown: Vec<SchoolRow> = rows
         .into_iter()

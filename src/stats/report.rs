@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
+use crate::auth::permissions::Role;
 use crate::error::AppResult;
 use crate::ids::SchoolId;
 use crate::web::format;
@@ -95,12 +96,7 @@ pub fn proposals(stats: &Stats) -> Vec<String> {
     if a.verification_pending > 0 {
         out.push(format!(
             "Рассмотреть подтверждение статуса: ждут {}.",
-            format::count(
-                a.verification_pending,
-                "сотрудник",
-                "сотрудника",
-                "сотрудников"
-            )
+            Role::Staff.count(a.verification_pending)
         ));
     }
     if a.requests_pending > 0 {

@@ -153,7 +153,7 @@ pub struct StatsQuery {
     #[serde(default)]
     pub download: String,
     #[serde(default)]
-    pub page: String,
+    pub page: crate::web::query::Page,
 }
 
 /// The period chosen, as local dates [from, to] inclusive.

@@ -32,6 +32,12 @@ impl FormErrors {
     pub fn none() -> Self {
         Self(HashMap::new())
     }
+    /// The errors of this request (see [`Default`]) with `message` next to `field`.
+    pub fn field(field: &'static str, message: &'static str) -> Self {
+        let mut errors = Self::default();
+        errors.add(field, message);
+        errors
+    }
     pub fn add(&mut self, field: &'static str, message: &'static str) {
         self.0.entry(Cow::Borrowed(field)).or_insert(message);
     }

@@ -4,6 +4,7 @@
 //! value the handler can answer with; any other error passes through.
 
 use crate::error::AppError;
+use crate::web::form::FormErrors;
 
 /// Whether an error is a unique (or exclusion) violation of the named constraint (or
 /// unique index).
@@ -19,8 +20,33 @@ pub fn violates(e: &sqlx::Error, constraint: &str) -> bool {
 
 /// `result.on_constraint("name")?`: `Ok(Some(v))` on success, `Ok(None)` when the named
 /// unique constraint refused the write (the other submit won), the error otherwise.
-pub trait OnConstraint<T> {
+///
+/// A unique constraint that stands for a rule of a form (a class's name in its year) uses
+/// [`on_constraint_field`](OnConstraint::on_constraint_field): the refused write becomes
+/// the form's message next to the field, any other error passes through:
+///
+/// ```ignore
+/// let inserted = query.execute(&mut *tx).await
+///     .on_constraint_field("classes_unique_name", "letter", "Такой класс уже есть.")?;
+/// if let Err(errors) = inserted {
+///     return form_page(&scope, form, errors);
+/// }
+/// ```
+pub trait OnConstraint<T>: Sized {
     fn on_constraint(self, constraint: &str) -> Result<Option<T>, AppError>;
+
+    /// `Ok(Ok(v))` on success, `Ok(Err(errors))` with `message` next to `field` when the
+    /// named unique constraint refused the write, the error otherwise.
+    fn on_constraint_field(
+        self,
+        constraint: &str,
+        field: &'static str,
+        message: &'static str,
+    ) -> Result<Result<T, FormErrors>, AppError> {
+        Ok(self
+            .on_constraint(constraint)?
+            .ok_or_else(|| FormErrors::field(field, message)))
+    }
 }
 
 impl<T> OnConstraint<T> for Result<T, sqlx::Error> {

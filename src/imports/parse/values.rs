@@ -2,6 +2,7 @@
 //! staff role.
 
 use super::table::header_key;
+use crate::auth::permissions::Role;
 
 /// Latin letters that look like Cyrillic ones, as people type class letters by mistake.
 fn cyrillic_lookalike(c: char) -> char {
@@ -90,10 +91,7 @@ pub fn staff_role(s: &str) -> Option<&'static str> {
 /// The word for a staff role on the page and in exports (UI.md).
 pub fn staff_role_title(role: &str) -> &'static str {
     match role {
-        "teacher" => "учитель",
-        "staff" => "сотрудник",
-        "deputy" => "заместитель директора",
-        "director" => "директор",
+        "teacher" | "staff" | "deputy" | "director" => Role::membership_title(role),
         _ => "",
     }
 }

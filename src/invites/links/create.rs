@@ -13,11 +13,12 @@ use super::{MessagePage, View, class_choices, view_by_token};
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
+use crate::auth::permissions::Role;
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClassId, SchoolId};
 use crate::invites::{
     InviteId, ROLES, STAFF_DIRECT_MAX_DAYS, class_limit, is_staff_role, issue, join_url,
-    may_create, policy, qr_svg, role_title,
+    may_create, policy, qr_svg,
 };
 use crate::web::form::FormErrors;
 use crate::web::format::count;
@@ -58,7 +59,7 @@ fn allowed_roles(scope: &SchoolScope) -> Vec<(&'static str, &'static str)> {
     ROLES
         .iter()
         .filter(|r| may_create(scope.roles(), true, r))
-        .map(|r| (*r, role_title(r)))
+        .map(|r| (*r, Role::membership_title(r)))
         .collect()
 }
 

@@ -16,8 +16,9 @@ use askama::Template;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{InviteId, limit_param, role_title, target_title};
+use super::{InviteId, limit_param, target_title};
 use crate::auth::extract::SchoolScope;
+use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
 use crate::auth::session;
 use crate::ids::{ClassId, SchoolId};
@@ -141,7 +142,7 @@ pub(crate) async fn view_by_token(
     .await?;
     Ok(r.map(|r| View {
         id: r.id,
-        role_title: role_title(&r.role),
+        role_title: Role::membership_title(&r.role),
         role: r.role,
         class: r.class,
         target: target_title(&r.kind, &r.title),

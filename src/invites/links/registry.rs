@@ -12,9 +12,10 @@ use super::class_choices;
 use crate::AppState;
 use crate::auth::extract::SchoolScope;
 use crate::auth::permissions::Action;
+use crate::auth::permissions::Role;
 use crate::error::AppResult;
 use crate::ids::{ClassId, SchoolId};
-use crate::invites::{InviteId, class_limit, limit_param, role_title, target_title};
+use crate::invites::{InviteId, class_limit, limit_param, target_title};
 use crate::web::format::{self, count};
 use crate::web::layout::Layout;
 use crate::web::render;
@@ -114,7 +115,7 @@ pub(super) async fn registry(
         filter,
         stale_days,
         PAGE + 1,
-        crate::web::query::page_offset(page, PAGE)
+        q.page.offset(PAGE)
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -136,7 +137,7 @@ pub(super) async fn registry(
             };
             Row {
                 id: r.id,
-                role: role_title(&r.role),
+                role: Role::membership_title(&r.role),
                 target: target_title(&r.kind, &r.title),
                 child: r.child,
                 purpose: r.purpose,

@@ -12,9 +12,10 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
+use crate::auth::permissions::Role;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, SchoolId};
-use crate::invites::{InviteId, role_title, target_title};
+use crate::invites::{InviteId, target_title};
 use crate::web::format::count;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
@@ -84,7 +85,7 @@ pub(super) async fn revoke(
             title: "Отозвать приглашение?".to_owned(),
             question: format!(
                 "Отозвать приглашение: {}, {}{purpose}? По ссылке больше нельзя будет присоединиться; те, кто уже присоединился, останутся.",
-                role_title(&found.role),
+                Role::membership_title(&found.role),
                 target_title(&found.kind, &found.title)
             ),
             action: format!("/s/{}/invites/{invite}/revoke", scope.school_id()),
@@ -144,7 +145,7 @@ pub(super) async fn revoke_class(
         .class_id
         .parse::<Uuid>()
         .map(ClassId)
-        .map_err(|_| AppError::BadRequest("Выберите класс."))?;
+        .map_err(|_| AppError::BadRequest(crate::ru!("Выберите класс.")))?;
     let mut tx = state.db.begin().await?;
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));
@@ -238,7 +239,9 @@ pub(super) async fn deactivate_unused(
         .parse::<i32>()
         .ok()
         .filter(|d| (1..=3650).contains(d))
-        .ok_or(AppError::BadRequest("Число дней — от 1 до 3650."))?;
+        .ok_or(AppError::BadRequest(crate::ru!(
+            "Число дней — от 1 до 3650."
+        )))?;
     let mut tx = state.db.begin().await?;
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));

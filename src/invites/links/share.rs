@@ -35,7 +35,9 @@ pub(super) struct ShareForm {
 /// The link behind a token the creator holds, if the actor may share it.
 async fn shared(conn: &mut PgConnection, scope: &SchoolScope, token: &str) -> AppResult<View> {
     if token.trim().is_empty() {
-        return Err(AppError::BadRequest("Не указана ссылка-приглашение."));
+        return Err(AppError::BadRequest(crate::ru!(
+            "Не указана ссылка-приглашение."
+        )));
     }
     let view = view_by_token(&mut *conn, scope, token)
         .await?

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::students::release_parents;
 use super::{By, Order, RolloverId, school_today};
 use crate::audit::{self, Entry};
+use crate::auth::permissions::Role;
 use crate::auth::tenant::Tenant;
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::format;
@@ -752,9 +753,9 @@ fn summary(
         plan.from_label,
         plan.to_label,
         format::count(moving.len() as i64, "класс", "класса", "классов"),
-        format::count(promoted, "ученик", "ученика", "учеников"),
+        Role::Student.count(promoted),
         format::count(graduating.len() as i64, "класс", "класса", "классов"),
-        format::count(graduated, "ученик", "ученика", "учеников"),
+        Role::Student.count(graduated),
         repeaters.len(),
         input.conditional.len()
     );

@@ -63,7 +63,8 @@ fn movement_failure(e: MovementError) -> AppError {
 }
 
 fn parse_key(key: &str) -> AppResult<MovementId> {
-    key.parse().map_err(|_| AppError::BadRequest(STALE_FORM))
+    key.parse()
+        .map_err(|_| AppError::BadRequest(crate::ru!(STALE_FORM)))
 }
 
 /// The class chosen in a select, if it is one of the current classes.

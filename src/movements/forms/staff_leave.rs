@@ -12,6 +12,7 @@ use super::{iso, movement_failure, parse_key, recorded, recorded_before};
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
+use crate::auth::permissions::Role;
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{MembershipId, SchoolId};
@@ -35,14 +36,6 @@ pub(in crate::movements) struct StaffCard {
     pub active: bool,
 }
 
-fn role_title(role: &str) -> &'static str {
-    match role {
-        "teacher" => "учитель",
-        "deputy" => "заместитель директора",
-        _ => "сотрудник",
-    }
-}
-
 async fn staff_options(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<Vec<StaffOption>> {
     let school = tenant.id();
     let rows = sqlx::query!(
@@ -60,7 +53,9 @@ async fn staff_options(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<
         .into_iter()
         .map(|r| {
             let name = format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref());
-            let what = r.position.unwrap_or_else(|| role_title(&r.role).to_owned());
+            let what = r
+                .position
+                .unwrap_or_else(|| Role::membership_title(&r.role).to_owned());
             StaffOption {
                 id: r.id,
                 label: format!("{name} — {what}"),
@@ -90,7 +85,7 @@ async fn require_staff(
     Ok(StaffCard {
         id: row.id,
         name: format::full_name(&row.surname, &row.given_name, row.patronymic.as_deref()),
-        role: role_title(&row.role),
+        role: Role::membership_title(&row.role),
         position: row.position.unwrap_or_default(),
         active: row.status != "left",
     })
