@@ -14,7 +14,7 @@ use crate::audit::{self, Entry};
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::auth::permissions::Role;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::ids::{MembershipId, SchoolId};
 use crate::web::clock::SchoolClock;
 use crate::web::csv::Csv;

@@ -196,7 +196,7 @@ pub async fn issue(
             details: Some(format!(
                 "ссылок: {}; {}; использований: {}; дней: {}; по заявке: {}",
                 links.len(),
-                super::role_title(&req.role),
+                crate::auth::permissions::Role::membership_title(&req.role),
                 req.max_uses,
                 req.days,
                 if req.needs_approval { "да" } else { "нет" }

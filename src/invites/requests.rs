@@ -379,7 +379,7 @@ async fn approve(
             target: Some(format!("account:{}", r.account)),
             details: Some(format!(
                 "{} — {}",
-                role_title(&r.role),
+                crate::auth::permissions::Role::membership_title(&r.role),
                 target_title(&r.kind, &r.title)
             )),
         },
