@@ -146,6 +146,18 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ),
     ("connector.chat_matched", "Чат связан с мессенджером"),
     (
+        "connector.chat_adopted",
+        "Чат, созданный на платформе, принят как чат класса",
+    ),
+    (
+        "connector.leavers_setting",
+        "Изменена настройка исключения выбывших",
+    ),
+    (
+        "connector.removal_automatic",
+        "Выбывший исключён из чата автоматически",
+    ),
+    (
         "connector.removal_requested",
         "Запрошено исключение из чата",
     ),

@@ -300,7 +300,7 @@ async fn administrator_imports_a_class_transfers_a_student_and_finds_it_in_the_r
         .wait_for_url(&app.url(&format!("/s/{school}/audit")))
         .await;
     let log = browser.text("main table").await;
-    assert!(log.contains("перевод"), "{log}");
+    assert!(log.contains("Перевод"), "{log}");
     assert!(log.contains("импорт"), "{log}");
     browser.close().await;
 }

@@ -150,7 +150,7 @@ async fn the_administrator_corrects_a_pupils_class_and_name_from_the_card_and_th
         assert!(h.contains(change), "{change} in {h}");
     }
     assert!(
-        h.contains("данные исправлены") && h.contains("Смирнова Ольга"),
+        h.contains("Данные человека исправлены") && h.contains("Смирнова Ольга"),
         "{h}"
     );
     assert!(
