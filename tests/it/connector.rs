@@ -1636,37 +1636,10 @@ async fn r2_1_l_with_the_school_setting_on_those_who_left_are_removed_without_a_
     assert!(rows[0].contains("Посторонний Павел"));
 }
 
-/// What the portal (and everything on this thread: the test's servers) logs while `f` runs.
-async fn logged<F: std::future::Future>(f: F) -> (F::Output, String) {
-    #[derive(Clone, Default)]
-    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    let out = f.await;
-    drop(guard);
-    let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
-    (out, text)
-}
-
 #[tokio::test]
 async fn the_token_never_appears_in_the_log_while_configuring_publishing_and_removing() {
     let w = world().await;
-    let ((), log) = logged(async {
+    let ((), log) = crate::helpers::log::logged(async {
         assert_status(&w.configure().await, 303);
         // A refused token is logged about too, if at all, without itself.
         let wrong = format!("{}-wrong", w.token);
@@ -1701,8 +1674,10 @@ async fn the_token_never_appears_in_the_log_while_configuring_publishing_and_rem
         w.sync().await;
     })
     .await;
-    // The log is there (requests, the platform's calls), and the token is not in it.
-    assert!(log.contains("finished processing request"), "{log}");
+    // The log is there (requests, the platform's calls), and the token is not in it. The
+    // request's start is asserted, not its end: with other tests running, tracing sometimes
+    // drops tower-http's "finished" event from a thread-local capture (seen in full runs).
+    assert!(log.contains("started processing request"), "{log}");
     let standin = w.standin.base.trim_start_matches("http://");
     assert!(
         log.contains(&format!("connecting to {standin}")),

@@ -233,33 +233,6 @@ async fn control_characters_in_every_form_and_filter_give_no_500_a_russian_answe
     assert!(stored.is_empty(), "stored: {stored:#?}");
 }
 
-/// What the portal logs while `f` runs (the test's server runs on this thread).
-async fn logged<F: std::future::Future>(f: F) -> (F::Output, String) {
-    #[derive(Clone, Default)]
-    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    let out = f.await;
-    drop(guard);
-    let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
-    (out, text)
-}
-
 /// The `value` of the input `id` on a page.
 fn value_of(html: &str, id: &str) -> String {
     let doc = scraper::Html::parse_document(html);
@@ -283,7 +256,7 @@ async fn a_nul_in_the_login_form_shows_the_form_again_with_the_message_next_to_t
     app.admin(school, "admin@test.local").await;
     let c = app.client();
     // The right login and password, but a NUL in the login: nothing is tried.
-    let (res, log) = logged(app.post(
+    let (res, log) = crate::helpers::log::logged(app.post(
         &c,
         "/login",
         &[("login", "admin@te\0st.local"), ("password", PASSWORD)],
@@ -403,7 +376,8 @@ async fn a_nul_in_the_school_profile_a_class_and_a_chat_title_shows_the_form_wit
     for (path, fields, field, kept) in sends {
         let mut body: Vec<(&str, String)> = fields;
         body.push(("form_key", uuid::Uuid::now_v7().to_string()));
-        let (res, log) = logged(admin.post(w.app.url(&path)).form(&body).send()).await;
+        let (res, log) =
+            crate::helpers::log::logged(admin.post(w.app.url(&path)).form(&body).send()).await;
         let res = res.unwrap();
         let status = res.status().as_u16();
         assert!(status == 200 || status == 422, "{path}: {status}");

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod log;
 pub mod max_standin;
 pub mod school;
 pub mod smtp;
