@@ -549,3 +549,42 @@ fn button_colours_meet_aa_contrast() {
         report.join("\n")
     );
 }
+
+/// The form macros write `attrs` unescaped (`|safe`), so every `attrs=` a template passes
+/// must be a string literal written in the template, never a value from a handler (which
+/// could carry what a person typed).
+#[test]
+fn the_macros_unescaped_attributes_are_template_literals() {
+    let mut problems = Vec::new();
+    let mut calls = 0;
+    for path in templates() {
+        let src = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in src.lines().enumerate() {
+            if !line.contains("{% call ui::") {
+                continue;
+            }
+            let mut rest = line;
+            while let Some(at) = rest.find("attrs=") {
+                calls += 1;
+                let value = &rest[at + "attrs=".len()..];
+                let literal = value.starts_with('"')
+                    && value[1..]
+                        .find('"')
+                        .is_some_and(|end| !value[1..1 + end].contains("{{"));
+                if !literal {
+                    problems.push(format!("{}:{}: {}", relative(&path), n + 1, line.trim()));
+                }
+                rest = &value[1..];
+            }
+        }
+    }
+    assert!(
+        calls > 0,
+        "no macro call passes attrs: the walk reads nothing"
+    );
+    assert!(
+        problems.is_empty(),
+        "attrs that are not literals:\n{}",
+        problems.join("\n")
+    );
+}
