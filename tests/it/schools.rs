@@ -36,6 +36,26 @@ async fn operator_creates_a_school_once_even_if_the_form_is_sent_twice_r2_1_d() 
         select_attr(&body, "input[name=short_name]", "value"),
         vec!["Школа 7"]
     );
+    // The field macro ties the message to its field, after the hint, and marks it invalid;
+    // the field without an error is not marked.
+    assert_eq!(select_attr(&body, "label[for=name]", "for"), vec!["name"]);
+    assert_eq!(
+        select_attr(&body, "input[name=name]", "aria-describedby"),
+        vec!["name-hint name-error"]
+    );
+    assert_eq!(
+        select_attr(&body, "input[name=name]", "aria-invalid"),
+        vec!["true"]
+    );
+    assert_eq!(
+        select_texts(&body, "#name-error"),
+        vec!["Укажите полное название школы."]
+    );
+    assert!(select_attr(&body, "input[name=short_name]", "aria-invalid").is_empty());
+    assert_eq!(
+        select_attr(&body, "input[name=name]", "maxlength"),
+        vec!["300"]
+    );
 
     let form = [
         ("id", id.as_str()),
