@@ -244,6 +244,11 @@ pub(in crate::movements) async fn staff_leave(
         .into_response())
     };
     let (Some(order), Some(on), true) = (order, on, errors.is_empty()) else {
+        // The first of two submits sent at once may have just made a check fail (the
+        // person has left now): then this one leads where the first did.
+        if let Some(again) = recorded_before(&state, scope.tenant(), key).await? {
+            return Ok(again);
+        }
         let mut conn = state.db.acquire().await?;
         let items = if member.active {
             domain::handovers(&mut conn, scope.tenant(), member.id).await?

@@ -137,6 +137,11 @@ pub(in crate::movements) async fn transfer(
             .into_response())
         };
     let (Some(to), Some(order), Some(on), true) = (to, order, on, errors.is_empty()) else {
+        // The first of two submits sent at once may have just made a check fail (the
+        // person has left now): then this one leads where the first did.
+        if let Some(again) = recorded_before(&state, scope.tenant(), key).await? {
+            return Ok(again);
+        }
         return page(form, student, errors);
     };
     let mut tx = state.db.begin().await?;
