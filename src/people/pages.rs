@@ -125,37 +125,42 @@ async fn list(
     };
     let mut conn = state.db.acquire().await?;
     // Name search ignores case and ё/е: the membership's normalised name
-    // (`portal_search_name`, migrations/0013). The school's memberships are read first
-    // (materialized) and filtered by name, role and status: a school's few thousand rows
-    // take about a millisecond at any region size, where the trigram index's posting lists
-    // for a common fragment («иван») span the region (issue 10, measured in README).
+    // (`portal_search_name`, migrations/0013). The page is read first, in the order of
+    // the index on (school, normalised name, account) (migrations/0032): a person's
+    // memberships in a school share their name, so `distinct on` walks the index and
+    // stops after the page, and only the page's people are aggregated; the total counts
+    // the school's index entries. No part grows with the region, and none sorts the
+    // school (issue 10: the list sorted and aggregated every member on every request).
     let rows = sqlx::query!(
-        r#"with mine as materialized (
-             select m.account_id, m.role, m.status, m.verification, m.class_id, m.search_name
+        r#"with page as (
+             select distinct on (m.search_name collate "C", m.account_id) m.account_id, m.search_name
              from memberships m
              where m.school_id = $1
-           ),
-           hits as (
-             select a.id, a.surname, a.given_name, a.patronymic,
-                    array_agg(distinct m.role) as roles,
-                    string_agg(distinct c.title, ', ') as classes,
-                    case when bool_or(m.status = 'active') then 'active'
-                         when bool_or(m.status = 'invited') then 'invited' else 'left' end as status,
-                    max(m.verification) filter (where m.verification is not null) as verification
-             from mine m
-             join accounts a on a.id = m.account_id
-             left join classes c on c.school_id = $1 and c.id = m.class_id and c.kind = 'class'
-             where ($2::text is null or m.search_name like translate(lower($2), 'ё', 'е'))
+               and ($2::text is null or m.search_name like translate(lower($2), 'ё', 'е'))
                and ($3 = '' or m.role = $3)
                and ($4 = '' or m.status = $4)
-             group by a.id
+             order by m.search_name collate "C", m.account_id
+             limit $5 offset $6
            )
-           select id as "id!: AccountId", surname as "surname!", given_name as "given_name!", patronymic,
-                  roles as "roles!: Vec<String>", classes, status as "status!", verification,
-                  count(*) over () as "total!"
-           from hits
-           order by surname collate "ru-RU-x-icu", given_name collate "ru-RU-x-icu", id
-           limit $5 offset $6"#,
+           select a.id as "id!: AccountId", a.surname as "surname!", a.given_name as "given_name!",
+                  a.patronymic,
+                  array_agg(distinct m.role) as "roles!: Vec<String>",
+                  string_agg(distinct c.title, ', ') as classes,
+                  case when bool_or(m.status = 'active') then 'active'
+                       when bool_or(m.status = 'invited') then 'invited' else 'left' end as "status!",
+                  max(m.verification) filter (where m.verification is not null) as verification,
+                  (select count(distinct x.account_id) from memberships x
+                   where x.school_id = $1
+                     and ($2::text is null or x.search_name like translate(lower($2), 'ё', 'е'))
+                     and ($3 = '' or x.role = $3)
+                     and ($4 = '' or x.status = $4)) as "total!"
+           from page p
+           join accounts a on a.id = p.account_id
+           join memberships m on m.school_id = $1 and m.account_id = p.account_id
+                              and ($3 = '' or m.role = $3) and ($4 = '' or m.status = $4)
+           left join classes c on c.school_id = $1 and c.id = m.class_id and c.kind = 'class'
+           group by a.id, p.search_name
+           order by p.search_name collate "C", a.id"#,
         scope.school_id() as SchoolId,
         (!search.is_empty()).then(|| crate::web::query::like_contains(&search)),
         role,

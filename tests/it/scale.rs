@@ -254,3 +254,86 @@ async fn a_test_s_database_is_dropped_when_the_test_is_done_with_it() {
     drop(second);
     assert!(!exists(name).await);
 }
+
+/// The names of the people list's page `page`, and its «Найдено» line.
+async fn list_page(
+    app: &TestApp,
+    c: &reqwest::Client,
+    s: SchoolId,
+    page: u32,
+) -> (Vec<String>, String) {
+    let html = app
+        .get(c, &format!("/s/{s}/people?page={page}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    (
+        select_texts(&html, "main tbody td:first-child"),
+        select_texts(&html, "main p[role=status]").join(" "),
+    )
+}
+
+#[tokio::test]
+async fn the_people_list_is_in_alphabetical_order_each_person_once_across_pages() {
+    let app = TestApp::spawn().await;
+    let s = app.school("Школа № 1").await;
+    let five_a = app.class(s, 5, "А").await;
+    app.admin(s, "admin@test.local").await;
+    // Case and ё do not move a name: «ёлкина» and «Ежова» sort as «е…», after «Дёмин».
+    let named = [
+        ("ya@test.local", "Яковлев", "Пётр"),
+        ("el@test.local", "Ёлкина", "Мария"),
+        ("ez@test.local", "Ежова", "Анна"),
+        ("de@test.local", "Дёмин", "Олег"),
+        ("ab@test.local", "абрамов", "Илья"),
+        ("ki@test.local", "Ким", "Анна"),
+        ("km@test.local", "Кимова", "Анна"),
+    ];
+    for (email, surname, given) in named {
+        let a = app.account(email, surname, given).await;
+        app.member(s, a, "parent", None).await;
+    }
+    // A teacher who is also a parent is one person with two roles.
+    let both = app.account("both@test.local", "Борисова", "Вера").await;
+    app.member(s, both, "teacher", None).await;
+    app.member(s, both, "parent", None).await;
+    // And enough people to need a second page.
+    for i in 0..45 {
+        let a = app
+            .account(
+                &format!("m{i}@test.local"),
+                &format!("Морозов{i:02}"),
+                "Иван",
+            )
+            .await;
+        app.member(s, a, "student", Some(five_a)).await;
+    }
+    let c = app.logged_in("admin@test.local").await;
+    let (first, found) = list_page(&app, &c, s, 1).await;
+    let (second, _) = list_page(&app, &c, s, 2).await;
+    // 7 named, the teacher-parent, 45 students and the administrator (Петров): 54 people.
+    assert!(found.contains("54 человека"), "{found}");
+    assert_eq!(first.len(), 50);
+    assert_eq!(second.len(), 4);
+    let all: Vec<String> = first.into_iter().chain(second).collect();
+    let surnames: Vec<&str> = all.iter().filter_map(|n| n.split(' ').next()).collect();
+    let mut expected = vec![
+        "абрамов",
+        "Борисова",
+        "Дёмин",
+        "Ежова",
+        "Ёлкина",
+        "Ким",
+        "Кимова",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    expected.extend((0..45).map(|i| format!("Морозов{i:02}")));
+    expected.extend(["Петров".to_owned(), "Яковлев".to_owned()]);
+    assert_eq!(
+        surnames, expected,
+        "in the alphabet's order, each person once"
+    );
+}
