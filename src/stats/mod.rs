@@ -14,6 +14,8 @@ pub mod region;
 pub mod regional;
 pub mod report;
 pub mod snapshots;
+mod start;
+pub use start::{StartNotes, start_notes};
 pub mod view;
 
 use sqlx::PgConnection;
@@ -350,48 +352,4 @@ pub fn sort_rows(rows: &mut [RowView], sort: &str, dir: &str) {
     if dir == "desc" {
         rows.reverse();
     }
-}
-
-/// What the start page of the director, a deputy or the administrator shows from here
-/// (issue 11, item 7): the admin-rights proposals waiting for their approval, and a small
-/// statistics summary with the link to the page.
-pub struct StartNotes {
-    /// Proposals of admin rights this person may approve (not their own).
-    pub proposals: i64,
-    pub a1: Share,
-    pub a3: Share,
-    pub d2: Share,
-    pub show_summary: bool,
-}
-
-pub async fn start_notes(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<StartNotes> {
-    let proposals = if scope.can(Action::ApproveAdminRights) {
-        sqlx::query_scalar!(
-            r#"select count(*) as "n!" from admin_grants
-               where school_id = $1 and approved_at is null and rejected_at is null
-                 and revoked_at is null and account_id <> $2"#,
-            scope.school_id() as SchoolId,
-            scope.actor().id() as AccountId
-        )
-        .fetch_one(&mut *conn)
-        .await?
-    } else {
-        0
-    };
-    let show_summary = scope.can(Action::ViewStatistics) && sees_all(scope);
-    let (mut a1, mut a3, mut d2) = (Share::default(), Share::default(), Share::default());
-    if show_summary {
-        let rows = queries::class_rows(conn, scope.tenant(), None).await?;
-        let h = Headline::from_rows(&rows, queries::Staff::default());
-        a1 = Share::new(h.connected, h.students);
-        a3 = Share::new(h.with_parent, h.students);
-        d2 = Share::new(h.classes_all_chats, h.classes);
-    }
-    Ok(StartNotes {
-        proposals,
-        a1,
-        a3,
-        d2,
-        show_summary,
-    })
 }

@@ -947,3 +947,56 @@ async fn start_pages_lead_to_work() {
             .is_none()
     );
 }
+
+fn summary_text(html: &Html) -> String {
+    html.select(&Selector::parse("#stats-summary").unwrap())
+        .next()
+        .expect("statistics summary")
+        .text()
+        .collect::<String>()
+}
+
+#[tokio::test]
+async fn the_start_pages_shares_say_when_they_were_counted_and_the_statistics_page_is_live() {
+    let s = small().await;
+    let app = &s.app;
+    let home = format!("/s/{}", s.school);
+    let director = app.logged_in("director@test.local").await;
+    let first = summary_text(&page(app, &director, &home).await);
+    assert!(first.contains("из 4"), "{first}");
+    let at = first
+        .split("Данные на ")
+        .nth(1)
+        .and_then(|t| t.get(..5))
+        .expect("the time they were counted");
+    assert!(
+        at.as_bytes()[2] == b':' && at[..2].parse::<u8>().is_ok() && at[3..].parse::<u8>().is_ok(),
+        "{at}"
+    );
+    // A fifth student: the start page keeps the count it made (for two minutes, and
+    // says so), the statistics page counts them at once.
+    let five_b: Uuid =
+        sqlx::query_scalar("select id from classes where school_id = $1 and letter = 'Б'")
+            .bind(s.school)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    app.person(
+        s.school,
+        "kid-new@test.local",
+        "student",
+        Some(ClassId(five_b)),
+    )
+    .await;
+    let again = summary_text(&page(app, &director, &home).await);
+    assert!(
+        again.contains("из 4") && again.contains(&format!("Данные на {at}")),
+        "{again}"
+    );
+    let stats = page(app, &director, &format!("/s/{}/stats", s.school)).await;
+    let live = stats.root_element().text().collect::<String>();
+    assert!(
+        live.contains("из 5"),
+        "the statistics page counts the new student"
+    );
+}
