@@ -572,37 +572,24 @@ async fn transfer_from_5a_to_5b_moves_only_them_between_the_chats_in_one_transac
     );
 }
 
+/// Leaving and enrolment sent through the movement forms, as the administrator sends them:
+/// the leaver and their parent leave the class chats, the newcomer joins the students' chat.
 #[tokio::test]
-async fn leaving_and_enrolment_update_the_class_chats_r2_4_d() {
+async fn leaving_and_enrolment_by_the_forms_update_the_class_chats_r2_4_d() {
+    use crate::helpers::movements::{enrol_student, student_leaves};
     let w = world().await;
     for kind in ["class_students", "class_parents"] {
-        w.one_click("teacher@test.local", w.five_a, kind).await;
+        assert_status(
+            &w.one_click("teacher@test.local", w.five_a, kind).await,
+            303,
+        );
     }
     let students = w.chat_of(w.five_a, "class_students").await;
     let parents = w.chat_of(w.five_a, "class_parents").await;
-    let meta = RequestMeta {
-        request_id: None,
-        ip: None,
-        user_agent: None,
-    };
-    let by = By::for_tests(Tenant::for_tests(w.school), w.admin, &meta);
-    let order = Order {
-        number: "46-о".into(),
-        date: time::macros::date!(2026 - 10 - 01),
-    };
-    let mut tx = w.app.db.begin().await.unwrap();
-    domain::leave(
-        &mut tx,
-        &by,
-        MovementId::new(),
-        w.borisov,
-        &order,
-        order.date,
-        None,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let admin = w.app.logged_in("admin@test.local").await;
+
+    let res = student_leaves(&w.app, &admin, w.school, w.borisov, "46-о").await;
+    assert_status(&res, 303);
     assert_eq!(
         w.members(students).await,
         sorted(vec![w.teacher_a, w.anikin])
@@ -611,6 +598,68 @@ async fn leaving_and_enrolment_update_the_class_chats_r2_4_d() {
         w.members(parents).await,
         sorted(vec![w.teacher_a, w.anikina])
     );
+
+    let res = enrol_student(
+        &w.app,
+        &admin,
+        w.school,
+        ("Григорьев", "Глеб"),
+        w.five_a,
+        "47-о",
+    )
+    .await;
+    assert_status(&res, 303);
+    let newcomer: MembershipId = sqlx::query_scalar(
+        "select m.id from memberships m join accounts a on a.id = m.account_id
+         where m.role = 'student' and a.surname = 'Григорьев'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        w.members(students).await,
+        sorted(vec![w.teacher_a, w.anikin, newcomer])
+    );
+    assert_eq!(
+        w.members(parents).await,
+        sorted(vec![w.teacher_a, w.anikina]),
+        "the newcomer has no parent in the school yet"
+    );
+}
+
+/// A staff member leaving through the form leaves the class chats the roster put them in:
+/// the subject teacher, once her lessons are handed over, is out of 5А's teachers' chat.
+#[tokio::test]
+async fn a_staff_member_leaving_by_the_form_leaves_the_class_teachers_chat_r2_4_d() {
+    use crate::helpers::movements::staff_leaves;
+    let w = world().await;
+    assert_status(
+        &w.one_click("teacher@test.local", w.five_a, "class_teachers")
+            .await,
+        303,
+    );
+    let teachers = w.chat_of(w.five_a, "class_teachers").await;
+    assert_eq!(
+        w.members(teachers).await,
+        sorted(vec![w.teacher_a, w.subject_teacher])
+    );
+    let admin = w.app.logged_in("admin@test.local").await;
+    // Her lessons in 5А end (handed over): nothing is left to hand over.
+    sqlx::query("delete from teaching_assignments where teacher_id = $1")
+        .bind(w.subject_teacher)
+        .execute(&w.app.db)
+        .await
+        .unwrap();
+
+    let res = staff_leaves(&w.app, &admin, w.school, w.subject_teacher, "61-к").await;
+    assert_status(&res, 303);
+    let status: String = sqlx::query_scalar("select status from memberships where id = $1")
+        .bind(w.subject_teacher)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "left");
+    assert_eq!(w.members(teachers).await, vec![w.teacher_a]);
 }
 
 #[tokio::test]
