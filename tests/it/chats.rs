@@ -41,165 +41,62 @@ pub async fn named(
     app.member(school, account, role, class).await
 }
 
-pub async fn link(app: &TestApp, school: SchoolId, parent: MembershipId, child: MembershipId) {
-    sqlx::query("insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)")
-        .bind(school)
-        .bind(parent)
-        .bind(child)
-        .execute(&app.db)
-        .await
-        .unwrap();
-}
-
-pub async fn teaches(app: &TestApp, school: SchoolId, class: ClassId, teacher: MembershipId) {
-    let subject: Uuid = sqlx::query_scalar(
-        "insert into subjects (school_id, id, kind, name) values ($1, gen_random_uuid(), 'subject', 'Математика')
-         on conflict do nothing returning id",
-    )
-    .bind(school)
-    .fetch_optional(&app.db)
-    .await
-    .unwrap()
-    .unwrap_or_default();
-    let subject: Uuid = if subject.is_nil() {
-        sqlx::query_scalar("select id from subjects where school_id = $1 limit 1")
-            .bind(school)
-            .fetch_one(&app.db)
-            .await
-            .unwrap()
-    } else {
-        subject
-    };
-    sqlx::query(
-        "insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
-         values ($1, gen_random_uuid(), $2, $3, $4)",
-    )
-    .bind(school)
-    .bind(subject)
-    .bind(class)
-    .bind(teacher)
-    .execute(&app.db)
-    .await
-    .unwrap();
-}
-
 pub async fn world() -> World {
     world_on(TestApp::spawn().await).await
 }
 
 async fn world_on(app: TestApp) -> World {
-    let school = app.school("Школа № 1").await;
-    let other = app.school("Школа № 2").await;
-    let five_a = app.class(school, 5, "А").await;
-    let five_b = app.class(school, 5, "Б").await;
-    let admin = app.admin(school, "admin@test.local").await;
-    app.person(school, "director@test.local", "director", None)
+    let s = School::new(&app)
+        .class("5А")
+        .class("5Б")
+        .admin("admin@test.local")
+        .director("director@test.local")
+        .staff("staff@test.local")
+        .teacher("teacher@test.local")
+        .called("Александрова", "Иван")
+        .teacher("teacher-b@test.local")
+        .called("Белова", "Иван")
+        .teacher("subject@test.local")
+        .called("Сидорова", "Иван")
+        .class_teacher("5А", "teacher@test.local")
+        .class_teacher("5Б", "teacher-b@test.local")
+        .teaches("subject@test.local", "Математика", "5А")
+        .student("5А", "anikin@test.local")
+        .called("Аникин", "Иван")
+        .student("5А", "borisov@test.local")
+        .called("Борисов", "Иван")
+        .student("5Б", "volkov@test.local")
+        .called("Волков", "Иван")
+        .parent_of("anikina@test.local", "anikin@test.local")
+        .called("Аникина", "Иван")
+        .parent_of("borisova@test.local", "borisov@test.local")
+        .called("Борисова", "Иван")
+        .parent_of("volkova@test.local", "volkov@test.local")
+        .called("Волкова", "Иван")
+        .build()
         .await;
-    app.person(school, "staff@test.local", "staff", None).await;
-    let teacher_a = named(
-        &app,
-        school,
-        "teacher@test.local",
-        "Александрова",
-        "teacher",
-        None,
-    )
-    .await;
-    let teacher_b = named(
-        &app,
-        school,
-        "teacher-b@test.local",
-        "Белова",
-        "teacher",
-        None,
-    )
-    .await;
-    let subject_teacher = named(
-        &app,
-        school,
-        "subject@test.local",
-        "Сидорова",
-        "teacher",
-        None,
-    )
-    .await;
-    app.class_teacher(school, five_a, teacher_a).await;
-    app.class_teacher(school, five_b, teacher_b).await;
-    teaches(&app, school, five_a, subject_teacher).await;
-    let anikin = named(
-        &app,
-        school,
-        "anikin@test.local",
-        "Аникин",
-        "student",
-        Some(five_a),
-    )
-    .await;
-    let borisov = named(
-        &app,
-        school,
-        "borisov@test.local",
-        "Борисов",
-        "student",
-        Some(five_a),
-    )
-    .await;
-    let volkov = named(
-        &app,
-        school,
-        "volkov@test.local",
-        "Волков",
-        "student",
-        Some(five_b),
-    )
-    .await;
-    let anikina = named(
-        &app,
-        school,
-        "anikina@test.local",
-        "Аникина",
-        "parent",
-        None,
-    )
-    .await;
-    let borisova = named(
-        &app,
-        school,
-        "borisova@test.local",
-        "Борисова",
-        "parent",
-        None,
-    )
-    .await;
-    let volkova = named(
-        &app,
-        school,
-        "volkova@test.local",
-        "Волкова",
-        "parent",
-        None,
-    )
-    .await;
-    link(&app, school, anikina, anikin).await;
-    link(&app, school, borisova, borisov).await;
-    link(&app, school, volkova, volkov).await;
-    app.admin(other, "other-admin@test.local").await;
+    let other = School::new(&app)
+        .named("Школа № 2")
+        .admin("other-admin@test.local")
+        .build()
+        .await
+        .id;
     World {
-        app,
-        school,
+        school: s.id,
         other,
-        five_a,
-        five_b,
-        admin,
-        teacher_a,
-        teacher_b,
-        subject_teacher,
-        anikin,
-        anikina,
-        borisov,
-        borisova,
-        volkov,
-        volkova,
+        five_a: s.class("5А"),
+        five_b: s.class("5Б"),
+        admin: s.admin("admin@test.local"),
+        teacher_a: s.member("teacher@test.local"),
+        teacher_b: s.member("teacher-b@test.local"),
+        subject_teacher: s.member("subject@test.local"),
+        anikin: s.member("anikin@test.local"),
+        anikina: s.member("anikina@test.local"),
+        borisov: s.member("borisov@test.local"),
+        borisova: s.member("borisova@test.local"),
+        volkov: s.member("volkov@test.local"),
+        volkova: s.member("volkova@test.local"),
+        app,
     }
 }
 
