@@ -97,11 +97,19 @@ async fn school_start_page_shows_each_role_its_own_part() {
 
     let admin = w.app.logged_in("admin@test.local").await;
     let body = w.app.get(&admin, &home).await.text().await.unwrap();
-    // 5А has its class teacher: the summary says so under its heading.
-    assert!(
-        body.contains("У всех классов есть классный руководитель"),
+    // 5А has its class teacher: the summary says so under its heading, in exactly this
+    // line (after the heading and its links), and lists no class without one.
+    let summary = "section[aria-labelledby=summary-title]";
+    assert_eq!(
+        select_texts(&body, &format!("{summary} h3")),
+        vec!["Классы без классного руководителя"]
+    );
+    assert_eq!(
+        select_texts(&body, &format!("{summary} h3 + p + p")),
+        vec!["У всех классов есть классный руководитель."],
         "the class-teacher line: {body}"
     );
+    assert!(select_texts(&body, &format!("{summary} .tag-list li")).is_empty());
     assert!(body.contains("1 ученик"), "summary counts the student");
 
     let teacher = w.app.logged_in("teacher@test.local").await;

@@ -147,11 +147,32 @@ async fn idle_and_absolute_timeouts_end_a_session() {
     assert_login_redirect(&app.get(&c, "/profile").await);
 
     let c = app.logged_in("a@test.local").await;
-    // Active all along, but logged in longer ago than the absolute timeout.
-    sqlx::query("update sessions set expires_at = now() - interval '1 second', created_at = now() - interval '12 hours'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    // Login sets the absolute timeout itself: the session ends 12 hours (the default)
+    // after it began.
+    let lifetime: f64 = sqlx::query_scalar(
+        "select extract(epoch from expires_at - created_at)::float8 from sessions
+         where last_seen_at > now() - interval '1 minute'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let absolute = WebConfig::default().session_absolute().as_secs_f64();
+    assert_eq!(absolute, 12.0 * 3600.0);
+    assert!(
+        (lifetime - absolute).abs() < 5.0,
+        "login set a lifetime of {lifetime} s, not {absolute} s"
+    );
+    // Active all along, but logged in longer ago than that: the clock moves on by the
+    // lifetime login set (both ends of the session shift; nothing else is touched).
+    sqlx::query(
+        "update sessions set created_at = created_at - (expires_at - created_at) - interval '1 second',
+                             expires_at = expires_at - (expires_at - created_at) - interval '1 second',
+                             last_seen_at = now()
+         where last_seen_at > now() - interval '1 minute'",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
     assert_login_redirect(&app.get(&c, "/profile").await);
 
     // The settings decide: an app with a 12-hour idle timeout keeps a 31-minute-idle session.

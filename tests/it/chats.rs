@@ -41,165 +41,62 @@ pub async fn named(
     app.member(school, account, role, class).await
 }
 
-pub async fn link(app: &TestApp, school: SchoolId, parent: MembershipId, child: MembershipId) {
-    sqlx::query("insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)")
-        .bind(school)
-        .bind(parent)
-        .bind(child)
-        .execute(&app.db)
-        .await
-        .unwrap();
-}
-
-pub async fn teaches(app: &TestApp, school: SchoolId, class: ClassId, teacher: MembershipId) {
-    let subject: Uuid = sqlx::query_scalar(
-        "insert into subjects (school_id, id, kind, name) values ($1, gen_random_uuid(), 'subject', 'Математика')
-         on conflict do nothing returning id",
-    )
-    .bind(school)
-    .fetch_optional(&app.db)
-    .await
-    .unwrap()
-    .unwrap_or_default();
-    let subject: Uuid = if subject.is_nil() {
-        sqlx::query_scalar("select id from subjects where school_id = $1 limit 1")
-            .bind(school)
-            .fetch_one(&app.db)
-            .await
-            .unwrap()
-    } else {
-        subject
-    };
-    sqlx::query(
-        "insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
-         values ($1, gen_random_uuid(), $2, $3, $4)",
-    )
-    .bind(school)
-    .bind(subject)
-    .bind(class)
-    .bind(teacher)
-    .execute(&app.db)
-    .await
-    .unwrap();
-}
-
 pub async fn world() -> World {
     world_on(TestApp::spawn().await).await
 }
 
 async fn world_on(app: TestApp) -> World {
-    let school = app.school("Школа № 1").await;
-    let other = app.school("Школа № 2").await;
-    let five_a = app.class(school, 5, "А").await;
-    let five_b = app.class(school, 5, "Б").await;
-    let admin = app.admin(school, "admin@test.local").await;
-    app.person(school, "director@test.local", "director", None)
+    let s = School::new(&app)
+        .class("5А")
+        .class("5Б")
+        .admin("admin@test.local")
+        .director("director@test.local")
+        .staff("staff@test.local")
+        .teacher("teacher@test.local")
+        .called("Александрова", "Иван")
+        .teacher("teacher-b@test.local")
+        .called("Белова", "Иван")
+        .teacher("subject@test.local")
+        .called("Сидорова", "Иван")
+        .class_teacher("5А", "teacher@test.local")
+        .class_teacher("5Б", "teacher-b@test.local")
+        .teaches("subject@test.local", "Математика", "5А")
+        .student("5А", "anikin@test.local")
+        .called("Аникин", "Иван")
+        .student("5А", "borisov@test.local")
+        .called("Борисов", "Иван")
+        .student("5Б", "volkov@test.local")
+        .called("Волков", "Иван")
+        .parent_of("anikina@test.local", "anikin@test.local")
+        .called("Аникина", "Иван")
+        .parent_of("borisova@test.local", "borisov@test.local")
+        .called("Борисова", "Иван")
+        .parent_of("volkova@test.local", "volkov@test.local")
+        .called("Волкова", "Иван")
+        .build()
         .await;
-    app.person(school, "staff@test.local", "staff", None).await;
-    let teacher_a = named(
-        &app,
-        school,
-        "teacher@test.local",
-        "Александрова",
-        "teacher",
-        None,
-    )
-    .await;
-    let teacher_b = named(
-        &app,
-        school,
-        "teacher-b@test.local",
-        "Белова",
-        "teacher",
-        None,
-    )
-    .await;
-    let subject_teacher = named(
-        &app,
-        school,
-        "subject@test.local",
-        "Сидорова",
-        "teacher",
-        None,
-    )
-    .await;
-    app.class_teacher(school, five_a, teacher_a).await;
-    app.class_teacher(school, five_b, teacher_b).await;
-    teaches(&app, school, five_a, subject_teacher).await;
-    let anikin = named(
-        &app,
-        school,
-        "anikin@test.local",
-        "Аникин",
-        "student",
-        Some(five_a),
-    )
-    .await;
-    let borisov = named(
-        &app,
-        school,
-        "borisov@test.local",
-        "Борисов",
-        "student",
-        Some(five_a),
-    )
-    .await;
-    let volkov = named(
-        &app,
-        school,
-        "volkov@test.local",
-        "Волков",
-        "student",
-        Some(five_b),
-    )
-    .await;
-    let anikina = named(
-        &app,
-        school,
-        "anikina@test.local",
-        "Аникина",
-        "parent",
-        None,
-    )
-    .await;
-    let borisova = named(
-        &app,
-        school,
-        "borisova@test.local",
-        "Борисова",
-        "parent",
-        None,
-    )
-    .await;
-    let volkova = named(
-        &app,
-        school,
-        "volkova@test.local",
-        "Волкова",
-        "parent",
-        None,
-    )
-    .await;
-    link(&app, school, anikina, anikin).await;
-    link(&app, school, borisova, borisov).await;
-    link(&app, school, volkova, volkov).await;
-    app.admin(other, "other-admin@test.local").await;
+    let other = School::new(&app)
+        .named("Школа № 2")
+        .admin("other-admin@test.local")
+        .build()
+        .await
+        .id;
     World {
-        app,
-        school,
+        school: s.id,
         other,
-        five_a,
-        five_b,
-        admin,
-        teacher_a,
-        teacher_b,
-        subject_teacher,
-        anikin,
-        anikina,
-        borisov,
-        borisova,
-        volkov,
-        volkova,
+        five_a: s.class("5А"),
+        five_b: s.class("5Б"),
+        admin: s.admin("admin@test.local"),
+        teacher_a: s.member("teacher@test.local"),
+        teacher_b: s.member("teacher-b@test.local"),
+        subject_teacher: s.member("subject@test.local"),
+        anikin: s.member("anikin@test.local"),
+        anikina: s.member("anikina@test.local"),
+        borisov: s.member("borisov@test.local"),
+        borisova: s.member("borisova@test.local"),
+        volkov: s.member("volkov@test.local"),
+        volkova: s.member("volkova@test.local"),
+        app,
     }
 }
 
@@ -572,37 +469,24 @@ async fn transfer_from_5a_to_5b_moves_only_them_between_the_chats_in_one_transac
     );
 }
 
+/// Leaving and enrolment sent through the movement forms, as the administrator sends them:
+/// the leaver and their parent leave the class chats, the newcomer joins the students' chat.
 #[tokio::test]
-async fn leaving_and_enrolment_update_the_class_chats_r2_4_d() {
+async fn leaving_and_enrolment_by_the_forms_update_the_class_chats_r2_4_d() {
+    use crate::helpers::movements::{enrol_student, student_leaves};
     let w = world().await;
     for kind in ["class_students", "class_parents"] {
-        w.one_click("teacher@test.local", w.five_a, kind).await;
+        assert_status(
+            &w.one_click("teacher@test.local", w.five_a, kind).await,
+            303,
+        );
     }
     let students = w.chat_of(w.five_a, "class_students").await;
     let parents = w.chat_of(w.five_a, "class_parents").await;
-    let meta = RequestMeta {
-        request_id: None,
-        ip: None,
-        user_agent: None,
-    };
-    let by = By::for_tests(Tenant::for_tests(w.school), w.admin, &meta);
-    let order = Order {
-        number: "46-о".into(),
-        date: time::macros::date!(2026 - 10 - 01),
-    };
-    let mut tx = w.app.db.begin().await.unwrap();
-    domain::leave(
-        &mut tx,
-        &by,
-        MovementId::new(),
-        w.borisov,
-        &order,
-        order.date,
-        None,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let admin = w.app.logged_in("admin@test.local").await;
+
+    let res = student_leaves(&w.app, &admin, w.school, w.borisov, "46-о").await;
+    assert_status(&res, 303);
     assert_eq!(
         w.members(students).await,
         sorted(vec![w.teacher_a, w.anikin])
@@ -611,6 +495,68 @@ async fn leaving_and_enrolment_update_the_class_chats_r2_4_d() {
         w.members(parents).await,
         sorted(vec![w.teacher_a, w.anikina])
     );
+
+    let res = enrol_student(
+        &w.app,
+        &admin,
+        w.school,
+        ("Григорьев", "Глеб"),
+        w.five_a,
+        "47-о",
+    )
+    .await;
+    assert_status(&res, 303);
+    let newcomer: MembershipId = sqlx::query_scalar(
+        "select m.id from memberships m join accounts a on a.id = m.account_id
+         where m.role = 'student' and a.surname = 'Григорьев'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        w.members(students).await,
+        sorted(vec![w.teacher_a, w.anikin, newcomer])
+    );
+    assert_eq!(
+        w.members(parents).await,
+        sorted(vec![w.teacher_a, w.anikina]),
+        "the newcomer has no parent in the school yet"
+    );
+}
+
+/// A staff member leaving through the form leaves the class chats the roster put them in:
+/// the subject teacher, once her lessons are handed over, is out of 5А's teachers' chat.
+#[tokio::test]
+async fn a_staff_member_leaving_by_the_form_leaves_the_class_teachers_chat_r2_4_d() {
+    use crate::helpers::movements::staff_leaves;
+    let w = world().await;
+    assert_status(
+        &w.one_click("teacher@test.local", w.five_a, "class_teachers")
+            .await,
+        303,
+    );
+    let teachers = w.chat_of(w.five_a, "class_teachers").await;
+    assert_eq!(
+        w.members(teachers).await,
+        sorted(vec![w.teacher_a, w.subject_teacher])
+    );
+    let admin = w.app.logged_in("admin@test.local").await;
+    // Her lessons in 5А end (handed over): nothing is left to hand over.
+    sqlx::query("delete from teaching_assignments where teacher_id = $1")
+        .bind(w.subject_teacher)
+        .execute(&w.app.db)
+        .await
+        .unwrap();
+
+    let res = staff_leaves(&w.app, &admin, w.school, w.subject_teacher, "61-к").await;
+    assert_status(&res, 303);
+    let status: String = sqlx::query_scalar("select status from memberships where id = $1")
+        .bind(w.subject_teacher)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "left");
+    assert_eq!(w.members(teachers).await, vec![w.teacher_a]);
 }
 
 #[tokio::test]

@@ -367,37 +367,19 @@ async fn r2_1_l_r2_4_d_the_bot_shows_who_is_really_in_5as_parents_chat_and_remov
     }
 }
 
+/// The student `login` leaves the school through «Выбытие ученика», as the administrator
+/// records it.
 async fn leave(w: &World, login: &str) {
-    use school_portal::auth::extract::RequestMeta;
-    use school_portal::auth::tenant::{By, Tenant};
-    use school_portal::movements::domain::{self, MovementId, Order};
-    let meta = RequestMeta {
-        request_id: None,
-        ip: None,
-        user_agent: None,
-    };
-    let by = By::for_tests(
-        Tenant::for_tests(w.school.id),
-        w.school.admin("admin@test.local"),
-        &meta,
-    );
-    let order = Order {
-        number: "77-о".into(),
-        date: time::macros::date!(2026 - 11 - 20),
-    };
-    let mut tx = w.app.db.begin().await.unwrap();
-    domain::leave(
-        &mut tx,
-        &by,
-        MovementId::new(),
+    let admin = w.app.logged_in("admin@test.local").await;
+    let res = crate::helpers::movements::student_leaves(
+        &w.app,
+        &admin,
+        w.school.id,
         w.school.member(login),
-        &order,
-        order.date,
-        None,
+        "77-о",
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
+    assert_status(&res, 303);
 }
 
 /// The picture of the chat on the platform as the portal stores it.

@@ -822,28 +822,21 @@ async fn the_card_of_a_person_who_left_says_when_they_will_be_removed_r4_3() {
 #[tokio::test]
 async fn my_data_holds_the_parents_child_and_class_and_nothing_of_other_children_r4_3() {
     let app = TestApp::spawn().await;
-    let school = app.school("МБОУ СОШ № 9").await;
-    let five_a = app.class(school, 5, "А").await;
-    let five_b = app.class(school, 5, "Б").await;
-    let mine = app.account("masha@test.local", "Сидорова", "Маша").await;
-    let mine_m = app.member(school, mine, "student", Some(five_a)).await;
-    let other = app.account("igor@test.local", "Кузнецов", "Игорь").await;
-    let other_m = app.member(school, other, "student", Some(five_b)).await;
-    let mama = app.account("mama@test.local", "Сидорова", "Елена").await;
-    let mama_m = app.member(school, mama, "parent", None).await;
-    let papa = app.account("papa@test.local", "Кузнецов", "Олег").await;
-    let papa_m = app.member(school, papa, "parent", None).await;
-    for (p, k) in [(mama_m, mine_m), (papa_m, other_m)] {
-        sqlx::query(
-            "insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)",
-        )
-        .bind(school)
-        .bind(p)
-        .bind(k)
-        .execute(&app.db)
+    let school = School::new(&app)
+        .named("МБОУ СОШ № 9")
+        .class("5А")
+        .class("5Б")
+        .student("5А", "masha@test.local")
+        .called("Сидорова", "Маша")
+        .student("5Б", "igor@test.local")
+        .called("Кузнецов", "Игорь")
+        .parent_of("mama@test.local", "masha@test.local")
+        .called("Сидорова", "Елена")
+        .parent_of("papa@test.local", "igor@test.local")
+        .called("Кузнецов", "Олег")
+        .build()
         .await
-        .unwrap();
-    }
+        .id;
     let client = app.logged_in("mama@test.local").await;
     let page = app
         .get(&client, &format!("/s/{school}"))

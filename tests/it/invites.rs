@@ -1849,11 +1849,14 @@ async fn the_poster_opens_in_a_new_tab_and_the_link_is_still_there_after_it() {
     c.close_window().await.unwrap();
     c.switch_to_window(page).await.unwrap();
     assert_eq!(link_of().await, link, "the link is still there");
-    let heading = browser.text("h1").await;
-    assert!(
-        heading.starts_with("Приглашение: "),
-        "the same page: {heading}"
+    // The same page: the created invite's own box, which no other page has.
+    assert_eq!(
+        browser.text(".link-box h2").await,
+        "Ссылку показывают один раз",
+        "the same page"
     );
+    let details = browser.text(".invite-share dl.details").await;
+    assert!(details.starts_with("Роль"), "the same page: {details}");
     browser.close().await;
 }
 

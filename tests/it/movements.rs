@@ -18,16 +18,18 @@ struct World {
 
 async fn world() -> World {
     let app = TestApp::spawn().await;
-    let school = app.school("Школа № 1").await;
-    let five_a = app.class(school, 5, "А").await;
-    let five_b = app.class(school, 5, "Б").await;
-    app.admin(school, "admin@test.local").await;
+    let s = School::new(&app)
+        .class("5А")
+        .class("5Б")
+        .admin("admin@test.local")
+        .build()
+        .await;
     let admin = app.logged_in("admin@test.local").await;
     World {
+        school: s.id,
+        five_a: s.class("5А"),
+        five_b: s.class("5Б"),
         app,
-        school,
-        five_a,
-        five_b,
         admin,
     }
 }
@@ -130,7 +132,7 @@ async fn enrolment_puts_the_student_in_the_class_under_the_order_r2_1_k() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("Укажите номер приказа."));
     assert!(body.contains("Укажите дату приказа."));
@@ -159,13 +161,13 @@ async fn enrolment_puts_the_student_in_the_class_under_the_order_r2_1_k() {
         .app
         .post(&w.admin, &w.path("/movements/enrol"), &form)
         .await;
-    assert_eq!(first.status(), 303);
+    assert_status(&first, 303);
     // Sent twice: one student, one movement.
     let second = w
         .app
         .post(&w.admin, &w.path("/movements/enrol"), &form)
         .await;
-    assert_eq!(second.status(), 303);
+    assert_status(&second, 303);
     assert_eq!(location(&first), location(&second));
 
     let (class, status, birth): (ClassId, String, time::Date) = sqlx::query_as(
@@ -216,7 +218,7 @@ async fn enrolment_puts_the_student_in_the_class_under_the_order_r2_1_k() {
         .app
         .post(&w.admin, &w.path("/movements/enrol"), &again)
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     assert_eq!(count(&w.app, "select count(*) from movements").await, 2);
 
     // What people type is escaped in the register.
@@ -237,7 +239,7 @@ async fn enrolment_puts_the_student_in_the_class_under_the_order_r2_1_k() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     let body = w.page(&w.path("/movements")).await;
     assert!(!body.contains("<script>alert(1)"));
     assert!(!body.contains("<b>1</b>"));
@@ -290,7 +292,7 @@ async fn transfer_moves_the_student_and_records_the_order_r2_1_k() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     assert_eq!(w.class_of(s).await, w.five_b);
 
     let body = w.page(&location(&res)).await;
@@ -336,7 +338,7 @@ async fn transfer_into_the_same_class_is_refused_r2_1_k() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("Ученик уже учится в этом классе."));
     assert_eq!(
@@ -381,7 +383,7 @@ async fn leaving_marks_the_student_and_a_parent_with_no_other_child_as_left_r2_1
         .app
         .post(&w.admin, &w.path("/movements/leave"), &form)
         .await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     assert!(res.text().await.unwrap().contains("Подтвердите выбытие"));
     assert_eq!(w.status_of(leaver).await, "active");
 
@@ -390,7 +392,7 @@ async fn leaving_marks_the_student_and_a_parent_with_no_other_child_as_left_r2_1
         .app
         .post(&w.admin, &w.path("/movements/leave"), &form)
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     assert_eq!(w.status_of(leaver).await, "left");
     assert_eq!(
         w.status_of(father).await,
@@ -473,7 +475,7 @@ async fn staff_leaving_is_refused_while_they_lead_a_class_then_allowed_r2_1_k() 
         .app
         .post(&w.admin, &w.path("/movements/staff-leave"), &form)
         .await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("Сначала передайте: классное руководство 5А."));
     assert_eq!(w.status_of(teacher).await, "active");
@@ -489,7 +491,7 @@ async fn staff_leaving_is_refused_while_they_lead_a_class_then_allowed_r2_1_k() 
         .app
         .post(&w.admin, &w.path("/movements/staff-leave"), &form)
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     assert_eq!(w.status_of(teacher).await, "left");
     let body = w.page(&location(&res)).await;
     assert_eq!(
@@ -619,7 +621,7 @@ async fn register_filters_by_kind_class_and_date_and_exports_csv_r2_1_k() {
         .app
         .get(&w.admin, &w.path("/movements.csv?kind=enrolment"))
         .await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     assert!(
         res.headers()["content-type"]
             .to_str()
@@ -701,7 +703,7 @@ async fn demo() -> (TestApp, reqwest::Client) {
         .unwrap();
     let admin = app.client();
     let res = app.login(&admin, "admin@demo.local", DEMO_PASSWORD).await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     (app, admin)
 }
 
@@ -743,7 +745,7 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
 
     // The preview.
     let res = app.get(&admin, &path).await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     let body = res.text().await.unwrap();
     assert!(body.contains(&format!("Учебный год {y}/{next} → {next}/{}", next + 1)));
     let summaries = select_texts(&body, "details.rollover-class summary");
@@ -809,7 +811,7 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
         }
     };
     let res = post(form.clone()).await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("Выберите класс, в котором ученик будет учиться повторно."));
     assert_eq!(
@@ -958,7 +960,7 @@ async fn rollover_on_the_demo_school_moves_every_class_up_and_graduates_the_11th
     assert!(body.contains("выпущено 2 класса"));
     assert!(body.contains("Перевод сейчас невозможен."));
     let res = post(form).await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     assert!(res.text().await.unwrap().contains("ещё не начался"));
     assert_eq!(
         count(
@@ -1029,7 +1031,7 @@ async fn rollover_failure_half_way_leaves_everything_as_it_was_r2_1_k() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 500);
+    assert_status(&res, 500);
     assert!(res.text().await.unwrap().contains("Что-то пошло не так"));
 
     let after = snapshot(&app).await;
@@ -1053,7 +1055,7 @@ async fn rollover_failure_half_way_leaves_everything_as_it_was_r2_1_k() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
 }
 
 #[tokio::test]
@@ -1061,7 +1063,7 @@ async fn rollover_asks_for_confirmation_first_r2_1_k() {
     let w = world().await;
     w.student("Петров", "Пётр", w.five_a).await;
     let res = w.app.post(&w.admin, &w.path("/rollover"), &[]).await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("Я проверил(а) список и подтверждаю перевод"));
     assert!(body.contains("Отметьте «Я проверил(а) список и подтверждаю перевод»."));
@@ -1089,7 +1091,7 @@ async fn rollover_asks_for_confirmation_first_r2_1_k() {
         .app
         .post(&w.admin, &w.path("/rollover"), &[("confirm", "1")])
         .await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     let body = res.text().await.unwrap();
     assert!(body.contains("Учебный год начался меньше полугода назад: подтвердите"));
     assert_eq!(count(&w.app, "select count(*) from rollovers").await, 0);
@@ -1100,7 +1102,7 @@ async fn rollover_asks_for_confirmation_first_r2_1_k() {
         .app
         .post(&w.admin, &w.path("/rollover"), &[("confirm", "1")])
         .await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
     assert_eq!(count(&w.app, "select count(*) from rollovers").await, 1);
     let (title, conditional): (String, bool) = sqlx::query_as(
         "select c.title, m.conditional_promotion from memberships m join classes c on c.id = m.class_id where m.role = 'student'",
@@ -1292,7 +1294,7 @@ async fn another_schools_people_and_classes_cannot_be_moved_r2_1_k() {
         .app
         .post(&w.admin, &w.path("/movements/transfer"), &t)
         .await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     assert!(
         res.text()
             .await
@@ -1307,7 +1309,7 @@ async fn another_schools_people_and_classes_cannot_be_moved_r2_1_k() {
     ];
     e.extend(order);
     let res = w.app.post(&w.admin, &w.path("/movements/enrol"), &e).await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     assert!(
         res.text()
             .await
@@ -1327,7 +1329,7 @@ async fn another_schools_people_and_classes_cannot_be_moved_r2_1_k() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     assert!(
         res.text()
             .await
@@ -1398,7 +1400,7 @@ async fn rollover_into_a_year_prepared_ahead_keeps_its_classes_r2_1_k() {
     ];
     let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let res = w.app.post(&w.admin, &w.path("/rollover"), &refs).await;
-    assert_eq!(res.status(), 200);
+    assert_status(&res, 200);
     assert!(
         res.text()
             .await
@@ -1415,7 +1417,7 @@ async fn rollover_into_a_year_prepared_ahead_keeps_its_classes_r2_1_k() {
     let body = w.page(&w.path("/rollover")).await;
     assert!(body.contains("Оставленные на повторное обучение перейдут в 1А нового учебного года."));
     let res = w.app.post(&w.admin, &w.path("/rollover"), &refs).await;
-    assert_eq!(res.status(), 303);
+    assert_status(&res, 303);
 
     // The prepared year became current; the repeater is in its 1А, the rest moved up.
     let current: Uuid =

@@ -297,47 +297,30 @@ struct Small {
 
 async fn small() -> Small {
     let app = TestApp::spawn().await;
-    let school = app.school("Школа № 7").await;
-    let five_a = app.class(school, 5, "А").await;
-    let five_b = app.class(school, 5, "Б").await;
-    app.admin(school, "admin@test.local").await;
-    app.person(school, "director@test.local", "director", None)
+    let w = School::new(&app)
+        .named("Школа № 7")
+        .class("5А")
+        .class("5Б")
+        .admin("admin@test.local")
+        .director("director@test.local")
+        .class_teacher("5А", "ct-a@test.local")
+        .class_teacher("5Б", "ct-b@test.local")
+        .teacher("teacher@test.local")
+        .student("5А", "kid0@test.local")
+        .student("5А", "kid1@test.local")
+        .student("5А", "kid2@test.local")
+        .student("5Б", "kid-b@test.local")
+        .parent_of("parent@test.local", "kid0@test.local")
+        .build()
         .await;
-    let (_, ct) = app.person(school, "ct-a@test.local", "teacher", None).await;
-    app.class_teacher(school, five_a, ct).await;
-    let (_, ct_b) = app.person(school, "ct-b@test.local", "teacher", None).await;
-    app.class_teacher(school, five_b, ct_b).await;
-    app.person(school, "teacher@test.local", "teacher", None)
-        .await;
-    let mut kids = Vec::new();
-    for i in 0..3 {
-        let (_, k) = app
-            .person(
-                school,
-                &format!("kid{i}@test.local"),
-                "student",
-                Some(five_a),
-            )
-            .await;
-        kids.push(k);
-    }
-    app.person(school, "kid-b@test.local", "student", Some(five_b))
-        .await;
-    let (_, parent) = app
-        .person(school, "parent@test.local", "parent", None)
-        .await;
-    sqlx::query("insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)")
-        .bind(school)
-        .bind(parent)
-        .bind(kids[0])
-        .execute(&app.db)
-        .await
-        .unwrap();
+    let kids = ["kid0", "kid1", "kid2"]
+        .map(|k| w.member(&format!("{k}@test.local")))
+        .to_vec();
     Small {
-        app,
-        school,
-        five_a,
+        school: w.id,
+        five_a: w.class("5А"),
         kids,
+        app,
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod db;
 pub mod log;
 pub mod max_standin;
+pub mod movements;
 pub mod school;
 pub mod smtp;
 

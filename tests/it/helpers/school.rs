@@ -19,16 +19,38 @@ use std::collections::HashMap;
 
 use school_portal::ids::{AccountId, ClassId, MembershipId, SchoolId};
 
+use uuid::Uuid;
+
 use super::TestApp;
 
 enum Step {
     Class(String),
     Admin(String),
-    Member { email: String, role: String },
-    ClassTeacher { class: String, email: String },
-    Student { class: String, email: String },
-    ParentOf { email: String, child: String },
-    Called { surname: String, given: String },
+    Member {
+        email: String,
+        role: String,
+    },
+    ClassTeacher {
+        class: String,
+        email: String,
+    },
+    Student {
+        class: String,
+        email: String,
+    },
+    ParentOf {
+        email: String,
+        child: String,
+    },
+    Teaches {
+        email: String,
+        subject: String,
+        class: String,
+    },
+    Called {
+        surname: String,
+        given: String,
+    },
 }
 
 /// The description of a school, built by [`School::build`].
@@ -44,6 +66,7 @@ pub struct SchoolFixture {
     classes: HashMap<String, ClassId>,
     people: HashMap<String, (AccountId, MembershipId)>,
     admins: HashMap<String, AccountId>,
+    subjects: HashMap<String, Uuid>,
 }
 
 impl<'a> School<'a> {
@@ -90,6 +113,14 @@ impl<'a> School<'a> {
         self.member(email, "teacher")
     }
 
+    pub fn deputy(self, email: &str) -> Self {
+        self.member(email, "deputy")
+    }
+
+    pub fn staff(self, email: &str) -> Self {
+        self.member(email, "staff")
+    }
+
     /// A teacher who leads `class` (the teacher is created unless already named).
     pub fn class_teacher(mut self, class: &str, email: &str) -> Self {
         self.steps.push(Step::ClassTeacher {
@@ -116,6 +147,17 @@ impl<'a> School<'a> {
         self
     }
 
+    /// `email` teaches `subject` in `class` (the teacher is created unless already named;
+    /// the subject, by its name, once per school).
+    pub fn teaches(mut self, email: &str, subject: &str, class: &str) -> Self {
+        self.steps.push(Step::Teaches {
+            email: email.to_owned(),
+            subject: subject.to_owned(),
+            class: class.to_owned(),
+        });
+        self
+    }
+
     /// The name of the person named last (fixture people are «Петров Пётр» otherwise).
     pub fn called(mut self, surname: &str, given: &str) -> Self {
         self.steps.push(Step::Called {
@@ -133,6 +175,7 @@ impl<'a> School<'a> {
             classes: HashMap::new(),
             people: HashMap::new(),
             admins: HashMap::new(),
+            subjects: HashMap::new(),
         };
         let mut last: Option<AccountId> = None;
         for step in self.steps {
@@ -141,7 +184,8 @@ impl<'a> School<'a> {
                 | Step::Member { email, .. }
                 | Step::ClassTeacher { email, .. }
                 | Step::Student { email, .. }
-                | Step::ParentOf { email, .. } => Some(email.clone()),
+                | Step::ParentOf { email, .. }
+                | Step::Teaches { email, .. } => Some(email.clone()),
                 Step::Class(_) | Step::Called { .. } => None,
             };
             match step {
@@ -159,14 +203,7 @@ impl<'a> School<'a> {
                     w.people.insert(email, person);
                 }
                 Step::ClassTeacher { class, email } => {
-                    let teacher = match w.people.get(&email) {
-                        Some(&(_, m)) => m,
-                        None => {
-                            let person = app.person(id, &email, "teacher", None).await;
-                            w.people.insert(email, person);
-                            person.1
-                        }
-                    };
+                    let teacher = w.member_or_new(app, &email, "teacher").await;
                     app.class_teacher(id, w.class(&class), teacher).await;
                 }
                 Step::Student { class, email } => {
@@ -176,14 +213,7 @@ impl<'a> School<'a> {
                     w.people.insert(email, person);
                 }
                 Step::ParentOf { email, child } => {
-                    let parent = match w.people.get(&email) {
-                        Some(&(_, m)) => m,
-                        None => {
-                            let person = app.person(id, &email, "parent", None).await;
-                            w.people.insert(email, person);
-                            person.1
-                        }
-                    };
+                    let parent = w.member_or_new(app, &email, "parent").await;
                     sqlx::query(
                         "insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)",
                     )
@@ -193,6 +223,40 @@ impl<'a> School<'a> {
                     .execute(&app.db)
                     .await
                     .expect("parent link");
+                }
+                Step::Teaches {
+                    email,
+                    subject,
+                    class,
+                } => {
+                    let teacher = w.member_or_new(app, &email, "teacher").await;
+                    let subject = match w.subjects.get(&subject) {
+                        Some(&s) => s,
+                        None => {
+                            let s: Uuid = sqlx::query_scalar(
+                                "insert into subjects (school_id, id, kind, name)
+                                 values ($1, gen_random_uuid(), 'subject', $2) returning id",
+                            )
+                            .bind(id)
+                            .bind(&subject)
+                            .fetch_one(&app.db)
+                            .await
+                            .expect("subject");
+                            w.subjects.insert(subject, s);
+                            s
+                        }
+                    };
+                    sqlx::query(
+                        "insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
+                         values ($1, gen_random_uuid(), $2, $3, $4)",
+                    )
+                    .bind(id)
+                    .bind(subject)
+                    .bind(w.class(&class))
+                    .bind(teacher)
+                    .execute(&app.db)
+                    .await
+                    .expect("teaching assignment");
                 }
                 Step::Called { surname, given } => {
                     let account = last.expect("called() follows a person");
@@ -214,6 +278,27 @@ impl<'a> School<'a> {
 }
 
 impl SchoolFixture {
+    /// The membership of `email`, made with `role` if the description has not named them yet.
+    async fn member_or_new(&mut self, app: &TestApp, email: &str, role: &str) -> MembershipId {
+        match self.people.get(email) {
+            Some(&(_, m)) => m,
+            None => {
+                let person = app.person(self.id, email, role, None).await;
+                self.people.insert(email.to_owned(), person);
+                person.1
+            }
+        }
+    }
+
+    /// The id of a subject the description named (by [`School::teaches`]).
+    #[track_caller]
+    pub fn subject(&self, name: &str) -> Uuid {
+        *self
+            .subjects
+            .get(name)
+            .unwrap_or_else(|| panic!("no subject {name} in the fixture"))
+    }
+
     #[track_caller]
     pub fn class(&self, title: &str) -> ClassId {
         *self
