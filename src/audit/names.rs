@@ -48,6 +48,54 @@ pub fn target(raw: Option<&str>, name: Option<&str>) -> String {
     }
 }
 
+/// How a row's details read. Rows written before the log was made readable hold English
+/// details («23 slips; 30 days»); the known patterns read in today's Russian wording, and
+/// anything else as it was written.
+pub fn details(raw: &str) -> String {
+    use crate::web::format::count;
+    let num = |s: &str| s.trim().parse::<i64>().ok();
+    if let Some((slips, days)) = raw.split_once(" slips; ") {
+        if let (Some(n), Some(d)) = (num(slips), days.strip_suffix(" days").and_then(num)) {
+            return format!("листков: {n}; дней: {d}");
+        }
+    }
+    if let Some((days, done)) = raw
+        .strip_prefix("unused for ")
+        .and_then(|r| r.split_once(" days: "))
+    {
+        if let (Some(d), Some(n)) = (num(days), done.strip_suffix(" revoked").and_then(num)) {
+            return format!(
+                "не использовались {}: отозвано {n}",
+                count(d, "день", "дня", "дней")
+            );
+        }
+    }
+    if let Some(n) = raw.strip_suffix(" revoked").and_then(num) {
+        return format!("отозвано: {n}");
+    }
+    if let Some(chat) = raw
+        .strip_prefix("platform chat ")
+        .and_then(|r| r.strip_suffix(" by its link"))
+    {
+        return format!("чат платформы {chat} по его ссылке");
+    }
+    if let Some(user) = raw.strip_prefix("platform user ") {
+        return format!("пользователь платформы {user}");
+    }
+    if let Some(rest) = raw.strip_prefix("request:") {
+        if let Some((_, tail)) = rest.split_once("; ") {
+            return format!("по заявке; {}", details(tail));
+        }
+    }
+    if let Some(grant) = raw.strip_prefix("grant ") {
+        return format!("право {grant}");
+    }
+    if let Some(to) = raw.strip_prefix("to ") {
+        return format!("кому: {to}");
+    }
+    raw.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +112,23 @@ mod tests {
         assert_eq!(target(Some("region"), None), "регион");
         assert_eq!(target(Some("GET /s/1/audit"), None), "GET /s/1/audit");
         assert_eq!(target(None, None), "");
+    }
+
+    #[test]
+    fn old_english_details_read_in_russian() {
+        assert_eq!(details("23 slips; 30 days"), "листков: 23; дней: 30");
+        assert_eq!(
+            details("unused for 21 days: 4 revoked"),
+            "не использовались 21 день: отозвано 4"
+        );
+        assert_eq!(details("12 revoked"), "отозвано: 12");
+        assert_eq!(details("platform user 77"), "пользователь платформы 77");
+        assert_eq!(
+            details("platform chat 5 by its link"),
+            "чат платформы 5 по его ссылке"
+        );
+        assert_eq!(details("request:9; 3 revoked"), "по заявке; отозвано: 3");
+        assert_eq!(details("отозвано: 3"), "отозвано: 3");
+        assert_eq!(details(""), "");
     }
 }

@@ -213,7 +213,7 @@ async fn fetch(
             },
             action: action_title(&r.action),
             target: names::target(r.target.as_deref(), r.target_name.as_deref()),
-            details: r.details.unwrap_or_default(),
+            details: names::details(r.details.as_deref().unwrap_or_default()),
             ip: r.ip.unwrap_or_default(),
             request_id: r.request_id.unwrap_or_default(),
         })
