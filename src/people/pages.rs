@@ -145,7 +145,7 @@ async fn list(
              from mine m
              join accounts a on a.id = m.account_id
              left join classes c on c.school_id = $1 and c.id = m.class_id and c.kind = 'class'
-             where ($2::text is null or m.search_name like translate(lower($2), 'ё', 'е'))
+             where ($2::text is null or m.search_name like name_key($2))
                and ($3 = '' or m.role = $3)
                and ($4 = '' or m.status = $4)
              group by a.id
