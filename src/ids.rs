@@ -1,4 +1,6 @@
-//! Id newtypes, so that a class id cannot be passed where a school id is expected.
+//! Id newtypes, so that a class id cannot be passed where a school id is expected. Every
+//! id type is made here by `id_type!` (the movements' own ids, whose parsing trims, are the
+//! one exception left).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -45,5 +47,17 @@ id_type!(
     MembershipId,
     AcademicYearId,
     SessionId,
-    GrantId
+    GrantId,
+    ChatId,
+    InviteId,
+    ChannelId,
+    PostId,
+    BroadcastId,
+    SubjectId,
+    EditionId,
+    AssignmentId,
+    JoinRequestId,
+    OfferId,
+    MessageId,
+    ImportId
 );

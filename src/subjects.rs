@@ -13,7 +13,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::classes::current_year;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AcademicYearId, ClassId, MembershipId, SchoolId};
+use crate::ids::{AcademicYearId, AssignmentId, ClassId, MembershipId, SchoolId, SubjectId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
@@ -50,13 +50,13 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 struct Assignment {
-    id: uuid::Uuid,
+    id: AssignmentId,
     class: String,
     teacher: String,
 }
 
 struct SubjectRow {
-    id: uuid::Uuid,
+    id: SubjectId,
     name: String,
     activity: bool,
     assignments: Vec<Assignment>,
@@ -110,7 +110,7 @@ async fn page(
     .await?
     .into_iter()
     .map(|r| SubjectRow {
-        id: r.id,
+        id: SubjectId(r.id),
         name: r.name,
         activity: r.kind == "activity",
         assignments: Vec::new(),
@@ -130,9 +130,9 @@ async fn page(
     .fetch_all(&mut *conn)
     .await?;
     for a in assignments {
-        if let Some(s) = subjects.iter_mut().find(|s| s.id == a.subject_id) {
+        if let Some(s) = subjects.iter_mut().find(|s| s.id.0 == a.subject_id) {
             s.assignments.push(Assignment {
-                id: a.id,
+                id: AssignmentId(a.id),
                 class: a.title,
                 teacher: a.teacher,
             });
@@ -219,11 +219,11 @@ async fn create(
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));
     }
-    let id = uuid::Uuid::now_v7();
+    let id = SubjectId::new();
     let inserted = sqlx::query!(
         "insert into subjects (school_id, id, kind, name) values ($1, $2, $3, $4)",
         scope.school_id() as SchoolId,
-        id,
+        id as SubjectId,
         form.kind,
         name
     )
@@ -261,7 +261,7 @@ async fn archive(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, subject)): Path<(SchoolId, uuid::Uuid)>,
+    Path((_, subject)): Path<(SchoolId, SubjectId)>,
     Form(form): Form<ConfirmForm>,
 ) -> AppResult<Response> {
     scope.require(Action::ManageSubjects)?;
@@ -279,7 +279,7 @@ async fn archive(
     let name = sqlx::query_scalar!(
         "update subjects set archived_at = now() where school_id = $1 and id = $2 and archived_at is null returning name",
         scope.school_id() as SchoolId,
-        subject
+        subject as SubjectId
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -288,7 +288,7 @@ async fn archive(
         let archived = sqlx::query_scalar!(
             r#"select exists(select 1 from subjects where school_id = $1 and id = $2) as "e!""#,
             scope.school_id() as SchoolId,
-            subject
+            subject as SubjectId
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -324,7 +324,7 @@ async fn assign(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, subject)): Path<(SchoolId, uuid::Uuid)>,
+    Path((_, subject)): Path<(SchoolId, SubjectId)>,
     Form(form): Form<AssignForm>,
 ) -> AppResult<Response> {
     scope.require(Action::ManageSubjects)?;
@@ -350,7 +350,7 @@ async fn assign(
               and exists(select 1 from memberships where school_id = $1 and id = $4 and status = 'active'
                          and role in ('teacher', 'deputy', 'director')) as "ok!""#,
         school as SchoolId,
-        subject,
+        subject as SubjectId,
         class as ClassId,
         teacher as MembershipId
     )
@@ -363,8 +363,8 @@ async fn assign(
         r#"insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
            values ($1, $2, $3, $4, $5) on conflict do nothing"#,
         school as SchoolId,
-        uuid::Uuid::now_v7(),
-        subject,
+        AssignmentId::new() as AssignmentId,
+        subject as SubjectId,
         class as ClassId,
         teacher as MembershipId
     )
@@ -403,14 +403,14 @@ async fn unassign(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, assignment)): Path<(SchoolId, uuid::Uuid)>,
+    Path((_, assignment)): Path<(SchoolId, AssignmentId)>,
 ) -> AppResult<Response> {
     scope.require(Action::ManageSubjects)?;
     let mut tx = state.db.begin().await?;
     let done = sqlx::query!(
         "delete from teaching_assignments where school_id = $1 and id = $2",
         scope.school_id() as SchoolId,
-        assignment
+        assignment as AssignmentId
     )
     .execute(&mut *tx)
     .await?;

@@ -178,8 +178,8 @@ async fn fetch(
                tc.title, tch.title, tcn.title, ts.name, tp.title, tb.title, ti.filename,
                'в класс ' || tinc.title, coalesce(tsc.short_name, tsc.name)) as name
            ) tn on true
-           where ($2::text is null or translate(lower(coalesce(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, ''), '')), 'ё', 'е')
-                             like translate(lower($2), 'ё', 'е'))
+           where ($2::text is null or name_key(coalesce(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, ''), ''))
+                             like name_key($2))
              and ($3::text is null or l.action = $3)
              and ($4::text is null or l.action like $4)
              and ($5::text is null or l.target ilike $5 or l.details ilike $5 or tn.name ilike $5)

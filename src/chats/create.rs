@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::Kind;
 use super::members::fill_from_roster;
@@ -22,7 +21,7 @@ use crate::auth::objects::Target;
 use crate::auth::permissions::Action;
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::ids::{AccountId, ChatId, ClassId, MembershipId, SchoolId, SubjectId};
 use crate::web::form::FormErrors;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
@@ -32,7 +31,7 @@ pub struct NewChat<'a> {
     pub kind: Kind,
     pub title: &'a str,
     pub class: Option<ClassId>,
-    pub subject: Option<Uuid>,
+    pub subject: Option<SubjectId>,
     pub platform_url: Option<&'a str>,
     pub owner: MembershipId,
 }
@@ -46,7 +45,7 @@ pub async fn create_chat(
     tenant: Tenant,
     actor: AccountId,
     chat: &NewChat<'_>,
-) -> sqlx::Result<Uuid> {
+) -> sqlx::Result<ChatId> {
     let school = tenant.id();
     if chat.kind.is_mandatory() {
         let existing = sqlx::query_scalar!(
@@ -59,10 +58,10 @@ pub async fn create_chat(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(id) = existing {
-            return Ok(id);
+            return Ok(ChatId(id));
         }
     }
-    let id = Uuid::now_v7();
+    let id = ChatId::new();
     // Two clicks at once both find none: the unique index lets one in, the other waits for
     // it and then takes the chat it made.
     let inserted = sqlx::query_scalar!(
@@ -74,12 +73,12 @@ pub async fn create_chat(
              do nothing
            returning id"#,
         school as SchoolId,
-        id,
+        id as ChatId,
         chat.kind.code(),
         chat.title,
         chat.owner as MembershipId,
         chat.class as Option<ClassId>,
-        chat.subject,
+        chat.subject as Option<SubjectId>,
         chat.platform_url,
         actor as AccountId
     )
@@ -95,13 +94,13 @@ pub async fn create_chat(
         )
         .fetch_one(&mut *conn)
         .await?;
-        return Ok(winner);
+        return Ok(ChatId(winner));
     }
     sqlx::query!(
         r#"insert into chat_members (school_id, chat_id, member_id, role, added_by)
            values ($1, $2, $3, 'owner', $4)"#,
         school as SchoolId,
-        id,
+        id as ChatId,
         chat.owner as MembershipId,
         actor as AccountId
     )
@@ -222,7 +221,7 @@ struct NewPage {
     needs_class: bool,
     needs_subject: bool,
     classes: Vec<(ClassId, String)>,
-    subjects: Vec<(Uuid, String)>,
+    subjects: Vec<(SubjectId, String)>,
     form: ChatForm,
     errors: FormErrors,
 }
@@ -274,7 +273,7 @@ async fn new_form(
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
-    .map(|r| (r.id, r.name))
+    .map(|r| (SubjectId(r.id), r.name))
     .collect();
     Ok(render(&NewPage {
         layout: Layout::for_scope(scope),
@@ -386,18 +385,18 @@ async fn create_by_form(
     }
     let mut subject = None;
     if kind == Kind::Subject {
-        let found = match form.subject_id.parse::<Uuid>() {
+        let found = match form.subject_id.parse::<SubjectId>() {
             Ok(s) => sqlx::query_scalar!(
                 "select id from subjects where school_id = $1 and id = $2 and archived_at is null",
                 scope.school_id() as SchoolId,
-                s
+                s as SubjectId
             )
             .fetch_optional(&mut *tx)
             .await?,
             Err(_) => None,
         };
         match found {
-            Some(s) => subject = Some(s),
+            Some(s) => subject = Some(SubjectId(s)),
             None => errors.add("subject_id", "Выберите предмет."),
         }
     }

@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::Kind;
 use super::show::load_chat;
@@ -18,7 +17,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Action, Role};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, SchoolId};
+use crate::ids::{AccountId, ChatId, InviteId, SchoolId};
 use crate::invites::links::MessagePage;
 use crate::web::format;
 use crate::web::layout::Layout;
@@ -36,7 +35,7 @@ pub(super) struct KeyForm {
 struct InvitePage {
     layout: Layout,
     school_id: SchoolId,
-    chat_id: Uuid,
+    chat_id: ChatId,
     title: String,
     link: String,
     role: &'static str,
@@ -50,7 +49,7 @@ pub(super) async fn create_invite(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, chat)): Path<(String, Uuid)>,
+    Path((_, chat)): Path<(String, ChatId)>,
     Form(form): Form<KeyForm>,
 ) -> AppResult<Response> {
     scope.require(Action::CreateInvites)?;
@@ -72,7 +71,7 @@ pub(super) async fn create_invite(
         id: crate::invites::InviteId(form.form_key.0),
         role: role.to_owned(),
         class,
-        chat: Some(chat),
+        chat: Some(chat.0),
         children: None,
         purpose: format!("чат «{}»", head.title),
         max_uses: 60,
@@ -117,7 +116,7 @@ pub(super) async fn create_invite(
 pub async fn join_chat_by_invite(
     conn: &mut PgConnection,
     tenant: Tenant,
-    invite: Uuid,
+    invite: InviteId,
     account: AccountId,
 ) -> sqlx::Result<bool> {
     let school = tenant.id();
@@ -131,7 +130,7 @@ pub async fn join_chat_by_invite(
            where i.school_id = $1 and i.id = $2
            on conflict do nothing"#,
         school as SchoolId,
-        invite,
+        invite as InviteId,
         account as AccountId
     )
     .execute(conn)

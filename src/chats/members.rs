@@ -8,7 +8,6 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::{PgConnection, Postgres, Transaction};
-use uuid::Uuid;
 
 use super::rules::valid_platform_url;
 use super::show::{ChatHead, candidates, chat_role, load_chat, show_page, show_page_typed};
@@ -19,7 +18,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, SchoolId};
+use crate::ids::{AccountId, ChatId, MembershipId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::once::{self, FormKey, KeyOnly};
@@ -29,7 +28,7 @@ use crate::web::once::{self, FormKey, KeyOnly};
 async fn for_change(
     conn: &mut PgConnection,
     scope: &SchoolScope,
-    chat: Uuid,
+    chat: ChatId,
 ) -> AppResult<ChatHead> {
     scope.require(Action::ManageChats)?;
     let head = load_chat(conn, scope, chat).await?;
@@ -49,7 +48,7 @@ async fn finish(
     mut tx: Transaction<'_, Postgres>,
     scope: &SchoolScope,
     key: FormKey,
-    chat: Uuid,
+    chat: ChatId,
 ) -> AppResult<Response> {
     let url = format!("/s/{}/chats/{chat}", scope.school_id());
     key.done(&mut tx, scope.actor().id(), &url).await?;
@@ -74,7 +73,7 @@ pub(super) async fn add_member(
     scope: SchoolScope,
     meta: RequestMeta,
     uri: Uri,
-    Path((_, chat)): Path<(String, Uuid)>,
+    Path((_, chat)): Path<(String, ChatId)>,
     Form(form): Form<MemberForm>,
 ) -> AppResult<Response> {
     let key = form.form_key.for_action(uri.path());
@@ -88,7 +87,7 @@ pub(super) async fn add_member(
     } else {
         "member"
     };
-    let allowed = match form.member_id.parse::<Uuid>() {
+    let allowed = match form.member_id.parse::<MembershipId>() {
         Ok(id) => candidates(&mut tx, scope.tenant(), &head)
             .await?
             .0
@@ -105,8 +104,8 @@ pub(super) async fn add_member(
         r#"insert into chat_members (school_id, chat_id, member_id, role, added_by)
            values ($1, $2, $3, $4, $5) on conflict do nothing"#,
         scope.school_id() as SchoolId,
-        chat,
-        person.id,
+        chat as ChatId,
+        person.id as MembershipId,
         role,
         scope.actor().id() as AccountId
     )
@@ -132,7 +131,7 @@ pub(super) async fn remove_member(
     scope: SchoolScope,
     meta: RequestMeta,
     uri: Uri,
-    Path((_, chat, member)): Path<(String, Uuid, Uuid)>,
+    Path((_, chat, member)): Path<(String, ChatId, MembershipId)>,
     Form(form): Form<MemberForm>,
 ) -> AppResult<Response> {
     let key = form.form_key.for_action(uri.path());
@@ -147,8 +146,8 @@ pub(super) async fn remove_member(
            join accounts a on a.id = m.account_id
            where cm.school_id = $1 and cm.chat_id = $2 and cm.member_id = $3"#,
         scope.school_id() as SchoolId,
-        chat,
-        member
+        chat as ChatId,
+        member as MembershipId
     )
     .fetch_optional(&mut *tx)
     .await?
@@ -171,8 +170,8 @@ pub(super) async fn remove_member(
     sqlx::query!(
         "delete from chat_members where school_id = $1 and chat_id = $2 and member_id = $3",
         scope.school_id() as SchoolId,
-        chat,
-        member
+        chat as ChatId,
+        member as MembershipId
     )
     .execute(&mut *tx)
     .await?;
@@ -201,7 +200,7 @@ pub async fn reconcile_chat(
     meta: &RequestMeta,
     tenant: Tenant,
     actor: AccountId,
-    chat: Uuid,
+    chat: ChatId,
 ) -> sqlx::Result<sync::Synced> {
     let school = tenant.id();
     let removed = sqlx::query!(
@@ -211,7 +210,7 @@ pub async fn reconcile_chat(
                             where e.school_id = cm.school_id and e.chat_id = cm.chat_id
                               and e.member_id = cm.member_id)"#,
         school as SchoolId,
-        chat
+        chat as ChatId
     )
     .execute(&mut *conn)
     .await?
@@ -237,7 +236,7 @@ pub(super) async fn reconcile(
     scope: SchoolScope,
     meta: RequestMeta,
     uri: Uri,
-    Path((_, chat)): Path<(String, Uuid)>,
+    Path((_, chat)): Path<(String, ChatId)>,
     Form(form): Form<KeyOnly>,
 ) -> AppResult<Response> {
     let key = form.form_key.for_action(uri.path());
@@ -258,7 +257,7 @@ pub(super) async fn handover(
     scope: SchoolScope,
     meta: RequestMeta,
     uri: Uri,
-    Path((_, chat)): Path<(String, Uuid)>,
+    Path((_, chat)): Path<(String, ChatId)>,
     Form(form): Form<MemberForm>,
 ) -> AppResult<Response> {
     let key = form.form_key.for_action(uri.path());
@@ -267,7 +266,7 @@ pub(super) async fn handover(
         return Ok(once::again(&url));
     }
     let head = for_change(&mut tx, &scope, chat).await?;
-    let to = match form.member_id.parse::<Uuid>() {
+    let to = match form.member_id.parse::<MembershipId>() {
         Ok(id) => candidates(&mut tx, scope.tenant(), &head)
             .await?
             .1
@@ -287,7 +286,7 @@ pub(super) async fn handover(
         r#"update chat_members set role = 'member'
            where school_id = $1 and chat_id = $2 and role = 'owner'"#,
         scope.school_id() as SchoolId,
-        chat
+        chat as ChatId
     )
     .execute(&mut *tx)
     .await?;
@@ -296,8 +295,8 @@ pub(super) async fn handover(
            values ($1, $2, $3, 'owner', $4)
            on conflict (school_id, chat_id, member_id) do update set role = 'owner'"#,
         scope.school_id() as SchoolId,
-        chat,
-        to.id,
+        chat as ChatId,
+        to.id as MembershipId,
         scope.actor().id() as AccountId
     )
     .execute(&mut *tx)
@@ -305,8 +304,8 @@ pub(super) async fn handover(
     sqlx::query!(
         "update chats set owner_id = $3 where school_id = $1 and id = $2",
         scope.school_id() as SchoolId,
-        chat,
-        to.id
+        chat as ChatId,
+        to.id as MembershipId
     )
     .execute(&mut *tx)
     .await?;
@@ -330,7 +329,7 @@ pub(super) async fn archive(
     scope: SchoolScope,
     meta: RequestMeta,
     uri: Uri,
-    Path((_, chat)): Path<(String, Uuid)>,
+    Path((_, chat)): Path<(String, ChatId)>,
     Form(form): Form<MemberForm>,
 ) -> AppResult<Response> {
     let key = form.form_key.for_action(uri.path());
@@ -350,7 +349,7 @@ pub(super) async fn archive(
     sqlx::query!(
         "update chats set archived_at = now() where school_id = $1 and id = $2",
         scope.school_id() as SchoolId,
-        chat
+        chat as ChatId
     )
     .execute(&mut *tx)
     .await?;
@@ -387,7 +386,7 @@ pub(super) async fn edit(
     scope: SchoolScope,
     meta: RequestMeta,
     uri: Uri,
-    Path((_, chat)): Path<(String, Uuid)>,
+    Path((_, chat)): Path<(String, ChatId)>,
     Form(form): Form<EditForm>,
 ) -> AppResult<Response> {
     let key = form.form_key.for_action(uri.path());
@@ -415,7 +414,7 @@ pub(super) async fn edit(
     sqlx::query!(
         "update chats set title = $3, platform_url = $4 where school_id = $1 and id = $2",
         scope.school_id() as SchoolId,
-        chat,
+        chat as ChatId,
         title,
         url
     )
@@ -440,7 +439,7 @@ pub(super) async fn edit(
 pub(super) async fn fill_from_roster(
     conn: &mut sqlx::PgConnection,
     tenant: Tenant,
-    chat: uuid::Uuid,
+    chat: ChatId,
     actor: AccountId,
 ) -> sqlx::Result<u64> {
     let school = tenant.id();
@@ -450,7 +449,7 @@ pub(super) async fn fill_from_roster(
            from chat_expected_members e where e.school_id = $1 and e.chat_id = $2
            on conflict do nothing"#,
         school as SchoolId,
-        chat,
+        chat as ChatId,
         actor as AccountId
     )
     .execute(conn)

@@ -5,7 +5,6 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::Kind;
 use crate::AppState;
@@ -14,7 +13,7 @@ use crate::auth::objects::{Facts, Target};
 use crate::auth::permissions::{Action, Role};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::ids::{AccountId, ChatId, ClassId, MembershipId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
@@ -22,7 +21,7 @@ use crate::web::once::FormKey;
 use crate::web::render;
 
 pub(super) struct ChatHead {
-    pub(super) id: Uuid,
+    pub(super) id: ChatId,
     pub(super) kind: Kind,
     pub(super) title: String,
     pub(super) class_id: Option<ClassId>,
@@ -40,7 +39,7 @@ pub(super) struct ChatHead {
 pub(super) async fn load_chat(
     conn: &mut PgConnection,
     scope: &SchoolScope,
-    chat: Uuid,
+    chat: ChatId,
 ) -> AppResult<ChatHead> {
     let r = sqlx::query!(
         r#"select k.id, k.kind, k.title, k.class_id as "class_id?: ClassId", cl.title as "class?",
@@ -67,14 +66,14 @@ pub(super) async fn load_chat(
            left join subjects s on s.school_id = k.school_id and s.id = k.subject_id
            where k.school_id = $1 and k.id = $2"#,
         scope.school_id() as SchoolId,
-        chat,
+        chat as ChatId,
         scope.actor().id() as AccountId
     )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(AppError::NotFound)?;
     let head = ChatHead {
-        id: r.id,
+        id: ChatId(r.id),
         kind: Kind::from_code(&r.kind).unwrap_or(Kind::Other),
         title: r.title,
         class_id: r.class_id,
@@ -111,7 +110,7 @@ impl ChatHead {
 }
 
 pub struct MemberRow {
-    pub id: Uuid,
+    pub id: MembershipId,
     pub name: String,
     pub school_role: &'static str,
     pub chat_role: &'static str,
@@ -121,7 +120,7 @@ pub struct MemberRow {
 }
 
 pub struct Person {
-    pub id: Uuid,
+    pub id: MembershipId,
     pub name: String,
     pub school_role: &'static str,
 }
@@ -131,7 +130,7 @@ pub struct Person {
 struct ShowPage {
     layout: Layout,
     school_id: SchoolId,
-    chat_id: Uuid,
+    chat_id: ChatId,
     kind: &'static str,
     title: String,
     class: Option<String>,
@@ -171,7 +170,7 @@ pub(super) fn chat_role(role: &str) -> &'static str {
 pub(crate) async fn show_page(
     conn: &mut PgConnection,
     scope: &SchoolScope,
-    chat: Uuid,
+    chat: ChatId,
     errors: FormErrors,
     notice: Option<&'static str>,
 ) -> AppResult<Response> {
@@ -182,7 +181,7 @@ pub(crate) async fn show_page(
 pub(super) async fn show_page_typed(
     conn: &mut PgConnection,
     scope: &SchoolScope,
-    chat: Uuid,
+    chat: ChatId,
     errors: FormErrors,
     notice: Option<&'static str>,
     typed: Option<(String, String)>,
@@ -211,7 +210,7 @@ pub(super) async fn show_page_typed(
            order by case cm.role when 'owner' then 0 when 'admin' then 1 else 2 end,
                     a.surname collate "ru-RU-x-icu", a.given_name collate "ru-RU-x-icu""#,
         scope.school_id() as SchoolId,
-        chat
+        chat as ChatId
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -230,7 +229,7 @@ pub(super) async fn show_page_typed(
                 "не ведёт уроки в этом классе"
             });
             MemberRow {
-                id: r.member_id,
+                id: MembershipId(r.member_id),
                 name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
                 school_role: Role::membership_title(&r.role),
                 chat_role: chat_role(&r.chat_role),
@@ -250,13 +249,13 @@ pub(super) async fn show_page_typed(
                               and cm.member_id = e.member_id)
            order by a.surname collate "ru-RU-x-icu", a.given_name collate "ru-RU-x-icu""#,
         scope.school_id() as SchoolId,
-        chat
+        chat as ChatId
     )
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
     .map(|r| Person {
-        id: r.id,
+        id: MembershipId(r.id),
         name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
         school_role: Role::membership_title(&r.role),
     })
@@ -333,7 +332,7 @@ pub(super) async fn candidates(
            order by m.role, a.surname collate "ru-RU-x-icu", a.given_name collate "ru-RU-x-icu"
            limit 500"#,
         school as SchoolId,
-        head.id,
+        head.id as ChatId,
         head.class_id as Option<ClassId>
     )
     .fetch_all(conn)
@@ -342,7 +341,7 @@ pub(super) async fn candidates(
     let mut successors = Vec::new();
     for r in rows {
         let p = Person {
-            id: r.id,
+            id: MembershipId(r.id),
             name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
             school_role: Role::membership_title(&r.role),
         };
@@ -364,7 +363,7 @@ pub(super) async fn candidates(
 pub(super) async fn show(
     State(state): State<AppState>,
     scope: SchoolScope,
-    Path((_, chat)): Path<(String, Uuid)>,
+    Path((_, chat)): Path<(String, ChatId)>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewChats)?;
     let mut conn = state.db.acquire().await?;
@@ -376,7 +375,7 @@ pub(super) async fn show(
 pub(crate) async fn chat_target(
     conn: &mut PgConnection,
     scope: &SchoolScope,
-    chat: Uuid,
+    chat: ChatId,
 ) -> AppResult<(Target, bool)> {
     let head = load_chat(conn, scope, chat).await?;
     Ok((head.target(), head.archived))

@@ -19,7 +19,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::chats::{Kind, NewChat, create_chat};
 use crate::error::AppResult;
-use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::ids::{AccountId, ChatId, ClassId, MembershipId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::once::{FormKey, again};
 
@@ -181,7 +181,7 @@ pub async fn adopt(
         "update connector_chats set chat_id = $3 where school_id = $1 and platform_chat_id = $2",
         school as SchoolId,
         platform_chat,
-        chat
+        chat as ChatId
     )
     .execute(&mut *tx)
     .await?;

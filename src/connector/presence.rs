@@ -7,13 +7,12 @@
 //! absent.
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::client::ApiError;
 use super::config::Bot;
 use crate::auth::permissions::Role;
 use crate::auth::tenant::Tenant;
-use crate::ids::SchoolId;
+use crate::ids::{ChatId, SchoolId};
 use crate::web::format;
 
 /// Milliseconds since the epoch, now.
@@ -209,7 +208,7 @@ const NEEDED: &[(&str, &str)] = &[
 pub async fn for_chat(
     conn: &mut PgConnection,
     tenant: Tenant,
-    chat: Uuid,
+    chat: ChatId,
     timezone: &str,
 ) -> sqlx::Result<Option<PlatformView>> {
     let school = tenant.id();
@@ -220,7 +219,7 @@ pub async fn for_chat(
            join connector_bots b on b.school_id = c.school_id
            where c.school_id = $1 and c.chat_id = $2"#,
         school as SchoolId,
-        chat
+        chat as ChatId
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -261,7 +260,7 @@ pub async fn for_chat(
            order by cm.name collate "ru-RU-x-icu", cm.user_id"#,
         school as SchoolId,
         head.platform_chat_id,
-        chat,
+        chat as ChatId,
         head.bot_user_id
     )
     .fetch_all(&mut *conn)
@@ -308,7 +307,7 @@ pub async fn for_chat(
                               and cm.user_id = ca.user_id)
            order by a.surname collate "ru-RU-x-icu", a.given_name collate "ru-RU-x-icu""#,
         school as SchoolId,
-        chat,
+        chat as ChatId,
         head.platform_chat_id
     )
     .fetch_all(&mut *conn)

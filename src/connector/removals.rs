@@ -20,7 +20,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
-use crate::ids::{AccountId, MembershipId, SchoolId};
+use crate::ids::{AccountId, ChatId, MembershipId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::once::{FormKey, KeyOnly, again};
 
@@ -79,7 +79,7 @@ fn key_of(state: &AppState) -> Option<ConnectorKey> {
 async fn refuse(
     conn: &mut PgConnection,
     scope: &SchoolScope,
-    chat: Uuid,
+    chat: ChatId,
     message: &'static str,
 ) -> AppResult<Response> {
     let mut errors = FormErrors::default();
@@ -92,7 +92,7 @@ pub async fn remove(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, chat)): Path<(String, Uuid)>,
+    Path((_, chat)): Path<(String, ChatId)>,
     Form(form): Form<RemoveForm>,
 ) -> AppResult<Response> {
     scope.require(Action::ManagePlatformMembers)?;
@@ -114,7 +114,7 @@ pub async fn remove(
         return refuse(
             &mut tx,
             &scope,
-            chat,
+            chat as ChatId,
             "Бота школы нет в этом чате на платформе.",
         )
         .await;
@@ -130,7 +130,7 @@ pub async fn remove(
         return refuse(
             &mut tx,
             &scope,
-            chat,
+            chat as ChatId,
             "Этого участника нет среди тех, кого предлагается удалить.",
         )
         .await;
@@ -139,7 +139,7 @@ pub async fn remove(
         return refuse(
             &mut tx,
             &scope,
-            chat,
+            chat as ChatId,
             "Администратора чата на платформе бот удалить не может: удалите его вручную.",
         )
         .await;
@@ -155,7 +155,7 @@ pub async fn remove(
         return refuse(
             &mut tx,
             &scope,
-            chat,
+            chat as ChatId,
             "Бот школы не настроен: проверьте его в профиле школы.",
         )
         .await;
@@ -236,7 +236,7 @@ pub async fn remove(
 pub async fn refresh(
     State(state): State<AppState>,
     scope: SchoolScope,
-    Path((_, chat)): Path<(String, Uuid)>,
+    Path((_, chat)): Path<(String, ChatId)>,
     Form(form): Form<KeyOnly>,
 ) -> AppResult<Response> {
     scope.require(Action::ManagePlatformMembers)?;
@@ -255,7 +255,7 @@ pub async fn refresh(
         return refuse(
             &mut tx,
             &scope,
-            chat,
+            chat as ChatId,
             "Бота школы нет в этом чате на платформе.",
         )
         .await;
@@ -268,7 +268,7 @@ pub async fn refresh(
         return refuse(
             &mut tx,
             &scope,
-            chat,
+            chat as ChatId,
             "Бот школы не настроен: проверьте его в профиле школы.",
         )
         .await;
@@ -279,7 +279,7 @@ pub async fn refresh(
             return refuse(
                 &mut tx,
                 &scope,
-                chat,
+                chat as ChatId,
                 "Платформа не отдала список участников: проверьте права бота в чате.",
             )
             .await;

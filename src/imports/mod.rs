@@ -19,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -37,19 +37,7 @@ use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::{Routes, render};
 
-/// An uploaded file's id.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
-)]
-#[sqlx(transparent)]
-#[serde(transparent)]
-pub struct ImportId(pub Uuid);
-
-impl std::fmt::Display for ImportId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use crate::ids::ImportId;
 
 /// The upload's body: the file and a little multipart framing. The global body limit
 /// (`WebConfig::body_limit_kb`) must be at least this.

@@ -428,7 +428,7 @@ async fn redeem(
             && crate::chats::join_chat_by_invite(
                 &mut *conn,
                 Tenant::of_invite(inv.school),
-                inv.id.0,
+                inv.id,
                 account,
             )
             .await?
@@ -502,7 +502,7 @@ async fn redeem(
         crate::chats::join_chat_by_invite(
             &mut *conn,
             Tenant::of_invite(inv.school),
-            inv.id.0,
+            inv.id,
             account,
         )
         .await?;

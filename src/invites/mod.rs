@@ -20,7 +20,6 @@ pub mod links;
 pub mod requests;
 pub mod slips;
 
-use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -35,33 +34,7 @@ pub fn routes(r: Routes) -> Routes {
     requests::routes(slips::routes(links::routes(join::routes(r))))
 }
 
-macro_rules! local_id {
-    ($($name:ident),*) => {$(
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
-        #[sqlx(transparent)]
-        #[serde(transparent)]
-        pub struct $name(pub Uuid);
-
-        impl $name {
-            pub fn new() -> Self {
-                Self(Uuid::now_v7())
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    )*};
-}
-local_id!(InviteId, JoinRequestId);
+pub use crate::ids::{InviteId, JoinRequestId};
 
 /// The roles a link can be for, in the order the form offers them.
 pub const ROLES: [&str; 5] = ["student", "parent", "teacher", "deputy", "staff"];

@@ -87,14 +87,7 @@ struct QueuePage {
 
 const PAGE: i64 = 50;
 
-/// Lower-case, ё as е, single spaces: how names are compared.
-fn norm(s: &str) -> String {
-    s.to_lowercase()
-        .replace('ё', "е")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+use crate::web::form::name_key as norm;
 
 /// The one student whose «Фамилия Имя» (or «Имя Фамилия») the parent wrote, if exactly one.
 fn guess_child(children: &[Child], note: &str) -> Option<MembershipId> {

@@ -136,7 +136,7 @@ async fn list(
              select distinct on (m.search_name collate "C", m.account_id) m.account_id, m.search_name
              from memberships m
              where m.school_id = $1
-               and ($2::text is null or m.search_name like translate(lower($2), 'ё', 'е'))
+               and ($2::text is null or m.search_name like name_key($2))
                and ($3 = '' or m.role = $3)
                and ($4 = '' or m.status = $4)
              order by m.search_name collate "C", m.account_id
@@ -151,7 +151,7 @@ async fn list(
                   max(m.verification) filter (where m.verification is not null) as verification,
                   (select count(distinct x.account_id) from memberships x
                    where x.school_id = $1
-                     and ($2::text is null or x.search_name like translate(lower($2), 'ё', 'е'))
+                     and ($2::text is null or x.search_name like name_key($2))
                      and ($3 = '' or x.role = $3)
                      and ($4 = '' or x.status = $4)) as "total!"
            from page p

@@ -69,6 +69,17 @@ pub fn parse_date(s: &str) -> Option<time::Date> {
     time::Date::from_calendar_date(i32::from(y), month, u8::try_from(d).ok()?).ok()
 }
 
+/// A name as compared: lower case, ё as е, runs of white space as one space, trimmed. The
+/// SQL function `name_key(text)` (migrations/0030_name_key.sql) is the same; tests/it/names.rs
+/// proves they agree.
+pub fn name_key(s: &str) -> String {
+    s.to_lowercase()
+        .replace('ё', "е")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Normalises a Russian phone number to +7XXXXXXXXXX; `None` if it is not one: eleven
 /// digits starting with 7 or 8, or the ten of the national number. Ten digits starting
 /// with 7 or 8 are an eleven-digit number with one digit missing («8 912 345 67 8»), not

@@ -29,6 +29,7 @@ mod imports;
 mod input;
 mod invites;
 mod movements;
+mod names;
 mod people;
 mod phone;
 mod platform;

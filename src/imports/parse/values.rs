@@ -57,14 +57,7 @@ pub fn split_full_name(s: &str) -> Option<(String, String, Option<String>)> {
     Some((surname, given, patronymic))
 }
 
-/// A name as compared: lower case, ё as е, single spaces.
-pub fn name_key(s: &str) -> String {
-    s.to_lowercase()
-        .replace('ё', "е")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use crate::web::form::name_key;
 
 /// A name as stored: single spaces, trimmed.
 pub fn clean_name(s: &str) -> String {

@@ -29,7 +29,8 @@ pub struct Enrolled {
     pub membership: MembershipId,
 }
 
-/// Active students of the school with this name (and birth date, where both are known):
+/// Active students of the school with this name (compared by `name_key`: case, ё/е and
+/// spacing aside) and birth date, where both are known:
 /// «Иванов Иван Иванович (5А)».
 pub async fn possible_duplicates(
     conn: &mut PgConnection,
@@ -42,8 +43,8 @@ pub async fn possible_duplicates(
            from memberships m join accounts a on a.id = m.account_id
            left join classes c on c.school_id = m.school_id and c.id = m.class_id
            where m.school_id = $1 and m.role = 'student' and m.status <> 'left'
-             and lower(a.surname) = lower($2) and lower(a.given_name) = lower($3)
-             and lower(coalesce(a.patronymic, '')) = lower($4)
+             and name_key(a.surname) = name_key($2) and name_key(a.given_name) = name_key($3)
+             and name_key(coalesce(a.patronymic, '')) = name_key($4)
              and ($5::date is null or a.birth_date is null or a.birth_date = $5)
            order by c.title"#,
         school as SchoolId,

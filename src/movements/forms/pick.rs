@@ -108,9 +108,9 @@ pub(super) async fn picker(
                left join classes c on c.school_id = m.school_id and c.id = m.class_id
                where m.school_id = $1 and m.role = 'student' and m.status <> 'left'
                  and ($2::text is null
-                      or translate(lower(a.surname || ' ' || a.given_name || ' '
-                                         || coalesce(a.patronymic, '')), 'ё', 'е')
-                         like translate(lower($2), 'ё', 'е'))
+                      or name_key(a.surname || ' ' || a.given_name || ' '
+                                  || coalesce(a.patronymic, ''))
+                         like name_key($2))
                  and ($3::uuid is null or m.class_id = $3)
                order by a.surname collate "ru-RU-x-icu", a.given_name collate "ru-RU-x-icu",
                         m.id
