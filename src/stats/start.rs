@@ -42,14 +42,14 @@ struct Counted {
 static COUNTED: LazyLock<Mutex<HashMap<SchoolId, Counted>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-fn recall(school: SchoolId) -> Option<Counted> {
+fn recall(scope: &SchoolScope) -> Option<Counted> {
     let kept = COUNTED.lock().ok()?;
-    kept.get(&school)
+    kept.get(&scope.school_id())
         .copied()
         .filter(|c| c.at.elapsed() < FRESH_FOR)
 }
 
-fn keep(school: SchoolId, counted: Counted) {
+fn keep(scope: &SchoolScope, counted: Counted) {
     if let Ok(mut kept) = COUNTED.lock() {
         if kept.len() >= MAX_SCHOOLS {
             kept.retain(|_, c| c.at.elapsed() < FRESH_FOR);
@@ -57,7 +57,7 @@ fn keep(school: SchoolId, counted: Counted) {
                 kept.clear();
             }
         }
-        kept.insert(school, counted);
+        kept.insert(scope.school_id(), counted);
     }
 }
 
@@ -97,7 +97,7 @@ pub async fn start_notes(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::
         counted_at: String::new(),
     };
     if show_summary {
-        let counted = match recall(scope.school_id()) {
+        let counted = match recall(scope) {
             Some(c) => c,
             None => {
                 let rows = queries::class_rows(conn, scope.tenant(), None).await?;
@@ -109,7 +109,7 @@ pub async fn start_notes(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::
                     a3: Share::new(h.with_parent, h.students),
                     d2: Share::new(h.classes_all_chats, h.classes),
                 };
-                keep(scope.school_id(), c);
+                keep(scope, c);
                 c
             }
         };
