@@ -146,6 +146,10 @@ async fn a_join_request_decided_by_htmx_answers_its_row_and_without_htmx_the_red
         select_attr(&html, "table.join-requests tbody tr", "id").len(),
         3
     );
+    assert_eq!(
+        select_texts(&html, "#requests-waiting"),
+        ["Ждут решения: 3 заявки."]
+    );
 
     // htmx: the row, with its id, saying what was decided; no page around it.
     let res = hx_post(
@@ -163,6 +167,15 @@ async fn a_join_request_decided_by_htmx_answers_its_row_and_without_htmx_the_red
         vec![format!("request-{first}")]
     );
     assert!(row.contains("Заявка одобрена."), "{row}");
+    // The queue's counter, out of band with the same id: one request fewer.
+    assert_eq!(
+        select_attr(&row, "#requests-waiting", "hx-swap-oob"),
+        ["true"]
+    );
+    assert_eq!(
+        select_texts(&row, "#requests-waiting"),
+        ["Ждут решения: 2 заявки."]
+    );
     let status: String = sqlx::query_scalar("select status from join_requests where id = $1")
         .bind(first)
         .fetch_one(&w.app.db)
@@ -183,6 +196,12 @@ async fn a_join_request_decided_by_htmx_answers_its_row_and_without_htmx_the_red
     assert_eq!(
         header(&res, "location").unwrap(),
         format!("{queue}?done=rejected")
+    );
+    let html = w.app.get(&admin, &queue).await.text().await.unwrap();
+    assert_eq!(
+        select_texts(&html, "#requests-waiting"),
+        ["Ждут решения: 1 заявка."],
+        "the page without script counts as before"
     );
 
     // An error asked by htmx: the whole page, whose <main> replaces the page's.
@@ -410,6 +429,10 @@ async fn an_administrator_approves_and_rejects_join_requests_inline_without_a_re
         .await
         .unwrap();
     assert_eq!(loaded, serde_json::json!(["2.0.11", 0]));
+    assert_eq!(
+        browser.text("#requests-waiting").await,
+        "Ждут решения: 2 заявки."
+    );
     mark_window(&browser).await;
 
     browser
@@ -417,6 +440,10 @@ async fn an_administrator_approves_and_rejects_join_requests_inline_without_a_re
         .await;
     let row = browser.text(&format!("tr#request-{first}.decided")).await;
     assert!(row.contains("Заявка одобрена."), "{row}");
+    assert_eq!(
+        browser.text("#requests-waiting").await,
+        "Ждут решения: 1 заявка."
+    );
     browser
         .fill(&format!("#request-{second} input[name=reason]"), "не наш")
         .await;
@@ -425,6 +452,21 @@ async fn an_administrator_approves_and_rejects_join_requests_inline_without_a_re
         .await;
     let row = browser.text(&format!("tr#request-{second}.decided")).await;
     assert!(row.contains("Заявка отклонена."), "{row}");
+    assert_eq!(
+        browser.text("#requests-waiting").await,
+        "Ждут решения: 0 заявок."
+    );
+    // The counter was swapped in place, not added to the table.
+    let counters = browser
+        .client
+        .execute(
+            "return [document.querySelectorAll('#requests-waiting').length, \
+             document.querySelectorAll('table #requests-waiting').length]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(counters, serde_json::json!([1, 0]));
 
     assert!(window_marked(&browser).await, "the page did not reload");
     assert_eq!(browser.client.current_url().await.unwrap().as_str(), queue);
