@@ -75,7 +75,7 @@ pub(in crate::movements) async fn leave_page(
     if htmx.asked()
         && let Some(p) = &picker
     {
-        return pick::results(school, "leave", p);
+        return pick::results(scope.tenant(), "leave", p);
     }
     let parents = match &student {
         Some(s) if s.active => domain::parents_left_alone(&mut conn, scope.tenant(), s.id).await?,

@@ -156,13 +156,9 @@ struct Results<'a> {
 
 /// The picker's results alone (`#student-results`): the answer to htmx while one types
 /// in the picker; the same search without script gets the whole form page.
-pub(super) fn results(
-    school_id: SchoolId,
-    action: &'static str,
-    p: &Picker,
-) -> AppResult<Response> {
+pub(super) fn results(tenant: Tenant, action: &'static str, p: &Picker) -> AppResult<Response> {
     Ok(render(&Results {
-        school_id,
+        school_id: tenant.id(),
         action,
         p,
     })?

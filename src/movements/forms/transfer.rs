@@ -72,7 +72,7 @@ pub(in crate::movements) async fn transfer_page(
     if htmx.asked()
         && let Some(p) = &picker
     {
-        return pick::results(school, "transfer", p);
+        return pick::results(scope.tenant(), "transfer", p);
     }
     let classes = current_classes(&mut conn, scope.tenant()).await?;
     let today = domain::school_today(&mut conn, scope.tenant()).await?;
