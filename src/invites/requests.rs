@@ -76,7 +76,8 @@ struct QueuePage {
     layout: Layout,
     school_id: SchoolId,
     pending: Vec<Pending>,
-    total: String,
+    /// «Ждут решения: N заявок.», the counter an inline decision updates.
+    waiting: String,
     page: i64,
     has_next: bool,
     error: Option<String>,
@@ -113,6 +114,27 @@ fn guess_child(children: &[Child], note: &str) -> Option<MembershipId> {
     }
 }
 
+/// How many requests wait for this reviewer: the ones the queue lists (their class's
+/// pupils for a class teacher, never their own).
+async fn waiting_count(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<i64> {
+    let limit = class_limit(scope);
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from join_requests
+           where school_id = $1 and status = 'pending' and account_id <> $3
+             and ($2::uuid[] is null or (role in ('student', 'parent') and class_id = any($2)))"#,
+        scope.school_id() as SchoolId,
+        limit_param(&limit) as Option<Vec<Uuid>>,
+        scope.actor().id() as AccountId
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The queue's counter (`#requests-waiting`), on the page and after an inline decision.
+fn waiting_text(n: i64) -> String {
+    format!("Ждут решения: {}.", count(n, "заявка", "заявки", "заявок"))
+}
+
 async fn page(
     state: &AppState,
     scope: &SchoolScope,
@@ -122,16 +144,7 @@ async fn page(
 ) -> AppResult<Response> {
     let mut conn = state.db.acquire().await?;
     let limit = class_limit(scope);
-    let total = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from join_requests
-           where school_id = $1 and status = 'pending' and account_id <> $3
-             and ($2::uuid[] is null or (role in ('student', 'parent') and class_id = any($2)))"#,
-        scope.school_id() as SchoolId,
-        limit_param(&limit) as Option<Vec<Uuid>>,
-        scope.actor().id() as AccountId
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let total = waiting_count(&mut conn, scope).await?;
     let rows = sqlx::query!(
         r#"select r.id as "id: JoinRequestId", r.role, r.class_id as "class: ClassId", c.kind,
                   c.title, r.note, r.created_at, r.child_id is not null as "has_child!",
@@ -207,7 +220,7 @@ async fn page(
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         pending,
-        total: count(total, "заявка", "заявки", "заявок"),
+        waiting: waiting_text(total),
         page: page_no,
         has_next,
         error,
@@ -424,10 +437,16 @@ async fn decide(
 ) -> AppResult<Response> {
     scope.require(Action::ReviewJoinRequests)?;
     let back = format!("/s/{}/join-requests", scope.school_id());
-    let decided = |said: &'static str| -> AppResult<Response> {
+    // Asked by htmx: the row, and the queue's counter out of band (counted after the commit).
+    let decided = async |said: &'static str| -> AppResult<Response> {
         if htmx.asked() {
             let message = crate::web::here::message(said).unwrap_or_default();
-            htmx::decided_row(&format!("request-{request}"), 5, message)
+            let left = waiting_count(&mut *state.db.acquire().await?, &scope).await?;
+            let counter = htmx::Counter {
+                id: "requests-waiting",
+                text: waiting_text(left),
+            };
+            htmx::decided_row_with(&format!("request-{request}"), 5, message, Some(counter))
         } else {
             Ok(crate::web::here::redirect_done(&back, said).into_response())
         }
@@ -459,7 +478,7 @@ async fn decide(
             match approve(&mut tx, &scope, &meta, &facts, request, child).await? {
                 Ok(()) => {
                     tx.commit().await?;
-                    decided("approved")
+                    decided("approved").await
                 }
                 // Decided by a submit that ran at the same moment.
                 Err(Blocked::NotFound) => {
@@ -537,7 +556,7 @@ async fn decide(
                 .await?;
             }
             tx.commit().await?;
-            decided("rejected")
+            decided("rejected").await
         }
         _ => Err(AppError::BadRequest(crate::ru!("Неизвестное решение."))),
     }

@@ -47,15 +47,36 @@ struct DecidedRow<'a> {
     id: &'a str,
     columns: u8,
     message: &'a str,
+    counter: Option<Counter<'a>>,
+}
+
+/// An element of the page a decision changes besides its row (the queue's count), sent
+/// with the row and swapped in by its id (`hx-swap-oob`).
+pub struct Counter<'a> {
+    pub id: &'a str,
+    pub text: String,
 }
 
 /// The table row a decision replaces (`hx-target="closest tr"`): the row's id kept, one
 /// cell saying what was decided, announced to a screen reader (`role="status"`).
 pub fn decided_row(id: &str, columns: u8, message: &str) -> AppResult<Response> {
+    decided_row_with(id, columns, message, None)
+}
+
+/// [`decided_row`] with the page's counter updated out of band. The counter follows the
+/// row: a fragment starting with `<tr>` is parsed as table rows, and an element before
+/// the row would drop it.
+pub fn decided_row_with(
+    id: &str,
+    columns: u8,
+    message: &str,
+    counter: Option<Counter<'_>>,
+) -> AppResult<Response> {
     Ok(render(&DecidedRow {
         id,
         columns,
         message,
+        counter,
     })?
     .into_response())
 }

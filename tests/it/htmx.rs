@@ -146,6 +146,10 @@ async fn a_join_request_decided_by_htmx_answers_its_row_and_without_htmx_the_red
         select_attr(&html, "table.join-requests tbody tr", "id").len(),
         3
     );
+    assert_eq!(
+        select_texts(&html, "#requests-waiting"),
+        ["Ждут решения: 3 заявки."]
+    );
 
     // htmx: the row, with its id, saying what was decided; no page around it.
     let res = hx_post(
@@ -163,6 +167,15 @@ async fn a_join_request_decided_by_htmx_answers_its_row_and_without_htmx_the_red
         vec![format!("request-{first}")]
     );
     assert!(row.contains("Заявка одобрена."), "{row}");
+    // The queue's counter, out of band with the same id: one request fewer.
+    assert_eq!(
+        select_attr(&row, "#requests-waiting", "hx-swap-oob"),
+        ["true"]
+    );
+    assert_eq!(
+        select_texts(&row, "#requests-waiting"),
+        ["Ждут решения: 2 заявки."]
+    );
     let status: String = sqlx::query_scalar("select status from join_requests where id = $1")
         .bind(first)
         .fetch_one(&w.app.db)
@@ -183,6 +196,12 @@ async fn a_join_request_decided_by_htmx_answers_its_row_and_without_htmx_the_red
     assert_eq!(
         header(&res, "location").unwrap(),
         format!("{queue}?done=rejected")
+    );
+    let html = w.app.get(&admin, &queue).await.text().await.unwrap();
+    assert_eq!(
+        select_texts(&html, "#requests-waiting"),
+        ["Ждут решения: 1 заявка."],
+        "the page without script counts as before"
     );
 
     // An error asked by htmx: the whole page, whose <main> replaces the page's.
@@ -410,6 +429,10 @@ async fn an_administrator_approves_and_rejects_join_requests_inline_without_a_re
         .await
         .unwrap();
     assert_eq!(loaded, serde_json::json!(["2.0.11", 0]));
+    assert_eq!(
+        browser.text("#requests-waiting").await,
+        "Ждут решения: 2 заявки."
+    );
     mark_window(&browser).await;
 
     browser
@@ -417,6 +440,10 @@ async fn an_administrator_approves_and_rejects_join_requests_inline_without_a_re
         .await;
     let row = browser.text(&format!("tr#request-{first}.decided")).await;
     assert!(row.contains("Заявка одобрена."), "{row}");
+    assert_eq!(
+        browser.text("#requests-waiting").await,
+        "Ждут решения: 1 заявка."
+    );
     browser
         .fill(&format!("#request-{second} input[name=reason]"), "не наш")
         .await;
@@ -425,6 +452,21 @@ async fn an_administrator_approves_and_rejects_join_requests_inline_without_a_re
         .await;
     let row = browser.text(&format!("tr#request-{second}.decided")).await;
     assert!(row.contains("Заявка отклонена."), "{row}");
+    assert_eq!(
+        browser.text("#requests-waiting").await,
+        "Ждут решения: 0 заявок."
+    );
+    // The counter was swapped in place, not added to the table.
+    let counters = browser
+        .client
+        .execute(
+            "return [document.querySelectorAll('#requests-waiting').length, \
+             document.querySelectorAll('table #requests-waiting').length]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(counters, serde_json::json!([1, 0]));
 
     assert!(window_marked(&browser).await, "the page did not reload");
     assert_eq!(browser.client.current_url().await.unwrap().as_str(), queue);
@@ -483,5 +525,129 @@ async fn the_people_list_filters_as_one_types_without_a_reload() {
         url.query_pairs().any(|(k, v)| k == "q" && v == "сидор"),
         "{url}"
     );
+    browser.close().await;
+}
+
+/// A student of the world's school (or another), in `class`.
+async fn student(app: &TestApp, school: SchoolId, class: ClassId, surname: &str, given: &str) {
+    let a = app
+        .account(&format!("{}@test.local", Uuid::new_v4()), surname, given)
+        .await;
+    app.member(school, a, "student", Some(class)).await;
+}
+
+#[tokio::test]
+async fn the_student_picker_asked_by_htmx_answers_the_results_only() {
+    let w = world().await;
+    student(&w.app, w.s, w.class, "Семёнов", "Артём").await;
+    student(&w.app, w.s, w.class, "Семенова", "Анна").await;
+    student(&w.app, w.s, w.class, "Кузнецов", "Иван").await;
+    // Another school's namesake is never offered.
+    let other = w.app.school("Школа № 2").await;
+    let their_class = w.app.class(other, 5, "А").await;
+    student(&w.app, other, their_class, "Семёнов", "Пётр").await;
+    let admin = w.app.logged_in("admin@test.local").await;
+
+    for action in ["leave", "transfer"] {
+        let form = format!("/s/{}/movements/{action}", w.s);
+        let path = format!("{form}?q=СЕМЕН&class=");
+        let res = admin
+            .get(w.app.url(&path))
+            .header("HX-Request", "true")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let part = res.text().await.unwrap();
+        assert!(
+            part.trim_start()
+                .starts_with("<div id=\"student-results\">"),
+            "{part}"
+        );
+        assert!(!part.contains("<html") && !part.contains("<form"), "{part}");
+        // Case- and ё-insensitive, this school's students only.
+        let mut names = select_texts(&part, ".student-results a");
+        names.sort();
+        assert_eq!(
+            names,
+            ["Семенова Анна Иванович", "Семёнов Артём Иванович"],
+            "{part}"
+        );
+        assert!(
+            !part.contains("Пётр") && !part.contains("Кузнецов"),
+            "{part}"
+        );
+        for href in select_attr(&part, ".student-results a", "href") {
+            assert!(href.starts_with(&format!("{form}?student=")), "{href}");
+        }
+
+        // Without htmx, and for htmx restoring history: the whole form page, narrowed the same.
+        for restore in [false, true] {
+            let mut req = admin.get(w.app.url(&path));
+            if restore {
+                req = req
+                    .header("HX-Request", "true")
+                    .header("HX-History-Restore-Request", "true");
+            }
+            let page = req.send().await.unwrap().text().await.unwrap();
+            assert!(page.contains("<html"));
+            assert_eq!(
+                select_attr(&page, "form#student-search", "hx-get"),
+                select_attr(&page, "form#student-search", "action"),
+                "the live search asks where the form without script goes"
+            );
+            assert_eq!(
+                select_attr(&page, "form#student-search", "hx-target"),
+                ["#student-results"]
+            );
+            assert_eq!(
+                select_texts(&page, "#student-results .student-results a").len(),
+                2
+            );
+            let results = select_texts(&page, "#student-results").join(" ");
+            assert!(!results.contains("Пётр"), "{results}");
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs chromedriver"]
+async fn the_student_picker_narrows_as_one_types_without_a_reload() {
+    let w = world().await;
+    student(&w.app, w.s, w.class, "Семёнов", "Артём").await;
+    student(&w.app, w.s, w.class, "Кузнецов", "Иван").await;
+    let other = w.app.school("Школа № 2").await;
+    let their_class = w.app.class(other, 5, "А").await;
+    student(&w.app, other, their_class, "Семенова", "Вера").await;
+    let browser = Browser::start().await;
+    browser_login(&browser, &w.app, "admin@test.local").await;
+    let form = w.app.url(&format!("/s/{}/movements/transfer", w.s));
+    browser.client.goto(&form).await.unwrap();
+    mark_window(&browser).await;
+
+    browser.fill("#q", "семен").await;
+    browser
+        .client
+        .wait()
+        .for_element(Locator::XPath(
+            "//div[@id='student-results']//a[contains(., 'Семёнов Артём')]",
+        ))
+        .await
+        .unwrap();
+    let results = browser.text("#student-results").await;
+    assert!(
+        !results.contains("Кузнецов") && !results.contains("Вера"),
+        "{results}"
+    );
+    assert!(window_marked(&browser).await, "the page did not reload");
+    let url = browser.client.current_url().await.unwrap();
+    assert!(
+        url.query_pairs().any(|(k, v)| k == "q" && v == "семен"),
+        "{url}"
+    );
+    // The student picked: the transfer form about them, as without script.
+    browser.click("#student-results a").await;
+    let card = browser.text(".student-card").await;
+    assert!(card.contains("Семёнов Артём"), "{card}");
     browser.close().await;
 }

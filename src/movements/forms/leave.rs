@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::pick::{PickQuery, Picker, StudentCard, picker, require_student};
+use super::pick::{self, PickQuery, Picker, StudentCard, picker, require_student};
 use super::{iso, movement_failure, parse_key, recorded, recorded_before};
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
@@ -16,6 +16,7 @@ use crate::ids::SchoolId;
 use crate::movements::domain::{self, MovementError, MovementId};
 use crate::movements::{LEAVING_REASONS, reason, required_date, required_order};
 use crate::web::form::FormErrors;
+use crate::web::htmx::Htmx;
 use crate::web::layout::Layout;
 use crate::web::render;
 
@@ -54,6 +55,7 @@ struct LeavePage {
 pub(in crate::movements) async fn leave_page(
     State(state): State<AppState>,
     scope: SchoolScope,
+    htmx: Htmx,
     Query(q): Query<PickQuery>,
 ) -> AppResult<Response> {
     scope.require(Action::RecordMovements)?;
@@ -70,6 +72,11 @@ pub(in crate::movements) async fn leave_page(
             Some(require_student(&mut conn, scope.tenant(), &q.student).await?),
         )
     };
+    if htmx.asked()
+        && let Some(p) = &picker
+    {
+        return pick::results(scope.tenant(), "leave", p);
+    }
     let parents = match &student {
         Some(s) if s.active => domain::parents_left_alone(&mut conn, scope.tenant(), s.id).await?,
         _ => Vec::new(),

@@ -1,6 +1,8 @@
 //! Choosing the student a form is about: a search by name and/or class, and the student's
 //! card (404 for another school's student).
 
+use askama::Template;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
 
@@ -10,6 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{ClassId, MembershipId, SchoolId};
 use crate::movements::{ClassOption, current_classes};
 use crate::web::format;
+use crate::web::render;
 
 /// The student a form is about.
 pub(in crate::movements) struct StudentCard {
@@ -141,6 +144,25 @@ pub(super) async fn picker(
         searched,
         more,
     })
+}
+
+#[derive(Template)]
+#[template(path = "movements/_student_results.html")]
+struct Results<'a> {
+    school_id: SchoolId,
+    action: &'static str,
+    p: &'a Picker,
+}
+
+/// The picker's results alone (`#student-results`): the answer to htmx while one types
+/// in the picker; the same search without script gets the whole form page.
+pub(super) fn results(tenant: Tenant, action: &'static str, p: &Picker) -> AppResult<Response> {
+    Ok(render(&Results {
+        school_id: tenant.id(),
+        action,
+        p,
+    })?
+    .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

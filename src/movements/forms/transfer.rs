@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::pick::{PickQuery, Picker, StudentCard, picker, require_student};
+use super::pick::{self, PickQuery, Picker, StudentCard, picker, require_student};
 use super::{chosen_class, iso, movement_failure, parse_key, recorded, recorded_before};
 use crate::AppState;
 use crate::auth::extract::{RequestMeta, SchoolScope};
@@ -16,6 +16,7 @@ use crate::ids::SchoolId;
 use crate::movements::domain::{self, MovementError, MovementId};
 use crate::movements::{ClassOption, current_classes, required_date, required_order};
 use crate::web::form::FormErrors;
+use crate::web::htmx::Htmx;
 use crate::web::layout::Layout;
 use crate::web::render;
 
@@ -51,6 +52,7 @@ struct TransferPage {
 pub(in crate::movements) async fn transfer_page(
     State(state): State<AppState>,
     scope: SchoolScope,
+    htmx: Htmx,
     Query(q): Query<PickQuery>,
 ) -> AppResult<Response> {
     scope.require(Action::RecordMovements)?;
@@ -67,6 +69,11 @@ pub(in crate::movements) async fn transfer_page(
             Some(require_student(&mut conn, scope.tenant(), &q.student).await?),
         )
     };
+    if htmx.asked()
+        && let Some(p) = &picker
+    {
+        return pick::results(scope.tenant(), "transfer", p);
+    }
     let classes = current_classes(&mut conn, scope.tenant()).await?;
     let today = domain::school_today(&mut conn, scope.tenant()).await?;
     Ok(render(&TransferPage {
