@@ -673,16 +673,6 @@ const HAND_WRITTEN: &[(&str, &str, &str)] = &[
         "its error is the page's one error",
     ),
     // Not converted yet (issue 14, item 3): confirmations, consents, conditional attributes.
-    (
-        "auth/setup.html",
-        "password",
-        "not converted yet: hint depends on mode",
-    ),
-    (
-        "profile/index.html",
-        "password",
-        "not converted yet: minlength from the handler",
-    ),
     ("child_consent/list.html", "strict", "not converted yet"),
     ("stats/class.html", "kind", "not converted yet"),
     ("stats/class.html", "reason", "not converted yet"),
@@ -732,21 +722,6 @@ const HAND_WRITTEN: &[(&str, &str, &str)] = &[
     ("invites/created.html", "email", "not converted yet"),
     ("subjects/list.html", "confirm", "not converted yet"),
     ("admin_rights/list.html", "confirm", "not converted yet"),
-    (
-        "people/correct.html",
-        "surname",
-        "not converted yet: readonly is conditional",
-    ),
-    (
-        "people/correct.html",
-        "given_name",
-        "not converted yet: readonly is conditional",
-    ),
-    (
-        "people/correct.html",
-        "patronymic",
-        "not converted yet: readonly is conditional",
-    ),
 ];
 
 /// Every visible field is written by the macros of `macros/form.html` (label, hint, error
