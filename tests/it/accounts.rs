@@ -111,7 +111,12 @@ async fn logout_is_a_post_and_the_old_cookie_is_dead() {
     // GET does not log out (state never changes on GET).
     let res = app.get(&c, "/logout").await;
     assert_eq!(res.status(), 405);
-    assert_eq!(app.get(&c, "/profile").await.status(), 200);
+    let profile = app.get(&c, "/profile").await;
+    assert_eq!(profile.status(), 200);
+    // The new password's minimum length comes from the handler (the macro's `minlength`).
+    let profile = profile.text().await.unwrap();
+    assert_eq!(select_attr(&profile, "input#password", "minlength"), ["8"]);
+    assert!(select_texts(&profile, "#password-hint")[0].contains("Не короче 8 символов"));
 
     let res = app.post(&c, "/logout", &[]).await;
     assert_eq!(res.status(), 303);

@@ -387,14 +387,14 @@ async fn r2_1_m_scheduling_needs_five_minutes_ahead_and_warns_about_quiet_hours(
         .step(&w.admin, post, "schedule", &[("publish_at", &soon)])
         .await;
     assert_eq!(res.status(), 422);
-    assert!(select_texts(&res.text().await.unwrap(), "#publish-at-error")[0].contains("5 минут"));
+    assert!(select_texts(&res.text().await.unwrap(), "#publish_at-error")[0].contains("5 минут"));
     let night = tomorrow_noon().replace("T12:00", "T23:30");
     let res = w
         .step(&w.admin, post, "schedule", &[("publish_at", &night)])
         .await;
     assert_eq!(res.status(), 422);
     assert!(
-        select_texts(&res.text().await.unwrap(), "#publish-at-error")[0].contains("тихие часы")
+        select_texts(&res.text().await.unwrap(), "#publish_at-error")[0].contains("тихие часы")
     );
     assert_eq!(w.state(post).await, "submitted");
     let res = w

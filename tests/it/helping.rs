@@ -184,6 +184,13 @@ async fn a_school_corrects_no_name_of_a_person_who_is_also_in_another_school() {
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(select_texts(&page, ".field-error")[0].contains("в другой школе"));
+    // The name fields are read-only here (the macro's `readonly`), the error tied to them.
+    for id in ["surname", "given_name", "patronymic"] {
+        assert_eq!(
+            select_attr(&page, &format!("input#{id}[readonly]"), "name"),
+            [id]
+        );
+    }
     let surname: String = sqlx::query_scalar("select surname from accounts where id = $1")
         .bind(kid)
         .fetch_one(&app.db)
