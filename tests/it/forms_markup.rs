@@ -711,7 +711,8 @@ const HAND_WRITTEN: &[(&str, &str, &str)] = &[
         "login",
         "its error is the page's one error",
     ),
-    // Not converted yet (issue 14, item 3): confirmations, consents, conditional attributes.
+    // Not converted yet (issue 14, item 3): the handler keeps the error apart from the form's
+    // FormErrors (pass it under a key, then call the macro), or the consent snippet join shares.
     (
         "stats/specialists.html",
         "email",
