@@ -1,6 +1,62 @@
-//! Targets as people read them: the log stores `kind:id` (`class:…`, `account:…`); the
-//! page's one query finds the object's name ([`super::page`]), and this module puts the
-//! kind's Russian word in front of it.
+//! Targets as people read them: the log stores `kind:id` (`class:…`, `account:…`);
+//! [`resolve`] finds the names of a page's objects in one query once the page is chosen,
+//! and [`target`] puts the kind's Russian word in front of the name.
+
+use std::collections::HashMap;
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::ids::SchoolId;
+
+/// The object id of a `kind:id` target (`None` for a target that names no object).
+pub fn target_id(raw: &str) -> Option<Uuid> {
+    let (kind, id) = raw.split_once(':')?;
+    kind_word(kind)?;
+    Uuid::parse_str(id).ok()
+}
+
+/// The names of the objects `ids` names (ids are unique across tables): people by their
+/// full name, classes, chats, channels, posts and broadcasts by their title, a subject by
+/// its name, an import by its file, an invite by its class, a school by its short name.
+/// Objects of another school are not found (a person is: an account has no school).
+pub async fn resolve(
+    conn: &mut PgConnection,
+    school: SchoolId,
+    ids: &[Uuid],
+) -> sqlx::Result<HashMap<Uuid, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query!(
+        r#"select n.id as "id!", n.name as "name!" from (
+             select a.id, a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '') as name
+             from accounts a where a.id = any($2)
+             union all
+             select m.id, a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '')
+             from memberships m join accounts a on a.id = m.account_id
+             where m.school_id = $1 and m.id = any($2)
+             union all select c.id, c.title from classes c where c.school_id = $1 and c.id = any($2)
+             union all select c.id, c.title from chats c where c.school_id = $1 and c.id = any($2)
+             union all select c.id, c.title from channels c where c.school_id = $1 and c.id = any($2)
+             union all select s.id, s.name from subjects s where s.school_id = $1 and s.id = any($2)
+             union all select p.id, p.title from posts p where p.school_id = $1 and p.id = any($2)
+             union all select b.id, b.title from broadcasts b where b.school_id = $1 and b.id = any($2)
+             union all select i.id, i.filename from imports i where i.school_id = $1 and i.id = any($2)
+             union all
+             select i.id, 'в класс ' || c.title
+             from invites i join classes c on c.school_id = i.school_id and c.id = i.class_id
+             where i.school_id = $1 and i.id = any($2)
+             union all
+             select s.id, coalesce(s.short_name, s.name) from schools s where s.id = any($2)
+           ) n where n.name is not null"#,
+        school as SchoolId,
+        ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
 
 /// The Russian word for a target's kind (`None` for a kind the log does not know).
 pub fn kind_word(kind: &str) -> Option<&'static str> {
@@ -99,6 +155,16 @@ pub fn details(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_known_kind_with_an_id_names_an_object() {
+        let id = Uuid::now_v7();
+        assert_eq!(target_id(&format!("class:{id}")), Some(id));
+        assert_eq!(target_id(&format!("nonsense:{id}")), None);
+        assert_eq!(target_id("class:5А"), None);
+        assert_eq!(target_id("region"), None);
+        assert_eq!(target_id("GET /s/1/audit"), None);
+    }
 
     #[test]
     fn targets_read_as_words_and_names() {
