@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::auth::tenant::Tenant;
 use crate::ids::SchoolId;
 
 /// The object id of a `kind:id` target (`None` for a target that names no object).
@@ -22,7 +23,7 @@ pub fn target_id(raw: &str) -> Option<Uuid> {
 /// Objects of another school are not found (a person is: an account has no school).
 pub async fn resolve(
     conn: &mut PgConnection,
-    school: SchoolId,
+    tenant: Tenant,
     ids: &[Uuid],
 ) -> sqlx::Result<HashMap<Uuid, String>> {
     if ids.is_empty() {
@@ -50,7 +51,7 @@ pub async fn resolve(
              union all
              select s.id, coalesce(s.short_name, s.name) from schools s where s.id = any($2)
            ) n where n.name is not null"#,
-        school as SchoolId,
+        tenant.id() as SchoolId,
         ids,
     )
     .fetch_all(conn)

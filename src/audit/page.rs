@@ -184,7 +184,7 @@ async fn fetch(
         .iter()
         .filter_map(|r| names::target_id(r.target.as_deref()?))
         .collect();
-    let found = names::resolve(conn, scope.school_id(), &ids).await?;
+    let found = names::resolve(conn, scope.tenant(), &ids).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
