@@ -3,6 +3,7 @@
 //! their children's classes.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use sqlx::PgConnection;
@@ -14,7 +15,7 @@ use crate::error::AppResult;
 use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::web::format::count;
 use crate::web::layout::Layout;
-use crate::web::{Routes, render};
+use crate::web::Routes;
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/", Access::LoggedIn, start).get(
@@ -30,7 +31,7 @@ struct SchoolLink {
     roles: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "home/choose_school.html")]
 struct ChooseSchoolPage {
     layout: Layout,
@@ -78,11 +79,11 @@ async fn start(State(state): State<AppState>, actor: Actor) -> AppResult<Respons
     if let [only] = schools.as_slice() {
         return Ok(Redirect::to(&format!("/s/{}", only.id)).into_response());
     }
-    Ok(render(&ChooseSchoolPage {
+    Ok(ChooseSchoolPage {
         layout: Layout::for_actor(&actor),
         schools,
         requests: crate::invites::my_requests(&mut conn, actor.id(), None).await?,
-    })?
+    }
     .into_response())
 }
 
@@ -225,7 +226,7 @@ async fn family_classes(
         .collect())
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "home/school.html")]
 struct SchoolHomePage {
     layout: Layout,
@@ -298,7 +299,7 @@ async fn school_home(
         .map(|r| r.title())
         .collect::<Vec<_>>()
         .join(", ");
-    Ok(render(&SchoolHomePage {
+    Ok(SchoolHomePage {
         layout: Layout::for_scope(&scope),
         base: format!("/s/{}", scope.school_id()),
         can_verify: scope.can(Action::VerifyStatus),
@@ -323,6 +324,6 @@ async fn school_home(
             }
             _ => None,
         },
-    })?
+    }
     .into_response())
 }

@@ -8,6 +8,7 @@
 use std::convert::Infallible;
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -15,7 +16,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppResult;
-use crate::web::render;
 
 /// Whether htmx sent the request and swaps the answer into the page itself. A history
 /// restore (`HX-History-Restore-Request`) wants the whole page.
@@ -41,7 +41,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Htmx {
     }
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "partials/decided_row.html")]
 struct DecidedRow<'a> {
     id: &'a str,
@@ -72,12 +72,12 @@ pub fn decided_row_with(
     message: &str,
     counter: Option<Counter<'_>>,
 ) -> AppResult<Response> {
-    Ok(render(&DecidedRow {
+    Ok(DecidedRow {
         id,
         columns,
         message,
         counter,
-    })?
+    }
     .into_response())
 }
 
