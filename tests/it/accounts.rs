@@ -7,15 +7,13 @@ use school_portal::config::WebConfig;
 #[tokio::test]
 async fn login_by_email_or_phone_opens_a_session_r2_1_b() {
     let app = TestApp::spawn().await;
-    let school = app.school("Школа № 5").await;
-    let (account, _) = app
-        .person(school, "teacher@test.local", "teacher", None)
-        .await;
-    sqlx::query("update accounts set phone = '+79120000001' where id = $1")
-        .bind(account)
-        .execute(&app.db)
+    let school = School::new(&app)
+        .named("Школа № 5")
+        .teacher("teacher@test.local")
+        .phone("+79120000001")
+        .build()
         .await
-        .unwrap();
+        .id;
 
     let c = app.client();
     let res = app.login(&c, "Teacher@Test.local", PASSWORD).await;

@@ -25,62 +25,28 @@ struct World {
 
 async fn world() -> World {
     let app = TestApp::spawn_with(WebConfig::default()).await;
-    let school = app.school("Школа № 3").await;
-    let five_a = app.class(school, 5, "А").await;
-    let five_b = app.class(school, 5, "Б").await;
-    app.admin(school, "admin@test.local").await;
-    let (_, teacher_m) = app
-        .person(school, "teacher@test.local", "teacher", None)
+    let w = School::new(&app)
+        .named("Школа № 3")
+        .class("5А")
+        .class("5Б")
+        .admin("admin@test.local")
+        .teaches("teacher@test.local", "Математика", "5А")
+        .class_teacher("5А", "ct@test.local")
+        .deputy("deputy@test.local")
+        .student("5А", "kid-a@test.local")
+        .parent_of("parent-a@test.local", "kid-a@test.local")
+        .student("5Б", "kid-b@test.local")
+        .parent_of("parent-b@test.local", "kid-b@test.local")
+        .build()
         .await;
-    let (_, ct_m) = app.person(school, "ct@test.local", "teacher", None).await;
-    app.class_teacher(school, five_a, ct_m).await;
-    app.person(school, "deputy@test.local", "deputy", None)
-        .await;
-    let subject = Uuid::now_v7();
-    sqlx::query(
-        "insert into subjects (school_id, id, kind, name) values ($1, $2, 'subject', 'Математика')",
-    )
-    .bind(school)
-    .bind(subject)
-    .execute(&app.db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
-         values ($1, gen_random_uuid(), $2, $3, $4)",
-    )
-    .bind(school)
-    .bind(subject)
-    .bind(five_a)
-    .bind(teacher_m)
-    .execute(&app.db)
-    .await
-    .unwrap();
-    let mut parents = Vec::new();
-    for (class, kid, parent) in [
-        (five_a, "kid-a@test.local", "parent-a@test.local"),
-        (five_b, "kid-b@test.local", "parent-b@test.local"),
-    ] {
-        let (_, kid_m) = app.person(school, kid, "student", Some(class)).await;
-        let (_, parent_m) = app.person(school, parent, "parent", None).await;
-        sqlx::query(
-            "insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)",
-        )
-        .bind(school)
-        .bind(parent_m)
-        .bind(kid_m)
-        .execute(&app.db)
-        .await
-        .unwrap();
-        parents.push(parent_m);
-    }
+    let (school, five_a, five_b) = (w.id, w.class("5А"), w.class("5Б"));
     World {
         teacher: app.logged_in("teacher@test.local").await,
         class_teacher: app.logged_in("ct@test.local").await,
         deputy: app.logged_in("deputy@test.local").await,
         admin: app.logged_in("admin@test.local").await,
         parent_a: app.logged_in("parent-a@test.local").await,
-        parent_a_member: parents[0].0,
+        parent_a_member: w.member("parent-a@test.local").0,
         app,
         school,
         five_a,
@@ -524,12 +490,13 @@ async fn r2_1_n_the_planner_chooses_who_runs_a_broadcast_and_the_host_may_change
         .unwrap();
     assert!(form.contains(&format!("<option value=\"{ct}\"")));
     // Someone of another school cannot be made the host.
-    let other = w.app.school("Школа № 4").await;
-    let (stranger, _) = w
-        .app
-        .person(other, "stranger@test.local", "teacher", None)
-        .await;
-    let stranger = stranger.to_string();
+    let stranger = School::new(&w.app)
+        .named("Школа № 4")
+        .teacher("stranger@test.local")
+        .build()
+        .await
+        .account("stranger@test.local")
+        .to_string();
     let parents = format!("{}:parent", w.five_a);
     let base = [
         ("kind", "parents_meeting"),

@@ -145,9 +145,13 @@ impl Browser {
 #[ignore = "needs chromedriver"]
 async fn administrator_logs_in_sees_the_school_summary_and_logs_out() {
     let app = TestApp::spawn().await;
-    let school = app.school("МБОУ СОШ № 12").await;
-    app.class(school, 5, "А").await;
-    app.admin(school, "admin@school12.ru").await;
+    let school = School::new(&app)
+        .named("МБОУ СОШ № 12")
+        .class("5А")
+        .admin("admin@school12.ru")
+        .build()
+        .await
+        .id;
     let browser = Browser::start().await;
 
     browser.client.goto(&app.url("/")).await.unwrap();
@@ -187,10 +191,14 @@ async fn administrator_logs_in_sees_the_school_summary_and_logs_out() {
 #[ignore = "needs chromedriver"]
 async fn administrator_imports_a_class_transfers_a_student_and_finds_it_in_the_register_r2_1_k() {
     let app = TestApp::spawn().await;
-    let school = app.school("МБОУ СОШ № 8").await;
-    let five_a = app.class(school, 5, "А").await;
-    app.class(school, 5, "Б").await;
-    app.admin(school, "admin@school8.ru").await;
+    let w = School::new(&app)
+        .named("МБОУ СОШ № 8")
+        .class("5А")
+        .class("5Б")
+        .admin("admin@school8.ru")
+        .build()
+        .await;
+    let (school, five_a) = (w.id, w.class("5А"));
     let browser = Browser::start().await;
 
     let dir = tempfile::tempdir().unwrap();

@@ -21,11 +21,13 @@ struct World {
 
 async fn world() -> World {
     let app = TestApp::spawn_with(WebConfig::default()).await;
-    let school = app.school("Школа № 7").await;
-    app.admin(school, "admin@test.local").await;
-    let (deputy_id, _) = app
-        .person(school, "deputy@test.local", "deputy", None)
+    let w = School::new(&app)
+        .named("Школа № 7")
+        .admin("admin@test.local")
+        .deputy("deputy@test.local")
+        .build()
         .await;
+    let (school, deputy_id) = (w.id, w.account("deputy@test.local"));
     let admin = app.logged_in("admin@test.local").await;
     let deputy = app.logged_in("deputy@test.local").await;
     let res = app

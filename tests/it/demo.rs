@@ -106,7 +106,7 @@ async fn demo_school_has_its_people_and_every_login_sees_its_start_page() {
     assert!(body.contains("5А") && body.contains("Морозов Артём"));
 
     // An administrator of the demo school gets 404 for another school's pages.
-    let other = app.school("Другая школа").await;
+    let other = School::new(&app).named("Другая школа").build().await.id;
     let c = app.client();
     app.login(&c, "admin@demo.local", "demo password 123").await;
     assert_eq!(app.get(&c, &format!("/s/{other}")).await.status(), 404);

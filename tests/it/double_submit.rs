@@ -7,7 +7,8 @@ use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use sqlx::PgPool;
 
-use crate::helpers::TestApp;
+use crate::helpers::school::SchoolFixture;
+use crate::helpers::{School, TestApp};
 use school_portal::ids::{ClassId, MembershipId, SchoolId};
 
 /// The fields a browser sends from the form posting to `action`: inputs (checked boxes
@@ -119,21 +120,31 @@ struct World {
     s: SchoolId,
     class: ClassId,
     teacher: MembershipId,
+    f: SchoolFixture,
 }
 
 async fn world() -> World {
+    world_with(|s| s).await
+}
+
+/// 5А with its class teacher, the administrator and the director, and what `more` adds.
+async fn world_with(more: impl for<'a> FnOnce(School<'a>) -> School<'a>) -> World {
     let app = TestApp::spawn().await;
-    let s = app.school("Школа № 1").await;
-    let class = app.class(s, 5, "А").await;
-    app.admin(s, "admin@test.local").await;
-    app.person(s, "director@test.local", "director", None).await;
-    let (_, teacher) = app.person(s, "teacher@test.local", "teacher", None).await;
-    app.class_teacher(s, class, teacher).await;
+    let f = more(
+        School::new(&app)
+            .class("5А")
+            .admin("admin@test.local")
+            .director("director@test.local")
+            .class_teacher("5А", "teacher@test.local"),
+    )
+    .build()
+    .await;
     World {
+        s: f.id,
+        class: f.class("5А"),
+        teacher: f.member("teacher@test.local"),
+        f,
         app,
-        s,
-        class,
-        teacher,
     }
 }
 
@@ -289,14 +300,8 @@ async fn a_regulation_edition_sent_twice_and_again_is_one_edition() {
 
 #[tokio::test]
 async fn a_staff_chat_and_a_subject_chat_sent_twice_and_again_are_one_chat_each() {
-    let w = world().await;
-    let subject: uuid::Uuid = sqlx::query_scalar(
-        "insert into subjects (school_id, id, kind, name) values ($1, gen_random_uuid(), 'subject', 'Математика') returning id",
-    )
-    .bind(w.s)
-    .fetch_one(&w.app.db)
-    .await
-    .unwrap();
+    let w = world_with(|s| s.subject("Математика")).await;
+    let subject = w.f.subject("Математика");
     let teacher = w.app.logged_in("teacher@test.local").await;
     let admin = w.app.logged_in("admin@test.local").await;
     let (_, last) = send_thrice(
@@ -402,7 +407,7 @@ async fn the_operators_appointment_sent_twice_and_again_is_one_admin_and_gives_t
 #[tokio::test]
 async fn two_operators_appointing_one_new_person_at_once_make_one_account_without_a_500() {
     let w = world().await;
-    let other = w.app.school("Школа № 2").await;
+    let other = School::new(&w.app).named("Школа № 2").build().await.id;
     w.app.operator("op@test.local").await;
     let op = w.app.logged_in("op@test.local").await;
     let fields = || {
@@ -510,10 +515,7 @@ async fn a_class_and_a_subject_sent_twice_and_again_are_created_once() {
 
 #[tokio::test]
 async fn an_invite_and_parent_slips_sent_twice_and_again_are_issued_once() {
-    let w = world().await;
-    w.app
-        .person(w.s, "student@test.local", "student", Some(w.class))
-        .await;
+    let w = world_with(|s| s.student("5А", "student@test.local")).await;
     let admin = w.app.logged_in("admin@test.local").await;
     send_thrice(
         &w.app,
@@ -601,13 +603,9 @@ async fn a_chat_invite_sent_twice_makes_one_link_and_says_so() {
 
 #[tokio::test]
 async fn a_join_request_decided_twice_at_once_and_again_is_decided_once_and_says_so() {
-    let w = world().await;
-    let admin_id: uuid::Uuid =
-        sqlx::query_scalar("select id from accounts where email = 'admin@test.local'")
-            .fetch_one(&w.app.db)
-            .await
-            .unwrap();
-    let newcomer = w.app.account("new@test.local", "Новиков", "Иван").await;
+    let w = world_with(|s| s.account("new@test.local").called("Новиков", "Иван")).await;
+    let admin_id = w.f.admin("admin@test.local");
+    let newcomer = w.f.account("new@test.local");
     let invite = uuid::Uuid::now_v7();
     sqlx::query(
         "insert into invites (school_id, id, token_hash, role, class_id, max_uses, needs_approval,

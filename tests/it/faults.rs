@@ -17,10 +17,12 @@ use crate::helpers::*;
 
 /// A school with class 5А and its administrator, on `app`'s database.
 async fn school(app: &TestApp) -> SchoolId {
-    let s = app.school("Школа № 1").await;
-    app.class(s, 5, "А").await;
-    app.admin(s, "admin@test.local").await;
-    s
+    School::new(app)
+        .class("5А")
+        .admin("admin@test.local")
+        .build()
+        .await
+        .id
 }
 
 /// A connection of the test's own that holds `classes` locked until it rolls back.

@@ -7,10 +7,9 @@ use school_portal::ids::{AccountId, ClassId, SchoolId};
 
 use crate::helpers::*;
 
-async fn school_with_admin(app: &TestApp) -> SchoolId {
-    let school = app.school("Школа № 1").await;
-    app.admin(school, "admin@test.local").await;
-    school
+/// «Школа № 1» and its administrator, to build or to add people to.
+fn school_with_admin(app: &TestApp) -> School<'_> {
+    School::new(app).admin("admin@test.local")
 }
 
 // ---- 1. safe redirects -----------------------------------------------------------------
@@ -18,7 +17,7 @@ async fn school_with_admin(app: &TestApp) -> SchoolId {
 #[tokio::test]
 async fn a_login_next_that_leaves_the_portal_goes_to_the_start_page() {
     let app = TestApp::spawn().await;
-    let school = school_with_admin(&app).await;
+    let school = school_with_admin(&app).build().await.id;
     for next in [
         "/\t/evil.example",
         "/%09/evil.example",
@@ -66,7 +65,7 @@ async fn a_login_next_that_leaves_the_portal_goes_to_the_start_page() {
 #[tokio::test]
 async fn a_login_next_with_a_line_break_is_never_a_500() {
     let app = TestApp::spawn().await;
-    school_with_admin(&app).await;
+    school_with_admin(&app).build().await;
     // Anonymous: the login page, with a harmless next.
     let res = app
         .get(&app.client(), "/login?next=/a%0d%0aSet-Cookie:%20x=1")
@@ -88,9 +87,11 @@ async fn a_login_next_with_a_line_break_is_never_a_500() {
 #[tokio::test]
 async fn a_clients_request_id_reaches_neither_the_page_nor_the_audit_log() {
     let app = TestApp::spawn().await;
-    let school = school_with_admin(&app).await;
-    app.person(school, "pupil@test.local", "student", None)
-        .await;
+    let school = school_with_admin(&app)
+        .member("pupil@test.local", "student")
+        .build()
+        .await
+        .id;
     let c = app.logged_in("pupil@test.local").await;
     for path in [format!("/s/{school}/audit"), "/no-such-page".to_owned()] {
         let res = c
@@ -133,9 +134,11 @@ async fn behind_a_trusted_proxy_a_denial_records_the_clients_address_and_the_pro
         ..WebConfig::default()
     })
     .await;
-    let school = school_with_admin(&app).await;
-    app.person(school, "pupil@test.local", "student", None)
-        .await;
+    let school = school_with_admin(&app)
+        .member("pupil@test.local", "student")
+        .build()
+        .await
+        .id;
     let c = app.logged_in("pupil@test.local").await;
     let res = c
         .get(app.url(&format!("/s/{school}/audit")))
@@ -155,9 +158,11 @@ async fn behind_a_trusted_proxy_a_denial_records_the_clients_address_and_the_pro
 
     // Not trusted: the peer's address, whatever the header says.
     let app = TestApp::spawn().await;
-    let school = school_with_admin(&app).await;
-    app.person(school, "pupil@test.local", "student", None)
-        .await;
+    let school = school_with_admin(&app)
+        .member("pupil@test.local", "student")
+        .build()
+        .await
+        .id;
     let c = app.logged_in("pupil@test.local").await;
     c.get(app.url(&format!("/s/{school}/audit")))
         .header("x-forwarded-for", "203.0.113.7")
@@ -197,7 +202,7 @@ async fn upload_import(
 #[tokio::test]
 async fn an_import_over_the_size_limit_answers_413_in_russian() {
     let app = TestApp::spawn().await;
-    let school = school_with_admin(&app).await;
+    let school = school_with_admin(&app).build().await.id;
     let c = app.logged_in("admin@test.local").await;
     for size in [5 * 1024 * 1024 + 700 * 1024, 7 * 1024 * 1024] {
         let res = upload_import(&app, &c, school, vec![b'a'; size]).await;
@@ -235,7 +240,7 @@ async fn an_import_over_the_size_limit_answers_413_in_russian() {
 #[tokio::test]
 async fn an_oversized_regulation_pdf_answers_413_in_russian() {
     let app = TestApp::spawn().await;
-    let school = school_with_admin(&app).await;
+    let school = school_with_admin(&app).build().await.id;
     let c = app.logged_in("admin@test.local").await;
     for size in [1600 * 1024, 3 * 1024 * 1024] {
         let mut pdf = b"%PDF-1.4 ".to_vec();
@@ -272,7 +277,7 @@ async fn an_oversized_regulation_pdf_answers_413_in_russian() {
 #[tokio::test]
 async fn any_page_number_on_any_list_is_a_page_not_a_500() {
     let app = TestApp::spawn().await;
-    let school = school_with_admin(&app).await;
+    let school = school_with_admin(&app).build().await.id;
     app.operator("op@test.local").await;
     let c = app.logged_in("admin@test.local").await;
     let op = app.logged_in("op@test.local").await;
@@ -324,9 +329,11 @@ async fn any_page_number_on_any_list_is_a_page_not_a_500() {
 #[tokio::test]
 async fn a_percent_or_underscore_typed_into_a_search_matches_itself() {
     let app = TestApp::spawn().await;
-    let school = school_with_admin(&app).await;
-    app.person(school, "pupil@test.local", "student", None)
-        .await;
+    let school = school_with_admin(&app)
+        .member("pupil@test.local", "student")
+        .build()
+        .await
+        .id;
     let c = app.logged_in("admin@test.local").await;
     for q in ["%25", "_", "%25%25"] {
         let html = app
@@ -378,16 +385,27 @@ async fn roles_in(app: &TestApp, school: SchoolId, account: AccountId) -> Vec<St
 #[tokio::test]
 async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
     let app = TestApp::spawn().await;
-    let school = app.school("Школа № 1").await;
-    let other = app.school("Школа № 2").await;
-    let class = app.class(school, 5, "А").await;
-    let class_b = app.class(school, 6, "Б").await;
+    let w = School::new(&app)
+        .class("5А")
+        .class("6Б")
+        .admin("admin@test.local")
+        .admin("expired@test.local")
+        .admin("revoked@test.local")
+        .admin("pending@test.local")
+        .class_teacher("5А", "ct@test.local")
+        .teaches("ct@test.local", "Математика", "6Б")
+        .deputy("it@test.local")
+        .student("5А", "pupil@test.local")
+        .build()
+        .await;
+    let mut other = School::new(&app).named("Школа № 2").build().await;
+    let (school, class, class_b) = (w.id, w.class("5А"), w.class("6Б"));
     let op = app.operator("op@test.local").await;
 
     // A grant in force: admin (in this school only).
-    let admin = app.admin(school, "admin@test.local").await;
+    let admin = w.admin("admin@test.local");
     assert_eq!(roles_in(&app, school, admin).await, ["admin", "staff"]);
-    assert!(roles_in(&app, other, admin).await.is_empty());
+    assert!(roles_in(&app, other.id, admin).await.is_empty());
     // Expired, revoked, not yet approved: no admin.
     for (email, condition) in [
         (
@@ -403,7 +421,7 @@ async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
             "approved_at = null, approved_by = null",
         ),
     ] {
-        let who = app.admin(school, email).await;
+        let who = w.admin(email);
         sqlx::query(&format!(
             "update admin_grants set {condition} where account_id = $1"
         ))
@@ -415,30 +433,11 @@ async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
     }
 
     // Class leadership now: class teacher, with the class led; ended: neither.
-    let (teacher, tm) = app.person(school, "ct@test.local", "teacher", None).await;
-    app.class_teacher(school, class, tm).await;
+    let (teacher, tm) = (w.account("ct@test.local"), w.member("ct@test.local"));
     assert_eq!(
         roles_in(&app, school, teacher).await,
         ["class_teacher", "teacher"]
     );
-    let subject: uuid::Uuid = sqlx::query_scalar(
-        "insert into subjects (school_id, id, kind, name) values ($1, gen_random_uuid(), 'subject', 'Математика') returning id",
-    )
-    .bind(school)
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
-         values ($1, gen_random_uuid(), $2, $3, $4)",
-    )
-    .bind(school)
-    .bind(subject)
-    .bind(class_b)
-    .bind(tm)
-    .execute(&app.db)
-    .await
-    .unwrap();
     let led: Vec<ClassId> = sqlx::query_scalar(
         "select class_id from led_classes where school_id = $1 and account_id = $2",
     )
@@ -465,7 +464,7 @@ async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
     assert_eq!(roles_in(&app, school, teacher).await, ["teacher"]);
 
     // The IT deputy flag.
-    let (deputy, dm) = app.person(school, "it@test.local", "deputy", None).await;
+    let (deputy, dm) = (w.account("it@test.local"), w.member("it@test.local"));
     sqlx::query("update memberships set is_it_deputy = true where id = $1")
         .bind(dm)
         .execute(&app.db)
@@ -477,9 +476,7 @@ async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
     );
 
     // A membership that ended, and a deactivated account: nothing.
-    let (pupil, pm) = app
-        .person(school, "pupil@test.local", "student", Some(class))
-        .await;
+    let (pupil, pm) = (w.account("pupil@test.local"), w.member("pupil@test.local"));
     assert_eq!(roles_in(&app, school, pupil).await, ["student"]);
     sqlx::query("update memberships set status = 'left', left_at = now() where id = $1")
         .bind(pm)
@@ -509,7 +506,11 @@ async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
     );
     // The start page lists each school with the roles of the view.
     app.class_teacher(school, class, tm).await;
-    app.member(other, teacher, "parent", None).await;
+    School::new(&app)
+        .known("ct@test.local", teacher)
+        .member("ct@test.local", "parent")
+        .add_to(&mut other)
+        .await;
     let c = app.logged_in("ct@test.local").await;
     let html = app.get(&c, "/").await.text().await.unwrap();
     assert_eq!(
@@ -538,14 +539,22 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 #[tokio::test]
 async fn the_janitor_deletes_what_outlived_its_use_keeps_what_lives_and_audits_counts() {
     let app = TestApp::spawn().await;
-    let school = school_with_admin(&app).await;
-    let other = app.school("Школа № 2").await;
-    let class = app.class(school, 5, "А").await;
-    let admin: AccountId =
-        sqlx::query_scalar("select id from accounts where email = 'admin@test.local'")
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let w = school_with_admin(&app)
+        .class("5А")
+        .student("5А", "alone@test.local")
+        .student("5А", "elsewhere@test.local")
+        .teacher("named@test.local")
+        .student("5А", "recent@test.local")
+        .build()
+        .await;
+    let elsewhere = w.account("elsewhere@test.local");
+    School::new(&app)
+        .named("Школа № 2")
+        .known("elsewhere@test.local", elsewhere)
+        .member("elsewhere@test.local", "parent")
+        .build()
+        .await;
+    let (school, class, admin) = (w.id, w.class("5А"), w.admin("admin@test.local"));
 
     // Sessions: one expired, one idle too long, one live.
     for (name, expires, seen) in [
@@ -621,20 +630,12 @@ async fn the_janitor_deletes_what_outlived_its_use_keeps_what_lives_and_audits_c
     // People who left: long ago and alone (deleted); long ago but a member of another
     // school (membership goes, account stays); long ago and named by the audit log
     // (erased); recently (stays).
-    let (alone, alone_m) = app
-        .person(school, "alone@test.local", "student", Some(class))
-        .await;
-    let (elsewhere, elsewhere_m) = app
-        .person(school, "elsewhere@test.local", "student", Some(class))
-        .await;
-    app.member(other, elsewhere, "parent", None).await;
-    let (named, named_m) = app
-        .person(school, "named@test.local", "teacher", None)
-        .await;
+    let person = |email| (w.account(email), w.member(email));
+    let (alone, alone_m) = person("alone@test.local");
+    let (elsewhere, elsewhere_m) = person("elsewhere@test.local");
+    let (named, named_m) = person("named@test.local");
     app.logged_in("named@test.local").await;
-    let (recent, recent_m) = app
-        .person(school, "recent@test.local", "student", Some(class))
-        .await;
+    let (recent, recent_m) = person("recent@test.local");
     for (m, ago) in [
         (alone_m, "4 years"),
         (elsewhere_m, "4 years"),

@@ -8,8 +8,9 @@ use fantoccini::Locator;
 use uuid::Uuid;
 
 use crate::browser::Browser;
+use crate::helpers::school::SchoolFixture;
 use crate::helpers::*;
-use school_portal::ids::{ClassId, MembershipId, SchoolId};
+use school_portal::ids::{ClassId, SchoolId};
 
 const HTMX: &str = "/static/js/htmx-2.0.11.min.js";
 
@@ -17,24 +18,36 @@ struct World {
     app: TestApp,
     s: SchoolId,
     class: ClassId,
+    f: SchoolFixture,
 }
 
 async fn world() -> World {
-    let app = TestApp::spawn().await;
-    let s = app.school("Школа № 1").await;
-    let class = app.class(s, 5, "А").await;
-    app.admin(s, "admin@test.local").await;
-    World { app, s, class }
+    world_with(|s| s).await
 }
 
-/// A pending join request of a newcomer to 5А; returns its id.
-async fn join_request(w: &World, email: &str, surname: &str) -> Uuid {
-    let admin_id: Uuid =
-        sqlx::query_scalar("select id from accounts where email = 'admin@test.local'")
-            .fetch_one(&w.app.db)
-            .await
-            .unwrap();
-    let newcomer = w.app.account(email, surname, "Иван").await;
+/// The world's school (5А and its administrator) with what `more` adds to it.
+async fn world_with(more: impl for<'a> FnOnce(School<'a>) -> School<'a>) -> World {
+    let app = TestApp::spawn().await;
+    let f = more(School::new(&app).class("5А").admin("admin@test.local"))
+        .build()
+        .await;
+    World {
+        s: f.id,
+        class: f.class("5А"),
+        f,
+        app,
+    }
+}
+
+/// A newcomer with an account, in no school yet (see [`join_request`]).
+fn newcomer<'a>(s: School<'a>, email: &str, surname: &str) -> School<'a> {
+    s.account(email).called(surname, "Иван")
+}
+
+/// A pending join request of the [`newcomer`] named `email` to 5А; returns its id.
+async fn join_request(w: &World, email: &str) -> Uuid {
+    let admin_id = w.f.admin("admin@test.local");
+    let newcomer = w.f.account(email);
     let invite = Uuid::now_v7();
     sqlx::query(
         "insert into invites (school_id, id, token_hash, role, class_id, max_uses, needs_approval,
@@ -63,17 +76,6 @@ async fn join_request(w: &World, email: &str, surname: &str) -> Uuid {
     .await
     .unwrap();
     request
-}
-
-/// A teacher whose status waits for confirmation; returns the membership.
-async fn unverified_teacher(w: &World, email: &str) -> MembershipId {
-    let (_, m) = w.app.person(w.s, email, "teacher", None).await;
-    sqlx::query("update memberships set verification = 'unverified' where id = $1")
-        .bind(m)
-        .execute(&w.app.db)
-        .await
-        .unwrap();
-    m
 }
 
 async fn hx_post(
@@ -128,11 +130,16 @@ async fn htmx_is_pinned_served_by_the_portal_and_loaded_by_every_page_under_the_
 
 #[tokio::test]
 async fn a_join_request_decided_by_htmx_answers_its_row_and_without_htmx_the_redirect() {
-    let w = world().await;
+    let w = world_with(|s| {
+        let s = newcomer(s, "first@test.local", "Первов");
+        let s = newcomer(s, "second@test.local", "Вторников");
+        newcomer(s, "third@test.local", "Третьяков")
+    })
+    .await;
     let (first, second, third) = (
-        join_request(&w, "first@test.local", "Первов").await,
-        join_request(&w, "second@test.local", "Вторников").await,
-        join_request(&w, "third@test.local", "Третьяков").await,
+        join_request(&w, "first@test.local").await,
+        join_request(&w, "second@test.local").await,
+        join_request(&w, "third@test.local").await,
     );
     let admin = w.app.logged_in("admin@test.local").await;
     let queue = format!("/s/{}/join-requests", w.s);
@@ -236,9 +243,16 @@ async fn a_join_request_decided_by_htmx_answers_its_row_and_without_htmx_the_red
 
 #[tokio::test]
 async fn a_status_confirmed_by_htmx_answers_its_row_and_without_htmx_the_redirect() {
-    let w = world().await;
-    let one = unverified_teacher(&w, "one@test.local").await;
-    let two = unverified_teacher(&w, "two@test.local").await;
+    // Two teachers whose status waits for confirmation.
+    let w = world_with(|s| {
+        s.teacher("one@test.local")
+            .unverified()
+            .teacher("two@test.local")
+            .unverified()
+    })
+    .await;
+    let one = w.f.member("one@test.local");
+    let two = w.f.member("two@test.local");
     let admin = w.app.logged_in("admin@test.local").await;
     let queue = format!("/s/{}/verification", w.s);
     let html = w.app.get(&admin, &queue).await.text().await.unwrap();
@@ -310,10 +324,13 @@ async fn a_status_confirmed_by_htmx_answers_its_row_and_without_htmx_the_redirec
 
 #[tokio::test]
 async fn the_people_search_asked_by_htmx_answers_the_results_only() {
-    let w = world().await;
-    w.app.account("sid@test.local", "Сидоров", "Пётр").await;
-    let sid = w.app.account("sid2@test.local", "Сидоренко", "Анна").await;
-    w.app.member(w.s, sid, "teacher", None).await;
+    let w = world_with(|s| {
+        s.account("sid@test.local")
+            .called("Сидоров", "Пётр")
+            .teacher("sid2@test.local")
+            .called("Сидоренко", "Анна")
+    })
+    .await;
     let admin = w.app.logged_in("admin@test.local").await;
     let path = format!("/s/{}/people?q=сидор&role=&status=", w.s);
 
@@ -411,9 +428,13 @@ async fn window_marked(browser: &Browser) -> bool {
 #[tokio::test]
 #[ignore = "needs chromedriver"]
 async fn an_administrator_approves_and_rejects_join_requests_inline_without_a_reload() {
-    let w = world().await;
-    let first = join_request(&w, "first@test.local", "Первов").await;
-    let second = join_request(&w, "second@test.local", "Вторников").await;
+    let w = world_with(|s| {
+        let s = newcomer(s, "first@test.local", "Первов");
+        newcomer(s, "second@test.local", "Вторников")
+    })
+    .await;
+    let first = join_request(&w, "first@test.local").await;
+    let second = join_request(&w, "second@test.local").await;
     let browser = Browser::start().await;
     browser_login(&browser, &w.app, "admin@test.local").await;
     let queue = w.app.url(&format!("/s/{}/join-requests", w.s));
@@ -483,15 +504,17 @@ async fn an_administrator_approves_and_rejects_join_requests_inline_without_a_re
 #[tokio::test]
 #[ignore = "needs chromedriver"]
 async fn the_people_list_filters_as_one_types_without_a_reload() {
-    let w = world().await;
-    for (email, surname) in [
-        ("a@test.local", "Сидоренко"),
-        ("b@test.local", "Сидоров"),
-        ("c@test.local", "Кузнецова"),
-    ] {
-        let a = w.app.account(email, surname, "Анна").await;
-        w.app.member(w.s, a, "teacher", None).await;
-    }
+    let w = world_with(|mut s| {
+        for (email, surname) in [
+            ("a@test.local", "Сидоренко"),
+            ("b@test.local", "Сидоров"),
+            ("c@test.local", "Кузнецова"),
+        ] {
+            s = s.teacher(email).called(surname, "Анна");
+        }
+        s
+    })
+    .await;
     let browser = Browser::start().await;
     browser_login(&browser, &w.app, "admin@test.local").await;
     browser
@@ -528,24 +551,28 @@ async fn the_people_list_filters_as_one_types_without_a_reload() {
     browser.close().await;
 }
 
-/// A student of the world's school (or another), in `class`.
-async fn student(app: &TestApp, school: SchoolId, class: ClassId, surname: &str, given: &str) {
-    let a = app
-        .account(&format!("{}@test.local", Uuid::new_v4()), surname, given)
-        .await;
-    app.member(school, a, "student", Some(class)).await;
+/// A student of 5А of the world's school (or another).
+fn student<'a>(s: School<'a>, surname: &str, given: &str) -> School<'a> {
+    s.student("5А", &format!("{}@test.local", Uuid::new_v4()))
+        .called(surname, given)
 }
 
 #[tokio::test]
 async fn the_student_picker_asked_by_htmx_answers_the_results_only() {
-    let w = world().await;
-    student(&w.app, w.s, w.class, "Семёнов", "Артём").await;
-    student(&w.app, w.s, w.class, "Семенова", "Анна").await;
-    student(&w.app, w.s, w.class, "Кузнецов", "Иван").await;
+    let w = world_with(|s| {
+        let s = student(s, "Семёнов", "Артём");
+        let s = student(s, "Семенова", "Анна");
+        student(s, "Кузнецов", "Иван")
+    })
+    .await;
     // Another school's namesake is never offered.
-    let other = w.app.school("Школа № 2").await;
-    let their_class = w.app.class(other, 5, "А").await;
-    student(&w.app, other, their_class, "Семёнов", "Пётр").await;
+    student(
+        School::new(&w.app).named("Школа № 2").class("5А"),
+        "Семёнов",
+        "Пётр",
+    )
+    .build()
+    .await;
     let admin = w.app.logged_in("admin@test.local").await;
 
     for action in ["leave", "transfer"] {
@@ -613,12 +640,18 @@ async fn the_student_picker_asked_by_htmx_answers_the_results_only() {
 #[tokio::test]
 #[ignore = "needs chromedriver"]
 async fn the_student_picker_narrows_as_one_types_without_a_reload() {
-    let w = world().await;
-    student(&w.app, w.s, w.class, "Семёнов", "Артём").await;
-    student(&w.app, w.s, w.class, "Кузнецов", "Иван").await;
-    let other = w.app.school("Школа № 2").await;
-    let their_class = w.app.class(other, 5, "А").await;
-    student(&w.app, other, their_class, "Семенова", "Вера").await;
+    let w = world_with(|s| {
+        let s = student(s, "Семёнов", "Артём");
+        student(s, "Кузнецов", "Иван")
+    })
+    .await;
+    student(
+        School::new(&w.app).named("Школа № 2").class("5А"),
+        "Семенова",
+        "Вера",
+    )
+    .build()
+    .await;
     let browser = Browser::start().await;
     browser_login(&browser, &w.app, "admin@test.local").await;
     let form = w.app.url(&format!("/s/{}/movements/transfer", w.s));

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use school_portal::ids::{ClassId, SchoolId};
+use school_portal::ids::SchoolId;
 
 use crate::helpers::*;
 
@@ -63,18 +63,16 @@ const FATHERS: [(&str, &str); 5] = [
 ];
 const LETTERS: [&str; 2] = ["А", "Б"];
 
-/// A school with classes 1–11 А and Б of the current year, and its administrator.
-async fn school_with_classes(app: &TestApp) -> (SchoolId, Vec<(String, ClassId)>) {
-    let school = app.school("МБОУ СОШ № 5").await;
-    let mut classes = Vec::new();
+/// A school with classes 1–11 А and Б of the current year, and its administrator (a
+/// description: a test adds its own people and builds it).
+fn school_with_classes(app: &TestApp) -> School<'_> {
+    let mut school = School::new(app).named("МБОУ СОШ № 5");
     for grade in 1..=11i16 {
         for letter in LETTERS {
-            let id = app.class(school, grade, letter).await;
-            classes.push((format!("{grade}{letter}"), id));
+            school = school.class(&format!("{grade}{letter}"));
         }
     }
-    app.admin(school, "admin@test.local").await;
-    (school, classes)
+    school.admin("admin@test.local")
 }
 
 /// The i-th student's row: class, names, birth date, parent 1 as one «ФИО» cell with a
@@ -207,7 +205,8 @@ async fn students_in(app: &TestApp, school: SchoolId) -> i64 {
 #[tokio::test]
 async fn a_2000_row_windows_1251_semicolon_file_with_parents_imports_r2_1_k() {
     let app = TestApp::spawn().await;
-    let (school, classes) = school_with_classes(&app).await;
+    let w = school_with_classes(&app).build().await;
+    let school = w.id;
     let c = app.logged_in("admin@test.local").await;
 
     let started = Instant::now();
@@ -282,7 +281,7 @@ async fn a_2000_row_windows_1251_semicolon_file_with_parents_imports_r2_1_k() {
             format!("{}{}", 1 + i % 11, LETTERS[(i / 11) % 2]),
             "row {i}"
         );
-        assert!(classes.iter().any(|(t, _)| *t == class));
+        assert!(w.has_class(&class));
     }
     // The first student's two parents, invited for that child, with normalised contacts.
     let contacts: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
@@ -339,7 +338,7 @@ async fn a_2000_row_windows_1251_semicolon_file_with_parents_imports_r2_1_k() {
 #[tokio::test]
 async fn the_same_file_twice_creates_no_duplicates_r2_1_k() {
     let app = TestApp::spawn().await;
-    let (school, _) = school_with_classes(&app).await;
+    let school = school_with_classes(&app).build().await.id;
     let c = app.logged_in("admin@test.local").await;
     // A family with two children: the same mother (same phone) in both rows.
     let siblings = "5А;Орлова;Вера;;;Орлова Анна Павловна;+7 (912) 000-00-01;;;;;\r\n\
@@ -423,7 +422,7 @@ async fn the_same_file_twice_creates_no_duplicates_r2_1_k() {
 #[tokio::test]
 async fn one_bad_row_at_the_end_creates_nothing_and_is_named_r2_1_k() {
     let app = TestApp::spawn().await;
-    let (school, _) = school_with_classes(&app).await;
+    let school = school_with_classes(&app).build().await.id;
     let c = app.logged_in("admin@test.local").await;
     let bad = "5Г;Зайцев;Олег;Иванович;01.02.2014;Зайцева Ольга Ивановна;+79125550000;;;;;";
     let preview = uploaded(&app, &c, school, "students", students_file(2000, Some(bad))).await;
@@ -472,9 +471,13 @@ async fn one_bad_row_at_the_end_creates_nothing_and_is_named_r2_1_k() {
 #[tokio::test]
 async fn every_refused_row_names_its_row_column_and_reason_r2_1_k() {
     let app = TestApp::spawn().await;
-    let (school, _) = school_with_classes(&app).await;
     // Someone else on the portal already has this e-mail.
-    app.account("taken@test.local", "Чужой", "Человек").await;
+    let school = school_with_classes(&app)
+        .account("taken@test.local")
+        .called("Чужой", "Человек")
+        .build()
+        .await
+        .id;
     let c = app.logged_in("admin@test.local").await;
     let text = "\u{feff}Класс,Фамилия,Имя,Дата рождения,Родитель 1: ФИО,Родитель 1: E-mail,Родитель 1: Телефон\n\
                 5А,Петров,Илья,02.11.2014,Петрова Ольга,olga@mail.ru,\n\
@@ -530,7 +533,7 @@ async fn every_refused_row_names_its_row_column_and_reason_r2_1_k() {
 #[tokio::test]
 async fn an_xlsx_staff_list_creates_unverified_staff_in_the_staff_room_r2_1_k() {
     let app = TestApp::spawn().await;
-    let (school, _) = school_with_classes(&app).await;
+    let school = school_with_classes(&app).build().await.id;
     let c = app.logged_in("admin@test.local").await;
 
     let mut book = rust_xlsxwriter::Workbook::new();
@@ -686,7 +689,7 @@ async fn an_xlsx_staff_list_creates_unverified_staff_in_the_staff_room_r2_1_k() 
 #[tokio::test]
 async fn an_export_imports_back_as_no_changes_and_is_audited_r2_1_k() {
     let app = TestApp::spawn().await;
-    let (school, _) = school_with_classes(&app).await;
+    let school = school_with_classes(&app).build().await.id;
     let c = app.logged_in("admin@test.local").await;
     let preview = uploaded(&app, &c, school, "students", students_file(120, None)).await;
     assert_eq!(
@@ -777,13 +780,17 @@ async fn an_export_imports_back_as_no_changes_and_is_audited_r2_1_k() {
 #[tokio::test]
 async fn only_the_schools_administrator_imports_and_exports_r2_1_k() {
     let app = TestApp::spawn().await;
-    let (school, classes) = school_with_classes(&app).await;
-    let (_, teacher) = app
-        .person(school, "teacher@test.local", "teacher", None)
-        .await;
-    app.class_teacher(school, classes[0].1, teacher).await;
-    let other = app.school("Школа № 2").await;
-    app.admin(other, "other-admin@test.local").await;
+    let school = school_with_classes(&app)
+        .class_teacher("1А", "teacher@test.local")
+        .build()
+        .await
+        .id;
+    let other = School::new(&app)
+        .named("Школа № 2")
+        .admin("other-admin@test.local")
+        .build()
+        .await
+        .id;
 
     let admin = app.logged_in("admin@test.local").await;
     let res = app.get(&admin, &format!("/s/{school}/import")).await;
@@ -902,7 +909,7 @@ async fn only_the_schools_administrator_imports_and_exports_r2_1_k() {
 #[tokio::test]
 async fn an_oversized_or_unknown_file_is_refused_in_russian_and_not_stored_r2_1_k() {
     let app = TestApp::spawn().await;
-    let (school, _) = school_with_classes(&app).await;
+    let school = school_with_classes(&app).build().await.id;
     let c = app.logged_in("admin@test.local").await;
 
     let mut big = "Класс;Фамилия;Имя\r\n".as_bytes().to_vec();
@@ -956,7 +963,7 @@ async fn an_oversized_or_unknown_file_is_refused_in_russian_and_not_stored_r2_1_
 #[ignore = "needs chromedriver"]
 async fn administrator_uploads_previews_and_applies_a_list_in_a_browser_r2_1_k() {
     let app = TestApp::spawn().await;
-    let (school, _) = school_with_classes(&app).await;
+    let school = school_with_classes(&app).build().await.id;
     let browser = crate::browser::Browser::start().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ученики 5А.csv");
@@ -1021,10 +1028,11 @@ async fn administrator_uploads_previews_and_applies_a_list_in_a_browser_r2_1_k()
 #[tokio::test]
 async fn an_imports_students_and_parents_are_in_their_class_chats_r2_1_k_r2_4_d() {
     let app = TestApp::spawn().await;
-    let (school, classes) = school_with_classes(&app).await;
-    let five_a = classes.iter().find(|(t, _)| t == "5А").unwrap().1;
-    let (_, teacher) = app.person(school, "ct@test.local", "teacher", None).await;
-    app.class_teacher(school, five_a, teacher).await;
+    let w = school_with_classes(&app)
+        .class_teacher("5А", "ct@test.local")
+        .build()
+        .await;
+    let (school, five_a) = (w.id, w.class("5А"));
     let c = app.logged_in("admin@test.local").await;
     for code in ["class_students", "class_parents", "class_teachers"] {
         let res = app

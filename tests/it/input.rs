@@ -252,8 +252,7 @@ fn error_of(html: &str, id: &str) -> String {
 #[tokio::test]
 async fn a_nul_in_the_login_form_shows_the_form_again_with_the_message_next_to_the_login() {
     let app = TestApp::spawn().await;
-    let school = app.school("Школа № 1").await;
-    app.admin(school, "admin@test.local").await;
+    School::new(&app).admin("admin@test.local").build().await;
     let c = app.client();
     // The right login and password, but a NUL in the login: nothing is tried.
     let (res, log) = crate::helpers::log::logged(app.post(
@@ -397,8 +396,7 @@ async fn a_nul_in_the_school_profile_a_class_and_a_chat_title_shows_the_form_wit
 #[tokio::test]
 async fn a_nul_in_a_search_is_dropped_and_the_search_still_works() {
     let app = TestApp::spawn().await;
-    let school = app.school("Школа № 1").await;
-    app.admin(school, "admin@test.local").await;
+    let school = School::new(&app).admin("admin@test.local").build().await.id;
     let c = app.logged_in("admin@test.local").await;
     // «пет» with a NUL and a SOH: finds Петров; a search for «zzz» with them finds nobody.
     let res = app

@@ -7,6 +7,7 @@ use school_portal::config::WebConfig;
 use school_portal::ids::{AccountId, ClassId, MembershipId, SchoolId};
 
 use crate::browser::Browser;
+use crate::helpers::school::SchoolFixture;
 use crate::helpers::smtp::SmtpServer;
 use crate::helpers::*;
 
@@ -18,44 +19,40 @@ struct World {
     six_b: ClassId,
     child: MembershipId,
     ct_membership: MembershipId,
+    f: SchoolFixture,
 }
 
 /// A school with an administrator, a director, the class teacher of 5А, a plain teacher,
 /// a student of 5А (Морозов Артём) with a parent; another school with its administrator.
 async fn world_with(config: WebConfig) -> World {
     let app = TestApp::spawn_with(config).await;
-    let school = app.school("Школа № 1").await;
-    let other = app.school("Школа № 2").await;
-    let five_a = app.class(school, 5, "А").await;
-    let six_b = app.class(school, 6, "Б").await;
-    app.admin(school, "admin@test.local").await;
-    app.person(school, "director@test.local", "director", None)
+    let f = School::new(&app)
+        .class("5А")
+        .class("6Б")
+        .admin("admin@test.local")
+        .director("director@test.local")
+        .class_teacher("5А", "ct@test.local")
+        .teacher("teacher@test.local")
+        .student("5А", "student@test.local")
+        .called("Морозов", "Артём")
+        .parent_of("parent@test.local", "student@test.local")
+        .build()
         .await;
-    let (_, ct) = app.person(school, "ct@test.local", "teacher", None).await;
-    app.class_teacher(school, five_a, ct).await;
-    app.person(school, "teacher@test.local", "teacher", None)
-        .await;
-    let kid = app.account("student@test.local", "Морозов", "Артём").await;
-    let child = app.member(school, kid, "student", Some(five_a)).await;
-    let (_, parent) = app
-        .person(school, "parent@test.local", "parent", None)
-        .await;
-    sqlx::query("insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)")
-        .bind(school)
-        .bind(parent)
-        .bind(child)
-        .execute(&app.db)
+    let other = School::new(&app)
+        .named("Школа № 2")
+        .admin("other-admin@test.local")
+        .build()
         .await
-        .unwrap();
-    app.admin(other, "other-admin@test.local").await;
+        .id;
     World {
-        app,
-        school,
+        school: f.id,
         other,
-        five_a,
-        six_b,
-        child,
-        ct_membership: ct,
+        five_a: f.class("5А"),
+        six_b: f.class("6Б"),
+        child: f.member("student@test.local"),
+        ct_membership: f.member("ct@test.local"),
+        f,
+        app,
     }
 }
 
@@ -602,7 +599,7 @@ async fn a_demoted_inviters_links_stop_working_r2_1_l() {
 
 #[tokio::test]
 async fn a_link_opened_while_someone_is_logged_in_asks_whose_account_and_is_not_consumed_r2_7_a() {
-    let w = world().await;
+    let mut w = world().await;
     let admin = w.app.logged_in("admin@test.local").await;
     let five_a = w.five_a.to_string();
     let (token, _) = create_link(&w, &admin, &[("role", "student"), ("class_id", &five_a)]).await;
@@ -640,9 +637,9 @@ async fn a_link_opened_while_someone_is_logged_in_asks_whose_account_and_is_not_
     assert!(body.contains("уже состоите"));
     assert_eq!(invite_row(&w.app, &token).await.0, 0);
     // A student of another class is not moved by a link.
-    let (_, _) = w
-        .app
-        .person(w.school, "six@test.local", "student", Some(w.six_b))
+    School::new(&w.app)
+        .student("6Б", "six@test.local")
+        .add_to(&mut w.f)
         .await;
     let six = w.app.logged_in("six@test.local").await;
     let body = w
@@ -668,10 +665,11 @@ async fn a_link_opened_while_someone_is_logged_in_asks_whose_account_and_is_not_
 
 #[tokio::test]
 async fn parent_slips_are_printed_per_student_and_link_the_parent_to_that_child_r2_7_a() {
-    let w = world().await;
-    let kid2 = w.app.account("kid2@test.local", "Абрамова", "Вера").await;
-    w.app
-        .member(w.school, kid2, "student", Some(w.five_a))
+    let mut w = world().await;
+    School::new(&w.app)
+        .student("5А", "kid2@test.local")
+        .called("Абрамова", "Вера")
+        .add_to(&mut w.f)
         .await;
     let ct = w.app.logged_in("ct@test.local").await;
     let new = w
@@ -1619,9 +1617,12 @@ async fn invite_tokens_never_reach_the_logs() {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let url = crate::helpers::db::fresh_database().await;
     let fixtures = TestApp::spawn_on(&url, WebConfig::default()).await;
-    let school = fixtures.school("Школа № 1").await;
-    let five_a = fixtures.class(school, 5, "А").await;
-    let admin = fixtures.admin(school, "admin@test.local").await;
+    let f = School::new(&fixtures)
+        .class("5А")
+        .admin("admin@test.local")
+        .build()
+        .await;
+    let (school, five_a, admin) = (f.id, f.class("5А"), f.admin("admin@test.local"));
     let token = school_portal::auth::session::new_token();
     sqlx::query(
         "insert into invites (school_id, id, token_hash, role, class_id, max_uses, needs_approval,

@@ -236,20 +236,19 @@ async fn every_page_each_demo_role_reaches_fits_a_phone_and_shows_its_heading_fi
 #[tokio::test]
 async fn the_menu_marks_the_current_page_and_error_pages_keep_the_logged_in_frame() {
     let app = TestApp::spawn().await;
-    let school = app
-        .school("Муниципальное бюджетное общеобразовательное учреждение «Средняя школа № 7»")
+    let w = School::new(&app)
+        .named("Муниципальное бюджетное общеобразовательное учреждение «Средняя школа № 7»")
+        .class("5А")
+        .admin("admin@test.local")
+        .class_teacher("5А", "teacher@test.local")
+        .build()
         .await;
+    let (school, class) = (w.id, w.class("5А"));
     sqlx::query("update schools set short_name = 'Школа № 7' where id = $1")
         .bind(school)
         .execute(&app.db)
         .await
         .unwrap();
-    let class = app.class(school, 5, "А").await;
-    app.admin(school, "admin@test.local").await;
-    let (_, teacher) = app
-        .person(school, "teacher@test.local", "teacher", None)
-        .await;
-    app.class_teacher(school, class, teacher).await;
     let admin = app.logged_in("admin@test.local").await;
 
     let page = app

@@ -10,23 +10,18 @@ use crate::helpers::*;
 
 /// A class teacher's class of `n` students (long names, as real lists have).
 async fn class_of(app: &TestApp, n: usize) -> (school_portal::ids::SchoolId, String) {
-    let school = app
-        .school("МБОУ «Средняя общеобразовательная школа № 8 имени А. С. Пушкина»")
-        .await;
-    let class = app.class(school, 5, "А").await;
-    let (_, ct) = app.person(school, "ct@test.local", "teacher", None).await;
-    app.class_teacher(school, class, ct).await;
+    let mut school = School::new(app)
+        .named("МБОУ «Средняя общеобразовательная школа № 8 имени А. С. Пушкина»")
+        .class("5А")
+        .class_teacher("5А", "ct@test.local");
     for i in 0..n {
-        let kid = app
-            .account(
-                &format!("kid{i}@test.local"),
-                &format!("Константинопольская-Преображенская{i}"),
-                "Александра",
-            )
-            .await;
-        app.member(school, kid, "student", Some(class)).await;
+        school = school.student("5А", &format!("kid{i}@test.local")).called(
+            &format!("Константинопольская-Преображенская{i}"),
+            "Александра",
+        );
     }
-    (school, class.to_string())
+    let w = school.build().await;
+    (w.id, w.class("5А").to_string())
 }
 
 #[tokio::test]

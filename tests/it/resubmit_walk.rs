@@ -256,7 +256,27 @@ async fn invite_of(w: &World, class: ClassId, age_days: i32) -> Uuid {
 
 /// The walked routes, in the order sent (a route that ends an object comes after the ones
 /// that use it).
-async fn cases(w: &World) -> Vec<Case> {
+async fn cases(w: &mut World) -> Vec<Case> {
+    School::new(&w.app)
+        // A class nobody is in, to delete; another for a class teacher to be assigned to.
+        .class("9Я")
+        .class("10В")
+        // The people the movements move, and the one who changes their password.
+        .student("5А", "mover@test.local")
+        .student("5А", "leaver@test.local")
+        .staff("staff-leaver@test.local")
+        .teacher("changer@test.local")
+        // Someone with an account, not in the school yet, who joins by the parents' link.
+        .account("joiner@test.local")
+        .called("Вступов", "Иван")
+        .account("regional@test.local")
+        .called("Регионова", "Римма")
+        // A pupil's request the bulk approval takes.
+        .account("pupil@test.local")
+        .called("Ученикова", "Юля")
+        .add_to(&mut w.fixture)
+        .await;
+    let w = &*w;
     let school = w.school;
     let s = |p: &str| p.replace("{school_id}", &school.to_string());
     let fill = |p: &str| w.fill(p, None, None).unwrap();
@@ -273,36 +293,16 @@ async fn cases(w: &World) -> Vec<Case> {
     assert_eq!(w.people[7].who, Who::Director);
     assert_eq!(w.people[8].who, Who::Admin);
     assert_eq!(w.people[9].who, Who::Operator);
-    // A class nobody is in, to delete; another for a class teacher to be assigned to.
-    let empty = w.app.class(school, 9, "Я").await;
-    let ten_v = w.app.class(school, 10, "В").await;
+    let f = &w.fixture;
+    let (empty, ten_v) = (f.class("9Я"), f.class("10В"));
     let teacher = membership_of(w, "teacher@test.local").await;
     let spare = w.spare_teacher.to_string();
-    // The people the movements move, and the one who changes their password.
-    let (_, mover) = w
-        .app
-        .person(school, "mover@test.local", "student", Some(w.five_a))
-        .await;
-    let (_, leaver) = w
-        .app
-        .person(school, "leaver@test.local", "student", Some(w.five_a))
-        .await;
-    let (_, staff_leaver) = w
-        .app
-        .person(school, "staff-leaver@test.local", "staff", None)
-        .await;
-    w.app
-        .person(school, "changer@test.local", "teacher", None)
-        .await;
+    let mover = f.member("mover@test.local");
+    let leaver = f.member("leaver@test.local");
+    let staff_leaver = f.member("staff-leaver@test.local");
     let changer = w.app.logged_in("changer@test.local").await;
-    // Someone with an account, not in the school yet, who joins by the parents' link.
-    w.app.account("joiner@test.local", "Вступов", "Иван").await;
-    w.app
-        .account("regional@test.local", "Регионова", "Римма")
-        .await;
     let joiner = w.app.logged_in("joiner@test.local").await;
-    // A pupil's request the bulk approval takes.
-    let pupil = w.app.account("pupil@test.local", "Ученикова", "Юля").await;
+    let pupil = f.account("pupil@test.local");
     let pupil_request = Uuid::now_v7();
     sqlx::query(
         "insert into join_requests (school_id, id, invite_id, account_id, role, class_id)
@@ -851,8 +851,8 @@ async fn cases(w: &World) -> Vec<Case> {
 
 #[tokio::test]
 async fn every_post_route_sent_again_shows_the_first_result_and_changes_nothing() {
-    let w = world().await;
-    let cases = cases(&w).await;
+    let mut w = world().await;
+    let cases = cases(&mut w).await;
 
     // The lists cover the route table exactly: a new POST route fails here until it is
     // walked, sent twice by a named test, or exempted with a reason.

@@ -11,6 +11,7 @@ use school_portal::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use school_portal::web::RouteRow;
 use uuid::Uuid;
 
+use crate::helpers::school::SchoolFixture;
 use crate::helpers::*;
 
 /// Who asks.
@@ -114,6 +115,8 @@ pub(crate) struct World {
     pub(crate) broadcast: Uuid,
     pub(crate) feed_token: String,
     pub(crate) parent: AccountId,
+    /// School A as built, for a test to add to.
+    pub(crate) fixture: SchoolFixture,
 }
 
 fn facts(account: AccountId, roles: &[Role], led: &[ClassId], taught: &[ClassId]) -> Facts {
@@ -142,76 +145,66 @@ pub(crate) async fn world() -> World {
         ..WebConfig::default()
     })
     .await;
-    let school = app.school("Школа № 1").await;
-    let other = app.school("Школа № 2").await;
-    let five_a = app.class(school, 5, "А").await;
-    let five_b = app.class(school, 5, "Б").await;
-    let admin = app.admin(school, "admin@test.local").await;
-    let (director, _) = app
-        .person(school, "director@test.local", "director", None)
+    let f = School::new(&app)
+        .class("5А")
+        .class("5Б")
+        .admin("admin@test.local")
+        .director("director@test.local")
+        .deputy("deputy@test.local")
+        .teacher("teacher@test.local")
+        .class_teacher("5А", "ct-a@test.local")
+        .class_teacher("5Б", "ct-b@test.local")
+        .student("5А", "student@test.local")
+        .parent_of("parent@test.local", "student@test.local")
+        // A subject taught in 5А by the teacher; a spare assignment the walk may delete.
+        .teaches("teacher@test.local", "Математика", "5А")
+        .subject("Музыка")
+        .teacher("spare@test.local")
+        // A chat of 5А, owned by its class teacher, with the student in it.
+        .chat("5А", "class_students", "Ученики 5А", "ct-a@test.local")
+        .in_chat("Ученики 5А", "student@test.local")
+        // Someone not in the school, who files a request by the parents' link below.
+        .account("requester@test.local")
+        .called("Заявкин", "Зиновий")
+        // A teacher waiting for status confirmation; a staff member proposed for admin
+        // rights.
+        .teacher("unverified@test.local")
+        .unverified()
+        .staff("candidate@test.local")
+        .build()
         .await;
-    let (deputy, _) = app
-        .person(school, "deputy@test.local", "deputy", None)
-        .await;
-    let (teacher, teacher_m) = app
-        .person(school, "teacher@test.local", "teacher", None)
-        .await;
-    let (ct_a, ct_a_m) = app.person(school, "ct-a@test.local", "teacher", None).await;
-    app.class_teacher(school, five_a, ct_a_m).await;
-    let (ct_b, ct_b_m) = app.person(school, "ct-b@test.local", "teacher", None).await;
-    app.class_teacher(school, five_b, ct_b_m).await;
-    let (kid_account, kid) = app
-        .person(school, "student@test.local", "student", Some(five_a))
-        .await;
-    let (parent, parent_m) = app
-        .person(school, "parent@test.local", "parent", None)
-        .await;
-    exec(
-        &app,
-        "insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)",
-        &[school.0, parent_m.0, kid.0],
-    )
-    .await;
-    let other_admin = app.admin(other, "other-admin@test.local").await;
+    let other_admin = School::new(&app)
+        .named("Школа № 2")
+        .admin("other-admin@test.local")
+        .build()
+        .await
+        .admin("other-admin@test.local");
     let operator = app.operator("operator@test.local").await;
-
-    // A subject taught in 5А by the teacher; a spare assignment the walk may delete.
-    let subject = Uuid::now_v7();
-    let spare_subject = Uuid::now_v7();
-    exec(
-        &app,
-        "insert into subjects (school_id, id, kind, name) values ($1, $2, 'subject', 'Математика'),
-                ($1, $3, 'subject', 'Музыка')",
-        &[school.0, subject, spare_subject],
-    )
-    .await;
-    exec(
-        &app,
-        "insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
-         values ($1, gen_random_uuid(), $2, $3, $4)",
-        &[school.0, subject, five_a.0, teacher_m.0],
-    )
-    .await;
-    let (_, spare_teacher) = app
-        .person(school, "spare@test.local", "teacher", None)
-        .await;
+    let (school, five_a, five_b) = (f.id, f.class("5А"), f.class("5Б"));
+    let admin = f.admin("admin@test.local");
+    let account = |email| f.account(email);
+    let (director, deputy, teacher) = (
+        account("director@test.local"),
+        account("deputy@test.local"),
+        account("teacher@test.local"),
+    );
+    let (ct_a, ct_b, kid_account, parent) = (
+        account("ct-a@test.local"),
+        account("ct-b@test.local"),
+        account("student@test.local"),
+        account("parent@test.local"),
+    );
+    let kid = f.member("student@test.local");
+    let (subject, spare_subject) = (f.subject("Математика"), f.subject("Музыка"));
+    let spare_teacher = f.member("spare@test.local");
     let assignment = Uuid::now_v7();
-    // A chat of 5А, owned by its class teacher, with the student in it.
-    let chat = Uuid::now_v7();
-    exec(
-        &app,
-        "insert into chats (school_id, id, kind, title, owner_id, class_id)
-         values ($1, $2, 'class_students', 'Ученики 5А', $3, $4)",
-        &[school.0, chat, ct_a_m.0, five_a.0],
-    )
-    .await;
-    exec(
-        &app,
-        "insert into chat_members (school_id, chat_id, member_id, role)
-         values ($1, $2, $3, 'owner'), ($1, $2, $4, 'member')",
-        &[school.0, chat, ct_a_m.0, kid.0],
-    )
-    .await;
+    let chat = f.chat("Ученики 5А");
+    let requester = account("requester@test.local");
+    let (unverified_account, unverified) = (
+        account("unverified@test.local"),
+        f.member("unverified@test.local"),
+    );
+    let candidate = account("candidate@test.local");
     // A parents' link of 5А and a request filed by it.
     let invite = Uuid::now_v7();
     let invite_token = school_portal::auth::session::new_token();
@@ -228,9 +221,6 @@ pub(crate) async fn world() -> World {
     .execute(&app.db)
     .await
     .unwrap();
-    let requester = app
-        .account("requester@test.local", "Заявкин", "Зиновий")
-        .await;
     let request = Uuid::now_v7();
     exec(
         &app,
@@ -239,19 +229,7 @@ pub(crate) async fn world() -> World {
         &[school.0, request, invite, requester.0, five_a.0],
     )
     .await;
-    // A teacher waiting for status confirmation; a staff member proposed for admin rights.
-    let (unverified_account, unverified) = app
-        .person(school, "unverified@test.local", "teacher", None)
-        .await;
-    exec(
-        &app,
-        "update memberships set verification = 'unverified' where id = $1",
-        &[unverified.0],
-    )
-    .await;
-    let (candidate, _) = app
-        .person(school, "candidate@test.local", "staff", None)
-        .await;
+    // The staff member's proposal for admin rights.
     let grant = Uuid::now_v7();
     exec(
         &app,
@@ -511,6 +489,7 @@ pub(crate) async fn world() -> World {
         password_token,
         admin,
         people,
+        fixture: f,
     };
     w.repair().await;
     w

@@ -26,14 +26,20 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn name_search_uses_the_school_s_normalised_names_and_follows_a_rename() {
     let app = TestApp::spawn().await;
-    let s = app.school("Школа № 1").await;
-    let other = app.school("Школа № 2").await;
-    app.admin(s, "admin@test.local").await;
-    let yolkina = app.account("y@test.local", "Ёлкина", "Мария").await;
-    app.member(s, yolkina, "parent", None).await;
+    let w = School::new(&app)
+        .admin("admin@test.local")
+        .member("y@test.local", "parent")
+        .called("Ёлкина", "Мария")
+        .build()
+        .await;
+    let (s, yolkina) = (w.id, w.account("y@test.local"));
     // The same name in another school is never found from this one.
-    let twin = app.account("twin@test.local", "Ёлкина", "Мария").await;
-    app.member(other, twin, "parent", None).await;
+    School::new(&app)
+        .named("Школа № 2")
+        .member("twin@test.local", "parent")
+        .called("Ёлкина", "Мария")
+        .build()
+        .await;
     let c = app.logged_in("admin@test.local").await;
 
     for q in ["елкин", "ЁЛКИНА", "лкина мар", "мария иван"] {
@@ -71,18 +77,13 @@ async fn rows(app: &TestApp, c: &reqwest::Client, s: SchoolId, page: &str) -> us
 #[tokio::test]
 async fn the_people_list_is_paged_and_a_page_past_the_end_is_empty_not_an_error() {
     let app = TestApp::spawn().await;
-    let s = app.school("Школа № 1").await;
-    app.admin(s, "admin@test.local").await;
+    let mut school = School::new(&app).admin("admin@test.local");
     for i in 0..59 {
-        let a = app
-            .account(
-                &format!("p{i}@test.local"),
-                &format!("Фамилия{i:02}"),
-                "Имя",
-            )
-            .await;
-        app.member(s, a, "parent", None).await;
+        school = school
+            .member(&format!("p{i}@test.local"), "parent")
+            .called(&format!("Фамилия{i:02}"), "Имя");
     }
+    let s = school.build().await.id;
     let c = app.logged_in("admin@test.local").await;
     // 60 people: 50 on the first page, 10 on the second, none further on.
     assert_eq!(rows(&app, &c, s, "1").await, 50);
@@ -106,16 +107,18 @@ async fn members_shown(app: &TestApp, c: &reqwest::Client, name: &str) -> String
 async fn the_operator_s_list_counts_active_members_from_kept_aggregates() {
     let app = TestApp::spawn().await;
     app.operator("op@test.local").await;
-    let s = app.school("Школа № 7").await;
-    let five_a = app.class(s, 5, "А").await;
-    let mut people = Vec::new();
-    for i in 0..3 {
-        people.push(
-            app.person(s, &format!("k{i}@test.local"), "student", Some(five_a))
-                .await
-                .1,
-        );
-    }
+    let w = School::new(&app)
+        .named("Школа № 7")
+        .class("5А")
+        .student("5А", "k0@test.local")
+        .student("5А", "k1@test.local")
+        .student("5А", "k2@test.local")
+        .build()
+        .await;
+    let s = w.id;
+    let people: Vec<_> = (0..3)
+        .map(|i| w.member(&format!("k{i}@test.local")))
+        .collect();
     let c = app.logged_in("op@test.local").await;
     assert!(
         members_shown(&app, &c, "Школа № 7")
@@ -277,9 +280,7 @@ async fn list_page(
 #[tokio::test]
 async fn the_people_list_is_in_alphabetical_order_each_person_once_across_pages() {
     let app = TestApp::spawn().await;
-    let s = app.school("Школа № 1").await;
-    let five_a = app.class(s, 5, "А").await;
-    app.admin(s, "admin@test.local").await;
+    let mut school = School::new(&app).class("5А").admin("admin@test.local");
     // Case and ё do not move a name: «ёлкина» and «Ежова» sort as «е…», after «Дёмин».
     let named = [
         ("ya@test.local", "Яковлев", "Пётр"),
@@ -291,24 +292,20 @@ async fn the_people_list_is_in_alphabetical_order_each_person_once_across_pages(
         ("km@test.local", "Кимова", "Анна"),
     ];
     for (email, surname, given) in named {
-        let a = app.account(email, surname, given).await;
-        app.member(s, a, "parent", None).await;
+        school = school.member(email, "parent").called(surname, given);
     }
     // A teacher who is also a parent is one person with two roles.
-    let both = app.account("both@test.local", "Борисова", "Вера").await;
-    app.member(s, both, "teacher", None).await;
-    app.member(s, both, "parent", None).await;
+    school = school
+        .teacher("both@test.local")
+        .called("Борисова", "Вера")
+        .also("parent");
     // And enough people to need a second page.
     for i in 0..45 {
-        let a = app
-            .account(
-                &format!("m{i}@test.local"),
-                &format!("Морозов{i:02}"),
-                "Иван",
-            )
-            .await;
-        app.member(s, a, "student", Some(five_a)).await;
+        school = school
+            .student("5А", &format!("m{i}@test.local"))
+            .called(&format!("Морозов{i:02}"), "Иван");
     }
+    let s = school.build().await.id;
     let c = app.logged_in("admin@test.local").await;
     let (first, found) = list_page(&app, &c, s, 1).await;
     let (second, _) = list_page(&app, &c, s, 2).await;

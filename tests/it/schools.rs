@@ -110,7 +110,7 @@ async fn operator_creates_a_school_once_even_if_the_form_is_sent_twice_r2_1_d() 
 async fn operator_appoints_the_administrator_who_sets_a_password_and_edits_the_profile_r2_2() {
     let app = TestApp::spawn().await;
     app.operator("op@test.local").await;
-    let school = app.school("МБОУ СОШ № 3").await;
+    let school = School::new(&app).named("МБОУ СОШ № 3").build().await.id;
     let op = app.logged_in("op@test.local").await;
     let path = format!("/operator/schools/{school}/admins");
 
@@ -311,12 +311,21 @@ async fn the_audit_log_cannot_be_changed() {
 #[tokio::test]
 async fn the_database_refuses_links_across_schools() {
     let app = TestApp::spawn().await;
-    let one = app.school("Школа № 1").await;
-    let two = app.school("Школа № 2").await;
-    let class_in_two = app.class(two, 5, "А").await;
-    let account = app.account("s@test.local", "Сидоров", "Сидор").await;
+    let one = School::new(&app)
+        .account("s@test.local")
+        .called("Сидоров", "Сидор")
+        .build()
+        .await;
+    let account = one.account("s@test.local");
+    let class_in_two = School::new(&app)
+        .named("Школа № 2")
+        .class("5А")
+        .build()
+        .await
+        .class("5А");
+    // By hand: the row the database must refuse.
     let res = sqlx::query("insert into memberships (school_id, id, account_id, role, class_id) values ($1, gen_random_uuid(), $2, 'student', $3)")
-        .bind(one)
+        .bind(one.id)
         .bind(account)
         .bind(class_in_two)
         .execute(&app.db)
@@ -330,11 +339,13 @@ async fn the_database_refuses_links_across_schools() {
 #[tokio::test]
 async fn what_people_type_is_escaped_everywhere() {
     let app = TestApp::spawn().await;
-    let school = app.school("<script>alert('школа')</script>").await;
-    let account = app
-        .account("x@test.local", "<script>alert(1)</script>", "<b>Имя</b>")
-        .await;
-    app.member(school, account, "director", None).await;
+    let school = School::new(&app)
+        .named("<script>alert('школа')</script>")
+        .director("x@test.local")
+        .called("<script>alert(1)</script>", "<b>Имя</b>")
+        .build()
+        .await
+        .id;
     let c = app.logged_in("x@test.local").await;
     for path in [
         format!("/s/{school}"),
@@ -356,7 +367,7 @@ async fn what_people_type_is_escaped_everywhere() {
 #[tokio::test]
 async fn the_database_refuses_a_time_zone_the_portal_does_not_support() {
     let app = TestApp::spawn().await;
-    let school = app.school("Школа № 1").await;
+    let school = School::new(&app).build().await.id;
     let err = sqlx::query("update schools set timezone = 'Europe/Berlin' where id = $1")
         .bind(school)
         .execute(&app.db)

@@ -4,6 +4,7 @@
 //! ends none of the person's sessions; registration by a link answers alike for a new and a
 //! registered contact.
 
+use crate::helpers::school::SchoolFixture;
 use crate::helpers::*;
 use school_portal::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use uuid::Uuid;
@@ -22,21 +23,12 @@ struct World {
     a: SchoolId,
     b: SchoolId,
     b_class: ClassId,
+    /// School B, to add people to.
+    fb: SchoolFixture,
     admin_b: reqwest::Client,
     people: Vec<PersonA>,
     /// A's people logged in before B acts.
     clients: Vec<reqwest::Client>,
-}
-
-async fn set_person(app: &TestApp, id: AccountId, surname: &str, given: &str, phone: &str) {
-    sqlx::query("update accounts set surname = $2, given_name = $3, phone = $4 where id = $1")
-        .bind(id)
-        .bind(surname)
-        .bind(given)
-        .bind(phone)
-        .execute(&app.db)
-        .await
-        .unwrap();
 }
 
 async fn world() -> World {
@@ -46,67 +38,58 @@ async fn world() -> World {
         ..Default::default()
     })
     .await;
-    let a = app.school("Школа А").await;
-    let b = app.school("Школа Б").await;
-    let a_class = app.class(a, 5, "А").await;
-    let b_class = app.class(b, 5, "А").await;
-    let admin_a = app.admin(a, "admin.a@test.local").await;
-    let (pupil, pupil_m) = app
-        .person(a, "pupil.a@test.local", "student", Some(a_class))
+    let a = School::new(&app)
+        .named("Школа А")
+        .class("5А")
+        .admin("admin.a@test.local")
+        .called("Админова", "Василиса")
+        .phone("+79120000004")
+        .student("5А", "pupil.a@test.local")
+        .called("Ученикова", "Злата")
+        .phone("+79120000001")
+        .parent_of("parent.a@test.local", "pupil.a@test.local")
+        .called("Родителева", "Марфа")
+        .phone("+79120000002")
+        .teacher("teacher.a@test.local")
+        .called("Учителев", "Савелий")
+        .phone("+79120000003")
+        .build()
         .await;
-    let (parent, parent_m) = app.person(a, "parent.a@test.local", "parent", None).await;
-    sqlx::query("insert into parent_links (school_id, parent_id, child_id) values ($1, $2, $3)")
-        .bind(a)
-        .bind(parent_m)
-        .bind(pupil_m)
-        .execute(&app.db)
-        .await
-        .unwrap();
-    let (teacher, _) = app.person(a, "teacher.a@test.local", "teacher", None).await;
+    let b = School::new(&app)
+        .named("Школа Б")
+        .class("5А")
+        .admin("admin.b@test.local")
+        .build()
+        .await;
+    let person = |email, surname, given, phone| PersonA {
+        account: a.account(email),
+        surname,
+        given,
+        email,
+        phone,
+    };
     let people = vec![
-        PersonA {
-            account: pupil,
-            surname: "Ученикова",
-            given: "Злата",
-            email: "pupil.a@test.local",
-            phone: "+79120000001",
-        },
-        PersonA {
-            account: parent,
-            surname: "Родителева",
-            given: "Марфа",
-            email: "parent.a@test.local",
-            phone: "+79120000002",
-        },
-        PersonA {
-            account: teacher,
-            surname: "Учителев",
-            given: "Савелий",
-            email: "teacher.a@test.local",
-            phone: "+79120000003",
-        },
-        PersonA {
-            account: admin_a,
-            surname: "Админова",
-            given: "Василиса",
-            email: "admin.a@test.local",
-            phone: "+79120000004",
-        },
+        person("pupil.a@test.local", "Ученикова", "Злата", "+79120000001"),
+        person("parent.a@test.local", "Родителева", "Марфа", "+79120000002"),
+        person(
+            "teacher.a@test.local",
+            "Учителев",
+            "Савелий",
+            "+79120000003",
+        ),
+        person("admin.a@test.local", "Админова", "Василиса", "+79120000004"),
     ];
-    for p in &people {
-        set_person(&app, p.account, p.surname, p.given, p.phone).await;
-    }
     let mut clients = Vec::new();
     for p in &people {
         clients.push(app.logged_in(p.email).await);
     }
-    app.admin(b, "admin.b@test.local").await;
     let admin_b = app.logged_in("admin.b@test.local").await;
     World {
+        a: a.id,
+        b: b.id,
+        b_class: b.class("5А"),
+        fb: b,
         app,
-        a,
-        b,
-        b_class,
         admin_b,
         people,
         clients,
@@ -534,9 +517,15 @@ async fn a_person_of_school_a_who_accepts_school_bs_offer_appears_in_b_with_cons
 
 #[tokio::test]
 async fn staff_leaving_in_school_b_does_not_end_the_persons_sessions_in_school_a() {
-    let w = world().await;
+    let mut w = world().await;
+    let (email, account) = (w.people[2].email, w.people[2].account);
+    School::new(&w.app)
+        .known(email, account)
+        .teacher(email)
+        .add_to(&mut w.fb)
+        .await;
+    let member_b: MembershipId = w.fb.member(email);
     let teacher = &w.people[2];
-    let member_b: MembershipId = w.app.member(w.b, teacher.account, "teacher", None).await;
     let c = &w.clients[2];
     assert_eq!(w.app.get(c, &format!("/s/{}", w.b)).await.status(), 200);
     let before = w.snapshot().await;

@@ -51,6 +51,24 @@ enum Step {
         surname: String,
         given: String,
     },
+    Phone(String),
+    Unverified,
+    Also(String),
+    Account {
+        email: String,
+        known: Option<AccountId>,
+    },
+    Subject(String),
+    Chat {
+        class: String,
+        kind: String,
+        title: String,
+        owner: String,
+    },
+    InChat {
+        title: String,
+        email: String,
+    },
 }
 
 /// The description of a school, built by [`School::build`].
@@ -66,7 +84,12 @@ pub struct SchoolFixture {
     classes: HashMap<String, ClassId>,
     people: HashMap<String, (AccountId, MembershipId)>,
     admins: HashMap<String, AccountId>,
+    /// Accounts that are in no school of the description (`School::account`).
+    accounts: HashMap<String, AccountId>,
     subjects: HashMap<String, Uuid>,
+    chats: HashMap<String, Uuid>,
+    /// The further memberships of a person (`School::also`), by e-mail and role.
+    more: HashMap<(String, String), MembershipId>,
 }
 
 impl<'a> School<'a> {
@@ -167,17 +190,95 @@ impl<'a> School<'a> {
         self
     }
 
+    /// The phone of the person named last.
+    pub fn phone(mut self, phone: &str) -> Self {
+        self.steps.push(Step::Phone(phone.to_owned()));
+        self
+    }
+
+    /// The staff member named last still awaits the confirmation of their status.
+    pub fn unverified(mut self) -> Self {
+        self.steps.push(Step::Unverified);
+        self
+    }
+
+    /// The person named last has `role` too (a teacher who is also a parent, say): a
+    /// second membership, found by [`SchoolFixture::member_as`].
+    pub fn also(mut self, role: &str) -> Self {
+        self.steps.push(Step::Also(role.to_owned()));
+        self
+    }
+
+    /// Someone with an account who is in no school (yet): a newcomer, a requester. A role
+    /// step naming them later makes them a member on this account.
+    pub fn account(mut self, email: &str) -> Self {
+        self.steps.push(Step::Account {
+            email: email.to_owned(),
+            known: None,
+        });
+        self
+    }
+
+    /// A person who has an account already (another school's, say), named here by
+    /// `email`: a role step naming them makes them a member of this school too.
+    pub fn known(mut self, email: &str, account: AccountId) -> Self {
+        self.steps.push(Step::Account {
+            email: email.to_owned(),
+            known: Some(account),
+        });
+        self
+    }
+
+    /// A subject by its name that nobody teaches yet (once per school).
+    pub fn subject(mut self, name: &str) -> Self {
+        self.steps.push(Step::Subject(name.to_owned()));
+        self
+    }
+
+    /// A chat of `class` (`kind` as in `chats.kind`) owned by `owner`, who is its first
+    /// member; found by its title.
+    pub fn chat(mut self, class: &str, kind: &str, title: &str, owner: &str) -> Self {
+        self.steps.push(Step::Chat {
+            class: class.to_owned(),
+            kind: kind.to_owned(),
+            title: title.to_owned(),
+            owner: owner.to_owned(),
+        });
+        self
+    }
+
+    /// `email` is a member of the chat titled `title`.
+    pub fn in_chat(mut self, title: &str, email: &str) -> Self {
+        self.steps.push(Step::InChat {
+            title: title.to_owned(),
+            email: email.to_owned(),
+        });
+        self
+    }
+
     pub async fn build(self) -> SchoolFixture {
-        let app = self.app;
-        let id = app.school(&self.name).await;
+        let id = self.app.school(&self.name).await;
         let mut w = SchoolFixture {
             id,
             classes: HashMap::new(),
             people: HashMap::new(),
             admins: HashMap::new(),
+            accounts: HashMap::new(),
             subjects: HashMap::new(),
+            chats: HashMap::new(),
+            more: HashMap::new(),
         };
-        let mut last: Option<AccountId> = None;
+        self.add_to(&mut w).await;
+        w
+    }
+
+    /// The described classes, people and things added to a school built before (the name
+    /// is not used): what a test adds to its world half-way, with the handles the fixture
+    /// already has.
+    pub async fn add_to(self, w: &mut SchoolFixture) {
+        let app = self.app;
+        let id = w.id;
+        let mut last: Option<String> = None;
         for step in self.steps {
             let person = match &step {
                 Step::Admin(email)
@@ -185,8 +286,16 @@ impl<'a> School<'a> {
                 | Step::ClassTeacher { email, .. }
                 | Step::Student { email, .. }
                 | Step::ParentOf { email, .. }
-                | Step::Teaches { email, .. } => Some(email.clone()),
-                Step::Class(_) | Step::Called { .. } => None,
+                | Step::Teaches { email, .. }
+                | Step::Account { email, .. } => Some(email.clone()),
+                Step::Class(_)
+                | Step::Called { .. }
+                | Step::Phone(_)
+                | Step::Unverified
+                | Step::Also(_)
+                | Step::Subject(_)
+                | Step::Chat { .. }
+                | Step::InChat { .. } => None,
             };
             match step {
                 Step::Class(title) => {
@@ -199,7 +308,7 @@ impl<'a> School<'a> {
                     w.admins.insert(email, account);
                 }
                 Step::Member { email, role } => {
-                    let person = app.person(id, &email, &role, None).await;
+                    let person = w.new_person(app, &email, &role, None).await;
                     w.people.insert(email, person);
                 }
                 Step::ClassTeacher { class, email } => {
@@ -207,9 +316,8 @@ impl<'a> School<'a> {
                     app.class_teacher(id, w.class(&class), teacher).await;
                 }
                 Step::Student { class, email } => {
-                    let person = app
-                        .person(id, &email, "student", Some(w.class(&class)))
-                        .await;
+                    let class = w.class(&class);
+                    let person = w.new_person(app, &email, "student", Some(class)).await;
                     w.people.insert(email, person);
                 }
                 Step::ParentOf { email, child } => {
@@ -230,22 +338,7 @@ impl<'a> School<'a> {
                     class,
                 } => {
                     let teacher = w.member_or_new(app, &email, "teacher").await;
-                    let subject = match w.subjects.get(&subject) {
-                        Some(&s) => s,
-                        None => {
-                            let s: Uuid = sqlx::query_scalar(
-                                "insert into subjects (school_id, id, kind, name)
-                                 values ($1, gen_random_uuid(), 'subject', $2) returning id",
-                            )
-                            .bind(id)
-                            .bind(&subject)
-                            .fetch_one(&app.db)
-                            .await
-                            .expect("subject");
-                            w.subjects.insert(subject, s);
-                            s
-                        }
-                    };
+                    let subject = w.subject_or_new(app, &subject).await;
                     sqlx::query(
                         "insert into teaching_assignments (school_id, id, subject_id, class_id, teacher_id)
                          values ($1, gen_random_uuid(), $2, $3, $4)",
@@ -259,7 +352,7 @@ impl<'a> School<'a> {
                     .expect("teaching assignment");
                 }
                 Step::Called { surname, given } => {
-                    let account = last.expect("called() follows a person");
+                    let account = w.account(last.as_deref().expect("called() follows a person"));
                     sqlx::query("update accounts set surname = $2, given_name = $3 where id = $1")
                         .bind(account)
                         .bind(surname)
@@ -268,12 +361,89 @@ impl<'a> School<'a> {
                         .await
                         .expect("name");
                 }
+                Step::Phone(phone) => {
+                    let account = w.account(last.as_deref().expect("phone() follows a person"));
+                    sqlx::query("update accounts set phone = $2 where id = $1")
+                        .bind(account)
+                        .bind(phone)
+                        .execute(&app.db)
+                        .await
+                        .expect("phone");
+                }
+                Step::Unverified => {
+                    let member = w.member(last.as_deref().expect("unverified() follows a person"));
+                    sqlx::query("update memberships set verification = 'unverified' where id = $1")
+                        .bind(member)
+                        .execute(&app.db)
+                        .await
+                        .expect("unverified");
+                }
+                Step::Also(role) => {
+                    let email = last.clone().expect("also() follows a person");
+                    let account = w.account(&email);
+                    let member = app.member(id, account, &role, None).await;
+                    w.more.insert((email, role), member);
+                }
+                Step::Account { email, known } => {
+                    let account = match known {
+                        Some(account) => account,
+                        None => app.account(&email, "Петров", "Пётр").await,
+                    };
+                    w.accounts.insert(email, account);
+                }
+                Step::Subject(name) => {
+                    w.subject_or_new(app, &name).await;
+                }
+                Step::Chat {
+                    class,
+                    kind,
+                    title,
+                    owner,
+                } => {
+                    let chat = Uuid::now_v7();
+                    let owner = w.member(&owner);
+                    sqlx::query(
+                        "insert into chats (school_id, id, kind, title, owner_id, class_id)
+                         values ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(id)
+                    .bind(chat)
+                    .bind(&kind)
+                    .bind(&title)
+                    .bind(owner)
+                    .bind(w.class(&class))
+                    .execute(&app.db)
+                    .await
+                    .expect("chat");
+                    sqlx::query(
+                        "insert into chat_members (school_id, chat_id, member_id, role)
+                         values ($1, $2, $3, 'owner')",
+                    )
+                    .bind(id)
+                    .bind(chat)
+                    .bind(owner)
+                    .execute(&app.db)
+                    .await
+                    .expect("chat owner");
+                    w.chats.insert(title, chat);
+                }
+                Step::InChat { title, email } => {
+                    sqlx::query(
+                        "insert into chat_members (school_id, chat_id, member_id, role)
+                         values ($1, $2, $3, 'member')",
+                    )
+                    .bind(id)
+                    .bind(w.chat(&title))
+                    .bind(w.member(&email))
+                    .execute(&app.db)
+                    .await
+                    .expect("chat member");
+                }
             }
-            if let Some(email) = person {
-                last = Some(w.account(&email));
+            if person.is_some() {
+                last = person;
             }
         }
-        w
     }
 }
 
@@ -283,11 +453,61 @@ impl SchoolFixture {
         match self.people.get(email) {
             Some(&(_, m)) => m,
             None => {
-                let person = app.person(self.id, email, role, None).await;
+                let person = self.new_person(app, email, role, None).await;
                 self.people.insert(email.to_owned(), person);
                 person.1
             }
         }
+    }
+
+    /// A new member: on the account named by [`School::account`] if there is one (a
+    /// newcomer joining), else on a new account.
+    async fn new_person(
+        &mut self,
+        app: &TestApp,
+        email: &str,
+        role: &str,
+        class: Option<ClassId>,
+    ) -> (AccountId, MembershipId) {
+        match self.accounts.remove(email) {
+            Some(account) => (account, app.member(self.id, account, role, class).await),
+            None => app.person(self.id, email, role, class).await,
+        }
+    }
+
+    async fn subject_or_new(&mut self, app: &TestApp, name: &str) -> Uuid {
+        if let Some(&s) = self.subjects.get(name) {
+            return s;
+        }
+        let s: Uuid = sqlx::query_scalar(
+            "insert into subjects (school_id, id, kind, name)
+             values ($1, gen_random_uuid(), 'subject', $2) returning id",
+        )
+        .bind(self.id)
+        .bind(name)
+        .fetch_one(&app.db)
+        .await
+        .expect("subject");
+        self.subjects.insert(name.to_owned(), s);
+        s
+    }
+
+    /// The id of a chat the description named (by [`School::chat`]), by its title.
+    #[track_caller]
+    pub fn chat(&self, title: &str) -> Uuid {
+        *self
+            .chats
+            .get(title)
+            .unwrap_or_else(|| panic!("no chat {title} in the fixture"))
+    }
+
+    /// The membership of `email` in `role` named by [`School::also`].
+    #[track_caller]
+    pub fn member_as(&self, email: &str, role: &str) -> MembershipId {
+        *self
+            .more
+            .get(&(email.to_owned(), role.to_owned()))
+            .unwrap_or_else(|| panic!("no {role} {email} in the fixture"))
     }
 
     /// The id of a subject the description named (by [`School::teaches`]).
@@ -297,6 +517,11 @@ impl SchoolFixture {
             .subjects
             .get(name)
             .unwrap_or_else(|| panic!("no subject {name} in the fixture"))
+    }
+
+    /// Whether the description named a class titled `title`.
+    pub fn has_class(&self, title: &str) -> bool {
+        self.classes.contains_key(title)
     }
 
     #[track_caller]
@@ -314,11 +539,13 @@ impl SchoolFixture {
         self.person(email).1
     }
 
+    /// The account of anyone the description named: a member, an administrator, or an
+    /// account in no school ([`School::account`]).
     #[track_caller]
     pub fn account(&self, email: &str) -> AccountId {
-        match self.admins.get(email) {
-            Some(&a) => a,
-            None => self.person(email).0,
+        match (self.admins.get(email), self.accounts.get(email)) {
+            (Some(&a), _) | (None, Some(&a)) => a,
+            (None, None) => self.person(email).0,
         }
     }
 
