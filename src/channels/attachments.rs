@@ -177,14 +177,21 @@ pub async fn upload(
     let editable = (post.author == scope.actor().id() && post.state.author_edits())
         || (scope.has(crate::auth::permissions::Role::Admin)
             && post.state == super::model::State::Submitted);
+    // The change's transaction and its key before the checks of the post's set: a twin
+    // sent at the same moment passed `seen_before` too, and waits here for this one to
+    // commit, then goes where it led instead of finding the set it changed (a file goes
+    // alone) and failing.
+    let mut tx = state.db.begin().await?;
+    if let Some(url) = key.seen(&mut tx, scope.actor().id()).await? {
+        return Ok(once::again(&url));
+    }
     let mut kind = "application/octet-stream";
     match &file {
         None if errors.is_empty() => errors.add("file", "Выберите файл."),
         None => {}
         Some((name, bytes)) => {
             kind = sniff(bytes);
-            let mut conn = state.db.acquire().await?;
-            let have = list(&mut conn, scope.tenant(), id).await?;
+            let have = list(&mut tx, scope.tenant(), id).await?;
             let images = have.iter().filter(|f| f.image).count();
             let (mut i, mut f) = (images, have.len() - images);
             if kind.starts_with("image/") {
@@ -205,6 +212,7 @@ pub async fn upload(
         }
     }
     if !editable {
+        drop(tx);
         return page(
             &state,
             &scope,
@@ -216,6 +224,7 @@ pub async fn upload(
         .await;
     }
     let Some((name, bytes)) = file.filter(|_| errors.is_empty()) else {
+        drop(tx);
         let res = page(&state, &scope, id, Typed::default(), errors, None).await?;
         return Ok(if too_big {
             (StatusCode::PAYLOAD_TOO_LARGE, res).into_response()
@@ -223,10 +232,6 @@ pub async fn upload(
             res
         });
     };
-    let mut tx = state.db.begin().await?;
-    if let Some(url) = key.seen(&mut tx, scope.actor().id()).await? {
-        return Ok(once::again(&url));
-    }
     let file_id = Uuid::now_v7();
     sqlx::query!(
         "insert into post_attachments (school_id, id, post_id, filename, content_type, size_bytes, content)
