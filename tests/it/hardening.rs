@@ -385,7 +385,7 @@ async fn roles_in(app: &TestApp, school: SchoolId, account: AccountId) -> Vec<St
 #[tokio::test]
 async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
     let app = TestApp::spawn().await;
-    let w = School::new(&app)
+    let mut w = School::new(&app)
         .class("5А")
         .class("6Б")
         .admin("admin@test.local")
@@ -505,7 +505,10 @@ async fn the_roles_view_gives_each_kind_of_role_and_drops_ended_ones() {
         200
     );
     // The start page lists each school with the roles of the view.
-    app.class_teacher(school, class, tm).await;
+    School::new(&app)
+        .class_teacher("5А", "ct@test.local")
+        .add_to(&mut w)
+        .await;
     School::new(&app)
         .known("ct@test.local", teacher)
         .member("ct@test.local", "parent")
