@@ -20,7 +20,6 @@ mod rollover;
 mod staff;
 mod students;
 
-
 use sqlx::PgConnection;
 use time::Date;
 
