@@ -1,6 +1,7 @@
 //! Id newtypes, so that a class id cannot be passed where a school id is expected. Every
-//! id type is made here by `id_type!` (the movements' own ids, whose parsing trims, are the
-//! one exception left).
+//! id type is made here by `id_type!`, the one way to make one: parsing (`FromStr`) trims
+//! surrounding whitespace, so a value pasted into a form with a stray space still parses;
+//! serde and sqlx see the bare `Uuid` (`transparent`).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -34,7 +35,7 @@ macro_rules! id_type {
         impl std::str::FromStr for $name {
             type Err = uuid::Error;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self)
+                Uuid::parse_str(s.trim()).map(Self)
             }
         }
     )*};
@@ -59,5 +60,7 @@ id_type!(
     JoinRequestId,
     OfferId,
     MessageId,
-    ImportId
+    ImportId,
+    MovementId,
+    RolloverId,
 );

@@ -17,7 +17,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::auth::{session, throttle};
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::ids::{AccountId, ChatId, ClassId, MembershipId, SchoolId};
 
 /// What to issue: one link, or one single-use parent link per child (`children`).
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct Request {
     pub role: String,
     pub class: ClassId,
     /// A chat the link also puts its users into (chat links).
-    pub chat: Option<Uuid>,
+    pub chat: Option<ChatId>,
     /// Parent slips: one link per child, each bound to its child.
     pub children: Option<Vec<MembershipId>>,
     pub purpose: String,
@@ -123,7 +123,7 @@ pub async fn issue(
         r#"select exists(select 1 from invites
                          where school_id = $1 and (id = $2 or batch_id = $2)) as "e!""#,
         scope.school_id() as SchoolId,
-        req.id.0
+        req.id as InviteId
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -134,7 +134,7 @@ pub async fn issue(
         Some(c) => c.iter().copied().map(Some).collect(),
         None => vec![None],
     };
-    let batch = req.children.as_ref().map(|_| req.id.0);
+    let batch = req.children.as_ref().map(|_| req.id);
     let mut links = Vec::with_capacity(children.len());
     for (i, child) in children.into_iter().enumerate() {
         let id = if batch.is_some() || i > 0 {
@@ -167,12 +167,12 @@ pub async fn issue(
         &kids as &[Option<Uuid>],
         req.role,
         req.class as ClassId,
-        req.chat,
+        req.chat as Option<ChatId>,
         req.purpose,
         req.max_uses,
         req.needs_approval,
         i32::try_from(req.days).unwrap_or(1),
-        batch,
+        batch as Option<InviteId>,
         scope.actor().id() as AccountId
     )
     .fetch_all(&mut *tx)

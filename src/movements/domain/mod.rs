@@ -20,12 +20,8 @@ mod rollover;
 mod staff;
 mod students;
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use time::Date;
-use uuid::Uuid;
 
 use crate::audit::{self, Entry};
 use crate::auth::tenant::Tenant;
@@ -41,41 +37,7 @@ pub use students::{
     Enrolled, Enrolment, enrol, leave, parents_left_alone, possible_duplicates, transfer,
 };
 
-macro_rules! local_id {
-    ($($name:ident),*) => {$(
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
-        #[sqlx(transparent)]
-        #[serde(transparent)]
-        pub struct $name(pub Uuid);
-
-        impl $name {
-            pub fn new() -> Self {
-                Self(Uuid::now_v7())
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = uuid::Error;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s.trim()).map(Self)
-            }
-        }
-    )*};
-}
-
-local_id!(MovementId, RolloverId);
+pub use crate::ids::{MovementId, RolloverId};
 
 /// The kinds of movement, as stored in `movements.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,7 +259,7 @@ struct Row {
 async fn insert_movement(
     conn: &mut PgConnection,
     by: &By<'_>,
-    id: Uuid,
+    id: MovementId,
     row: Row,
 ) -> sqlx::Result<()> {
     let (from_id, from_title) = row.from.map_or((None, None), |(i, t)| (Some(i), Some(t)));
@@ -308,7 +270,7 @@ async fn insert_movement(
                                   reason, happened_on, recorded_by)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"#,
         by.school() as SchoolId,
-        id,
+        id as MovementId,
         row.kind.code(),
         row.membership as MembershipId,
         from_id as Option<ClassId>,

@@ -122,7 +122,7 @@ pub async fn staff_leave(
     insert_movement(
         conn,
         by,
-        id.0,
+        id,
         Row {
             kind: Kind::StaffLeaving,
             membership: member,

@@ -84,7 +84,7 @@ pub async fn enrol(
     insert_movement(
         conn,
         by,
-        id.0,
+        id,
         Row {
             kind: Kind::Enrolment,
             membership,
@@ -170,7 +170,7 @@ pub async fn transfer(
     insert_movement(
         conn,
         by,
-        id.0,
+        id,
         Row {
             kind: Kind::Transfer,
             membership: student,
@@ -294,7 +294,7 @@ pub async fn leave(
     insert_movement(
         conn,
         by,
-        id.0,
+        id,
         Row {
             kind: Kind::Leaving,
             membership: student,
