@@ -3,6 +3,7 @@
 //! R2.7.c; SECURITY.md 5). A school's profile is [`crate::schools::profile`].
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -17,11 +18,11 @@ use crate::auth::permissions::Access;
 use crate::auth::{has_admin_rights, session};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SessionId};
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::format::{datetime, phone};
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/profile", Access::LoggedIn, profile_page)
@@ -47,7 +48,7 @@ struct SessionRow {
     device: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "profile/index.html")]
 struct ProfilePage {
     layout: Layout,
@@ -142,7 +143,7 @@ async fn page(
     })
     .collect();
     let admin = has_admin_rights(&mut conn, actor.id()).await?;
-    Ok(render(&ProfilePage {
+    Ok(ProfilePage {
         layout: Layout::for_actor(actor),
         name: actor.full_name(),
         email: account.email,
@@ -152,7 +153,7 @@ async fn page(
         notice,
         min_length: if admin { 15 } else { 8 },
         form_key: FormKey::default(),
-    })?
+    }
     .into_response())
 }
 

@@ -5,6 +5,7 @@
 //! someone's rights ends their sessions (SECURITY.md 2, 5).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,13 +20,13 @@ use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, GrantId, MembershipId, SchoolId};
+use crate::web::Routes;
 use crate::web::clock::SchoolClock;
 use crate::web::form::FormErrors;
 use crate::web::form::parse_date;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -93,7 +94,7 @@ struct Candidate {
     name: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "admin_rights/list.html")]
 struct ListPage {
     layout: Layout,
@@ -211,7 +212,7 @@ async fn page(
         name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
     })
     .collect();
-    Ok(render(&ListPage {
+    Ok(ListPage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         grants,
@@ -222,7 +223,7 @@ async fn page(
         can_approve: scope.can(Action::ApproveAdminRights),
         can_revoke: scope.can(Action::RevokeAdminRights),
         message,
-    })?
+    }
     .into_response())
 }
 

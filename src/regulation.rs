@@ -3,6 +3,7 @@
 //! school reads the edition in force, and the earlier ones stay available.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,13 +15,13 @@ use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
+use crate::web::Routes;
 use crate::web::clock::SchoolClock;
 use crate::web::form::FormErrors;
 use crate::web::form::parse_date;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -65,7 +66,7 @@ struct Edition {
     has_pdf: bool,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "regulation/show.html")]
 struct ShowPage {
     layout: Layout,
@@ -121,13 +122,13 @@ async fn show_edition(
         None => all.iter().position(|e| e.in_force),
     };
     let shown = index.map(|i| all.remove(i));
-    Ok(render(&ShowPage {
+    Ok(ShowPage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         shown,
         editions: all,
         can_manage: scope.can(Action::ManageRegulation),
-    })?
+    }
     .into_response())
 }
 
@@ -184,7 +185,7 @@ struct EditionForm {
     body: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "regulation/new.html")]
 struct NewPage {
     layout: Layout,
@@ -195,12 +196,12 @@ struct NewPage {
 
 async fn new_page(scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::ManageRegulation)?;
-    Ok(render(&NewPage {
+    Ok(NewPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         form: EditionForm::default(),
         errors: FormErrors::default(),
-    })?
+    }
     .into_response())
 }
 
@@ -302,12 +303,12 @@ async fn create(
     }
     let (Some(order_date), Some(effective), true) = (order_date, effective, errors.is_empty())
     else {
-        let page = render(&NewPage {
+        let page = NewPage {
             layout: Layout::for_scope(&scope),
             school_id: scope.school_id(),
             form,
             errors,
-        })?;
+        };
         return Ok(if too_big {
             (StatusCode::PAYLOAD_TOO_LARGE, page).into_response()
         } else {

@@ -2,6 +2,7 @@
 //! subject in which class. Later, subject chats refer to these.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,12 +15,12 @@ use crate::auth::permissions::{Access, Action};
 use crate::classes::current_year;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, AssignmentId, ClassId, MembershipId, SchoolId, SubjectId};
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
 use crate::web::unique::OnConstraint;
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -67,7 +68,7 @@ struct Choice {
     label: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "subjects/list.html")]
 struct ListPage {
     layout: Layout,
@@ -168,7 +169,7 @@ async fn page(
         label: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
     })
     .collect();
-    Ok(render(&ListPage {
+    Ok(ListPage {
         layout: Layout::for_scope(scope),
         school_id: school,
         subjects,
@@ -178,7 +179,7 @@ async fn page(
         form,
         errors,
         message,
-    })?
+    }
     .into_response())
 }
 

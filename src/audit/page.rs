@@ -7,6 +7,7 @@
 //! ([`names::resolve`]).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -20,6 +21,7 @@ use crate::auth::extract::SchoolScope;
 use crate::auth::permissions::{Access, Action};
 use crate::error::AppResult;
 use crate::ids::SchoolId;
+use crate::web::Routes;
 use crate::web::clock::SchoolClock;
 use crate::web::csv::{self, Csv};
 use crate::web::form::parse_date;
@@ -27,7 +29,6 @@ use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::query::{like_contains, like_prefix};
 use crate::web::request_meta::RequestMeta;
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -98,7 +99,7 @@ struct Choice {
     title: &'static str,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "audit/list.html")]
 struct Page {
     layout: Layout,
@@ -228,7 +229,7 @@ async fn page(
         None
     };
     let action = f.action.trim().to_owned();
-    Ok(render(&Page {
+    Ok(Page {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         filter_query: f.query(),
@@ -245,7 +246,7 @@ async fn page(
         rows,
         next,
         first_page: f.before.is_none(),
-    })?
+    }
     .into_response())
 }
 

@@ -13,6 +13,7 @@ pub mod tenant;
 pub mod throttle;
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
@@ -28,9 +29,9 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::error::{AppError, AppResult};
 use crate::ids::AccountId;
+use crate::web::Routes;
 use crate::web::form::{FormErrors, normalize_email, normalize_phone};
 use crate::web::layout::Layout;
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     let r = recovery::routes(r);
@@ -96,7 +97,7 @@ fn redirect_with_session(state: &AppState, to: &str, token: &str) -> Response {
     res
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "auth/login.html")]
 struct LoginPage {
     layout: Layout,
@@ -119,13 +120,13 @@ async fn login_page(
     if actor.is_some() {
         return Ok(Redirect::to(&safe_next(q.next.as_deref())).into_response());
     }
-    Ok(render(&LoginPage {
+    Ok(LoginPage {
         layout: Layout::anonymous(),
         login: String::new(),
         next: safe_next(q.next.as_deref()),
         error: None,
         errors: FormErrors::none(),
-    })?
+    }
     .into_response())
 }
 
@@ -178,26 +179,26 @@ async fn login(
     let next = safe_next(form.next.as_deref());
     let login = form.login.trim().to_owned();
     let again = |error: String| -> AppResult<Response> {
-        Ok(render(&LoginPage {
+        Ok(LoginPage {
             layout: Layout::anonymous(),
             login: login.clone(),
             next: next.clone(),
             error: Some(error),
             errors: FormErrors::none(),
-        })?
+        }
         .into_response())
     };
     // Control characters removed at the edge: the form again, the message next to the
     // field, nothing tried (no throttle, no audit row, no session).
     let errors = FormErrors::default();
     if !errors.is_empty() {
-        return Ok(render(&LoginPage {
+        return Ok(LoginPage {
             layout: Layout::anonymous(),
             login: login.clone(),
             next: next.clone(),
             error: None,
             errors,
-        })?
+        }
         .into_response());
     }
     let mut conn = state.db.acquire().await?;
@@ -381,7 +382,7 @@ pub async fn first_run_link(db: &sqlx::PgPool, public_url: &str) -> anyhow::Resu
     Ok(Some(format!("{public_url}/setup/{token}")))
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "auth/setup.html")]
 struct SetupPage {
     layout: Layout,
@@ -420,13 +421,13 @@ async fn setup_page(
     if live_token(&mut conn, &token, "setup").await?.is_none() {
         return Err(invalid_link());
     }
-    Ok(render(&SetupPage {
+    Ok(SetupPage {
         layout: Layout::anonymous(),
         form: AccountForm::default(),
         errors: FormErrors::default(),
         mode: "setup",
         who: String::new(),
-    })?
+    }
     .into_response())
 }
 
@@ -472,13 +473,13 @@ async fn setup(
     if !errors.is_empty() {
         form.password.clear();
         form.password2.clear();
-        return Ok(render(&SetupPage {
+        return Ok(SetupPage {
             layout: Layout::anonymous(),
             form,
             errors,
             mode: "setup",
             who: String::new(),
-        })?
+        }
         .into_response());
     }
     let hash = state.hasher.hash(form.password.clone()).await?;
@@ -533,13 +534,13 @@ async fn set_password_page(
         return Err(invalid_link());
     };
     let who = account_name(&mut conn, account).await?;
-    Ok(render(&SetupPage {
+    Ok(SetupPage {
         layout: Layout::anonymous(),
         form: AccountForm::default(),
         errors: FormErrors::default(),
         mode: "password",
         who,
-    })?
+    }
     .into_response())
 }
 
@@ -589,13 +590,13 @@ async fn set_password(
         let who = account_name(&mut conn, account).await?;
         form.password.clear();
         form.password2.clear();
-        return Ok(render(&SetupPage {
+        return Ok(SetupPage {
             layout: Layout::anonymous(),
             form,
             errors,
             mode: "password",
             who,
-        })?
+        }
         .into_response());
     }
     drop(conn);

@@ -8,6 +8,7 @@
 //! sends a login link from the person's card.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,10 +22,10 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::error::AppResult;
 use crate::ids::AccountId;
+use crate::web::Routes;
 use crate::web::form::{normalize_email, normalize_phone};
 use crate::web::format::full_name;
 use crate::web::layout::Layout;
-use crate::web::{Routes, render};
 
 /// The purpose of recovery tokens in `one_time_tokens`.
 pub const PURPOSE: &str = "reset_password";
@@ -36,7 +37,7 @@ pub fn routes(r: Routes) -> Routes {
         .post("/forgot", Access::Public, request)
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "auth/forgot.html")]
 struct ForgotPage {
     layout: Layout,
@@ -50,12 +51,12 @@ async fn page(MaybeActor(actor): MaybeActor) -> AppResult<Response> {
     if actor.is_some() {
         return Ok(Redirect::to("/profile").into_response());
     }
-    Ok(render(&ForgotPage {
+    Ok(ForgotPage {
         layout: Layout::anonymous(),
         login: String::new(),
         error: None,
         done: false,
-    })?
+    }
     .into_response())
 }
 
@@ -73,12 +74,12 @@ async fn request(
     let login = form.login.trim().to_owned();
     let email = normalize_email(&login);
     if email.is_none() && normalize_phone(&login).is_none() {
-        return Ok(render(&ForgotPage {
+        return Ok(ForgotPage {
             layout: Layout::anonymous(),
             login,
             error: Some("Укажите адрес электронной почты, например ivanova@mail.ru."),
             done: false,
-        })?
+        }
         .into_response());
     }
     let mut conn = state.db.acquire().await?;
@@ -97,12 +98,12 @@ async fn request(
         send_link(&mut tx, &state, &meta, &email).await?;
         tx.commit().await?;
     }
-    Ok(render(&ForgotPage {
+    Ok(ForgotPage {
         layout: Layout::anonymous(),
         login,
         error: None,
         done: true,
-    })?
+    }
     .into_response())
 }
 

@@ -2,6 +2,7 @@
 //! and a single broadcast as an `.ics` file.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +21,6 @@ use crate::error::AppResult;
 use crate::ids::SchoolId;
 use crate::web::format;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 #[derive(Deserialize, Default)]
 pub struct CalendarQuery {
@@ -35,7 +35,7 @@ pub struct Day {
     pub items: Vec<Item>,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "broadcasts/calendar.html")]
 struct CalendarPage {
     layout: Layout,
@@ -116,7 +116,7 @@ pub async fn school(
         }
         d += Duration::days(1);
     }
-    Ok(render(&CalendarPage {
+    Ok(CalendarPage {
         layout: Layout::for_scope(&scope),
         base: format!("/s/{}", scope.school_id()),
         month,
@@ -126,7 +126,7 @@ pub async fn school(
         next: iso(next),
         anchor: iso(anchor),
         can_plan: scope.can(Action::PlanBroadcasts),
-    })?
+    }
     .into_response())
 }
 

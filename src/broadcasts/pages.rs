@@ -1,6 +1,7 @@
 //! «Мои трансляции», a broadcast's page, and planning a new one.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -22,7 +23,6 @@ use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::render;
 
 /// One occurrence in a list.
 pub struct Item {
@@ -74,7 +74,7 @@ pub fn items(list: &[Broadcast], tz: &str, from: Date, to: Date) -> Vec<Item> {
     out.into_iter().map(|(_, i)| i).collect()
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "broadcasts/mine.html")]
 struct MinePage {
     layout: Layout,
@@ -99,7 +99,7 @@ pub async fn mine_page(
     let tz = scope.timezone();
     let today = recurrence::local_date(OffsetDateTime::now_utc(), tz);
     let has_feed = super::feed::has_feed(&mut conn, scope).await?;
-    Ok(render(&MinePage {
+    Ok(MinePage {
         layout: Layout::for_scope(scope),
         base: format!("/s/{}", scope.school_id()),
         items: items(&list, tz, today, today + Duration::days(90)),
@@ -108,7 +108,7 @@ pub async fn mine_page(
         has_feed,
         feed_url,
         key: FormKey::default(),
-    })?
+    }
     .into_response())
 }
 
@@ -322,7 +322,7 @@ pub fn check(
     }
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "broadcasts/new.html")]
 struct NewPage {
     layout: Layout,
@@ -350,7 +350,7 @@ async fn new_page(
     };
     Ok((
         status,
-        render(&NewPage {
+        NewPage {
             layout: Layout::for_scope(scope),
             base: format!("/s/{}", scope.school_id()),
             kinds: Kind::ALL.iter().map(|k| (k.as_str(), k.title())).collect(),
@@ -358,7 +358,7 @@ async fn new_page(
             hosts,
             form,
             errors,
-        })?,
+        },
     )
         .into_response())
 }
@@ -459,7 +459,7 @@ pub async fn create(
     Ok(Redirect::to(&url).into_response())
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "broadcasts/show.html")]
 struct ShowPage {
     layout: Layout,
@@ -584,7 +584,7 @@ pub async fn show_page(
         exception_date: String::new(),
         b,
     };
-    Ok((status, render(&page)?).into_response())
+    Ok((status, page).into_response())
 }
 
 pub async fn show(

@@ -1,6 +1,7 @@
 //! Channels (create, archive), the list of posts, the review queue and a new post.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -21,7 +22,6 @@ use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::render;
 
 #[derive(Deserialize, Default)]
 pub struct ChannelForm {
@@ -37,7 +37,7 @@ pub struct ChannelForm {
     submitters: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "channels/channels.html")]
 struct ChannelsPage {
     layout: Layout,
@@ -64,7 +64,7 @@ async fn channels_page(
     };
     Ok((
         status,
-        render(&ChannelsPage {
+        ChannelsPage {
             layout: Layout::for_scope(scope),
             base: format!("/s/{}", scope.school_id()),
             channels,
@@ -72,7 +72,7 @@ async fn channels_page(
             can_write: scope.can(Action::WritePosts),
             form,
             errors,
-        })?,
+        },
     )
         .into_response())
 }
@@ -212,7 +212,7 @@ pub struct ListQuery {
     state: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "channels/posts.html")]
 struct PostsPage {
     layout: Layout,
@@ -314,7 +314,7 @@ pub async fn posts(
     let filter = PostState::parse(&q.state).map(PostState::as_str);
     let posts = list(&mut conn, &scope, filter, false).await?;
     let notes = super::home_notes(&mut conn, &scope).await?;
-    Ok(render(&PostsPage {
+    Ok(PostsPage {
         layout: Layout::for_scope(&scope),
         base: format!("/s/{}", scope.school_id()),
         heading: "Публикации",
@@ -329,7 +329,7 @@ pub async fn posts(
         can_review: scope.can(Action::ReviewPosts),
         waiting: notes.waiting,
         queue: false,
-    })?
+    }
     .into_response())
 }
 
@@ -348,7 +348,7 @@ pub async fn review_queue(
         .filter(|p| p.due)
         .collect();
     posts.extend(due);
-    Ok(render(&PostsPage {
+    Ok(PostsPage {
         layout: Layout::for_scope(&scope),
         base: format!("/s/{}", scope.school_id()),
         heading: "Публикации на проверке",
@@ -360,7 +360,7 @@ pub async fn review_queue(
         can_write: scope.can(Action::WritePosts),
         can_review: true,
         queue: true,
-    })?
+    }
     .into_response())
 }
 
@@ -379,7 +379,7 @@ pub struct PostForm {
     pub submit: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "channels/new_post.html")]
 struct NewPostPage {
     layout: Layout,
@@ -413,14 +413,14 @@ async fn new_post_page(
     };
     Ok((
         status,
-        render(&NewPostPage {
+        NewPostPage {
             layout: Layout::for_scope(scope),
             base: format!("/s/{}", scope.school_id()),
             channels,
             form,
             errors,
             max: model::MAX_TEXT,
-        })?,
+        },
     )
         .into_response())
 }

@@ -2,6 +2,7 @@
 //! history, the forms the actor may use) and its edit form.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,7 +25,6 @@ use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::render;
 
 /// What the forms on the page hold when it is shown again after a refusal.
 #[derive(Default)]
@@ -50,7 +50,7 @@ pub struct Keys {
     pub upload: FormKey,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "channels/post.html")]
 struct PostPage {
     layout: Layout,
@@ -169,7 +169,7 @@ pub async fn page(
         max: model::MAX_TEXT,
         post,
     };
-    Ok((status, render(&page)?).into_response())
+    Ok((status, page).into_response())
 }
 
 pub async fn show(

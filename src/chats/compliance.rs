@@ -6,6 +6,7 @@
 //! and the deputies see every class, a class teacher their own. Exported as CSV too.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
@@ -20,7 +21,6 @@ use crate::error::AppResult;
 use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::web::csv::Csv;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 /// The numbers of one class, straight from the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,7 +327,7 @@ pub struct View {
     pub chats: Vec<(&'static str, Option<Uuid>)>,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "chats/compliance.html")]
 struct Page {
     layout: Layout,
@@ -366,13 +366,13 @@ pub async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResul
             row,
         });
     }
-    Ok(render(&Page {
+    Ok(Page {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         rows: views,
         light,
         any_platform,
-    })?
+    }
     .into_response())
 }
 

@@ -5,6 +5,7 @@
 //! the chat the first made.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -25,7 +26,6 @@ use crate::ids::{AccountId, ChatId, ClassId, MembershipId, SchoolId, SubjectId};
 use crate::web::form::FormErrors;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::render;
 
 pub struct NewChat<'a> {
     pub kind: Kind,
@@ -210,7 +210,7 @@ pub(super) struct ChatForm {
     platform_url: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "chats/new.html")]
 struct NewPage {
     layout: Layout,
@@ -275,7 +275,7 @@ async fn new_form(
     .into_iter()
     .map(|r| (SubjectId(r.id), r.name))
     .collect();
-    Ok(render(&NewPage {
+    Ok(NewPage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         kinds,
@@ -287,7 +287,7 @@ async fn new_form(
         subjects,
         form,
         errors,
-    })?
+    }
     .into_response())
 }
 

@@ -4,6 +4,7 @@
 //! link puts the new member into the chat ([`join_chat_by_invite`]).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +23,6 @@ use crate::invites::links::MessagePage;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::FormKey;
-use crate::web::render;
 
 #[derive(Deserialize, Default)]
 pub(super) struct KeyForm {
@@ -30,7 +30,7 @@ pub(super) struct KeyForm {
     form_key: FormKey,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "chats/invite.html")]
 struct InvitePage {
     layout: Layout,
@@ -82,13 +82,13 @@ pub(super) async fn create_invite(
         crate::invites::issue::issue(&state, &scope, &meta, request, "invite.created").await?;
     let crate::invites::issue::Outcome::Issued { links, expires_at } = outcome else {
         // Sent twice: the first made the link, shown once.
-        return Ok(render(&MessagePage {
+        return Ok(MessagePage {
             layout: Layout::for_scope(&scope),
             title: "Приглашение уже создано",
             message: "Эта форма уже была отправлена, и ссылка-приглашение в чат по ней создана. Ссылку показывают только один раз: если она потерялась, отзовите приглашение в реестре и создайте новое.",
             back: format!("/s/{}/chats/{chat}", scope.school_id()),
             back_label: "К чату",
-        })?
+        }
         .into_response());
     };
     let token = links
@@ -97,7 +97,7 @@ pub(super) async fn create_invite(
         .map(|l| l.token)
         .unwrap_or_default();
     let expires = expires_at;
-    Ok(render(&InvitePage {
+    Ok(InvitePage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         chat_id: chat,
@@ -105,7 +105,7 @@ pub(super) async fn create_invite(
         link: crate::invites::join_url(&state.public_url, &token),
         role: Role::membership_title(role),
         expires: format::datetime(expires, scope.timezone()),
-    })?
+    }
     .into_response())
 }
 

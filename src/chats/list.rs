@@ -2,6 +2,7 @@
 //! person sees (all of them for the leadership), paginated.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -15,7 +16,6 @@ use crate::error::AppResult;
 use crate::ids::{AccountId, ClassId, SchoolId};
 use crate::web::format;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 pub struct ChatRow {
     pub id: Uuid,
@@ -34,7 +34,7 @@ pub struct MyClass {
     pub mandatory: Vec<(&'static str, &'static str, Option<Uuid>)>,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "chats/list.html")]
 struct ListPage {
     layout: Layout,
@@ -148,7 +148,7 @@ pub(super) async fn list(
             platform_url: r.platform_url,
         })
         .collect();
-    Ok(render(&ListPage {
+    Ok(ListPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         classes,
@@ -159,6 +159,6 @@ pub(super) async fn list(
             || scope.can(Action::CreateStaffChats),
         page,
         more,
-    })?
+    }
     .into_response())
 }

@@ -2,6 +2,7 @@
 //! the platform.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
@@ -15,9 +16,8 @@ use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
 use crate::ids::{AccountId, SchoolId};
 use crate::web::layout::Layout;
-use crate::web::render;
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "chats/my.html")]
 struct MyPage {
     layout: Layout,
@@ -67,10 +67,10 @@ pub(super) async fn my_chats(
     scope.require(Action::ViewMyChats)?;
     let mut conn = state.db.acquire().await?;
     let chats = my_chat_rows(&mut conn, scope.tenant(), scope.actor().id()).await?;
-    Ok(render(&MyPage {
+    Ok(MyPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         chats,
-    })?
+    }
     .into_response())
 }

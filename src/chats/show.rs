@@ -2,6 +2,7 @@
 //! one should not be there, who is missing, and whom the manager may add or hand it to.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
@@ -18,7 +19,6 @@ use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::FormKey;
-use crate::web::render;
 
 pub(super) struct ChatHead {
     pub(super) id: ChatId,
@@ -125,7 +125,7 @@ pub struct Person {
     pub school_role: &'static str,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "chats/show.html")]
 struct ShowPage {
     layout: Layout,
@@ -279,7 +279,7 @@ pub(super) async fn show_page_typed(
     } else {
         None
     };
-    Ok(render(&ShowPage {
+    Ok(ShowPage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         chat_id: head.id,
@@ -304,7 +304,7 @@ pub(super) async fn show_page_typed(
         page_key: FormKey::default(),
         platform,
         can_remove,
-    })?
+    }
     .into_response())
 }
 

@@ -3,6 +3,7 @@
 //! their consent, and the school's setting. See the module doc for the rules.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,10 +17,10 @@ use crate::auth::objects::Target;
 use crate::auth::permissions::{Access, Action, Role};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::web::Routes;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey, KeyOnly};
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -297,7 +298,7 @@ struct PupilRow {
     parents: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "child_consent/list.html")]
 struct ListPage {
     layout: Layout,
@@ -413,7 +414,7 @@ async fn list(
         });
     }
     let missing = pupils.iter().filter(|p| p.missing).count() as i64;
-    Ok(render(&ListPage {
+    Ok(ListPage {
         layout: Layout::for_scope(&scope),
         school_id: school,
         missing: Role::Student.count(missing),
@@ -424,6 +425,6 @@ async fn list(
         can_open_cards: scope.can(Action::ViewPeople),
         form_key: FormKey::default(),
         done: q.done == "setting",
-    })?
+    }
     .into_response())
 }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,12 +20,12 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::error::AppResult;
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::form::parse_date;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -76,7 +77,7 @@ struct HistoryRow {
     until: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "classes/leadership.html")]
 struct Page {
     layout: Layout,
@@ -209,7 +210,7 @@ async fn render_page(
     } else {
         String::new()
     };
-    Ok(render(&Page {
+    Ok(Page {
         layout: Layout::for_scope(scope),
         school_id: school,
         year,
@@ -222,7 +223,7 @@ async fn render_page(
         order_form,
         errors,
         message,
-    })?
+    }
     .into_response())
 }
 

@@ -7,6 +7,7 @@ pub mod leadership;
 mod links;
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,12 +23,12 @@ use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey, KeyOnly};
 use crate::web::unique::OnConstraint;
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     let r = leadership::routes(r);
@@ -107,7 +108,7 @@ pub struct Parallel {
     pub classes: Vec<ClassRow>,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "classes/list.html")]
 struct ListPage {
     layout: Layout,
@@ -192,7 +193,7 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
             }),
         }
     }
-    Ok(render(&ListPage {
+    Ok(ListPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         year,
@@ -200,7 +201,7 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
         staffroom,
         can_manage: scope.can(Action::ManageClasses),
         total_students: Role::Student.count(total),
-    })?
+    }
     .into_response())
 }
 
@@ -218,7 +219,7 @@ struct ClassForm {
     notes: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "classes/form.html")]
 struct FormPage {
     layout: Layout,
@@ -253,7 +254,7 @@ fn form_page(
     errors: FormErrors,
     year: String,
 ) -> AppResult<Response> {
-    Ok(render(&FormPage {
+    Ok(FormPage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         class_id,
@@ -261,7 +262,7 @@ fn form_page(
         form,
         errors,
         year,
-    })?
+    }
     .into_response())
 }
 
@@ -416,7 +417,7 @@ pub struct TeachingRow {
     pub teacher: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "classes/show.html")]
 struct ShowPage {
     layout: Layout,
@@ -544,7 +545,7 @@ async fn show(
         "staffroom" => links::ClassLinks::default(),
         _ => links::for_class(&mut conn, &scope, class_id).await?,
     };
-    Ok(render(&ShowPage {
+    Ok(ShowPage {
         links,
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
@@ -557,7 +558,7 @@ async fn show(
         can_manage: scope.can(Action::ManageClasses),
         can_view_people: scope.can(Action::ViewPeople),
         can_move: scope.can(Action::RecordMovements),
-    })?
+    }
     .into_response())
 }
 
@@ -652,7 +653,7 @@ async fn update(
     Ok(Redirect::to(&url).into_response())
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "classes/delete.html")]
 struct DeletePage {
     layout: Layout,
@@ -712,14 +713,14 @@ async fn delete_page(
     let mut conn = state.db.acquire().await?;
     let class = find_class(&mut conn, scope.tenant(), class_id).await?;
     let blocked = delete_blocker(&mut conn, scope.tenant(), &class).await?;
-    Ok(render(&DeletePage {
+    Ok(DeletePage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         class_id,
         title: class.title,
         blocked,
         form_key: FormKey::default(),
-    })?
+    }
     .into_response())
 }
 
@@ -738,14 +739,14 @@ async fn delete(
     let class = find_class(&mut tx, scope.tenant(), class_id).await?;
     if let Some(reason) = delete_blocker(&mut tx, scope.tenant(), &class).await? {
         drop(tx);
-        return Ok(render(&DeletePage {
+        return Ok(DeletePage {
             layout: Layout::for_scope(&scope),
             school_id: scope.school_id(),
             class_id,
             title: class.title,
             blocked: Some(reason),
             form_key: FormKey::default(),
-        })?
+        }
         .into_response());
     }
     sqlx::query!(

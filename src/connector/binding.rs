@@ -5,6 +5,7 @@
 //! teacher sees on the chat page who is bound.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
@@ -19,7 +20,6 @@ use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
 use crate::ids::{AccountId, MembershipId, SchoolId};
 use crate::web::layout::Layout;
-use crate::web::render;
 
 /// Binds the platform account that started the bot with `payload`. A payload of no
 /// person of this school (another school's, or made up) binds nothing.
@@ -111,7 +111,7 @@ pub fn deep_link(username: &str, payload: &str) -> String {
     format!("https://max.ru/{username}?start={payload}")
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "connector/link.html")]
 struct LinkPage {
     layout: Layout,
@@ -160,11 +160,11 @@ pub async fn page(State(state): State<AppState>, scope: SchoolScope) -> AppResul
         .as_deref()
         .map(crate::invites::qr_svg)
         .unwrap_or_default();
-    Ok(render(&LinkPage {
+    Ok(LinkPage {
         layout: Layout::for_scope(&scope),
         link,
         qr,
         bound,
-    })?
+    }
     .into_response())
 }

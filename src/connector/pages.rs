@@ -5,6 +5,7 @@
 //! with a choice of the portal's chat.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,7 +27,6 @@ use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{FormKey, KeyOnly, again};
-use crate::web::render;
 
 /// The platform's address by default.
 pub const DEFAULT_API_BASE: &str = "https://platform-api2.max.ru";
@@ -80,7 +80,7 @@ pub struct ChatChoice {
     pub title: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "connector/settings.html")]
 struct SettingsPage {
     layout: Layout,
@@ -162,7 +162,7 @@ async fn page(
     let api_base = api_base
         .or_else(|| bot.as_ref().map(|b| b.api_base.clone()))
         .unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
-    Ok(render(&SettingsPage {
+    Ok(SettingsPage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         has_key: key,
@@ -176,7 +176,7 @@ async fn page(
         classes,
         kinds,
         form_key: FormKey::default(),
-    })?
+    }
     .into_response())
 }
 

@@ -4,13 +4,14 @@
 //! places where people get stuck (the empty «Мои чаты», the page after joining).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::extract::MaybeActor;
 use crate::auth::permissions::Access;
 use crate::error::AppResult;
+use crate::web::Routes;
 use crate::web::layout::Layout;
-use crate::web::{Routes, render};
 
 /// The topics: address, title.
 pub const TOPICS: &[(&str, &str)] = &[
@@ -28,7 +29,7 @@ pub fn routes(r: Routes) -> Routes {
         .get("/help/admins", Access::Public, admins)
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "help/page.html")]
 struct HelpPage {
     layout: Layout,
@@ -51,12 +52,12 @@ fn show(actor: MaybeActor, topic: &'static str) -> AppResult<Response> {
         .find(|(t, _)| *t == topic)
         .map(|(_, title)| *title)
         .unwrap_or("Помощь");
-    Ok(render(&HelpPage {
+    Ok(HelpPage {
         layout: layout(&actor.0),
         topic,
         title,
         topics: TOPICS,
-    })?
+    }
     .into_response())
 }
 

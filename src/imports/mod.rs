@@ -15,6 +15,7 @@ pub mod plan;
 use std::time::Instant;
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::handler::Handler;
 use axum::http::StatusCode;
@@ -33,9 +34,9 @@ use crate::auth::permissions::{Access, Action, Role};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
+use crate::web::Routes;
 use crate::web::format;
 use crate::web::layout::Layout;
-use crate::web::{Routes, render};
 
 pub use crate::ids::ImportId;
 
@@ -88,7 +89,7 @@ struct RecentImport {
     applied: bool,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "imports/index.html")]
 struct IndexPage {
     layout: Layout,
@@ -161,7 +162,7 @@ async fn index_page(
 async fn index(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::ImportPeople)?;
     let page = index_page(&state, &scope, None).await?;
-    Ok(render(&page)?.into_response())
+    Ok(page.into_response())
 }
 
 // ---- upload ---------------------------------------------------------------------------------
@@ -295,7 +296,7 @@ async fn upload(
     };
     if let Some((status, message)) = refused {
         let page = index_page(&state, &scope, Some((kind, message))).await?;
-        return Ok((status, render(&page)?).into_response());
+        return Ok((status, page).into_response());
     }
 
     let id = ImportId(Uuid::now_v7());
@@ -435,7 +436,7 @@ struct RowView {
     notes: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "imports/preview.html")]
 struct PreviewPage {
     layout: Layout,
@@ -630,7 +631,7 @@ async fn preview(
         None,
     )
     .await?;
-    Ok(render(&page)?.into_response())
+    Ok(page.into_response())
 }
 
 async fn apply(
@@ -670,7 +671,7 @@ async fn apply(
             let mut conn = state.db.acquire().await?;
             let mut page = preview_page(&mut conn, &scope, &stored, 1, None, Some(other)).await?;
             page.refused_now = true;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
     let maker = crate::offers::Maker::new(&scope, &state.public_url, "import");

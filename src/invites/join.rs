@@ -15,6 +15,7 @@
 //! made. Closing that needs a confirmation letter (or SMS) before the account exists.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -34,11 +35,11 @@ use crate::auth::{password, session, throttle};
 use crate::error::{AppError, AppResult, urlencode};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::people::NewPerson;
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::form::{normalize_email, normalize_phone};
 use crate::web::format;
 use crate::web::layout::Layout;
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/join/{token}", Access::Public, landing)
@@ -122,7 +123,7 @@ async fn live(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Live>
     }))
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/bad_link.html")]
 struct BadLinkPage {
     layout: Layout,
@@ -131,9 +132,9 @@ struct BadLinkPage {
 /// The one answer for every link that cannot be used (SECURITY.md 22): same page, same
 /// status, whatever the reason and whoever asks.
 fn bad_link() -> AppResult<Response> {
-    let page = render(&BadLinkPage {
+    let page = BadLinkPage {
         layout: Layout::anonymous(),
-    })?;
+    };
     Ok((StatusCode::NOT_FOUND, page).into_response())
 }
 
@@ -165,7 +166,7 @@ struct JoinForm {
     consent: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/join.html")]
 struct JoinPage {
     layout: Layout,
@@ -233,7 +234,7 @@ async fn landing(
             .await?
             .map(|r| r.message());
     }
-    Ok(render(&page)?.into_response())
+    Ok(page.into_response())
 }
 
 /// Why someone cannot join by a link they hold.
@@ -575,7 +576,7 @@ async fn join(
                     let mut page =
                         JoinPage::new(&live, &token, Some(a.full_name()), layout_for(&actor));
                     page.message = Some(refusal.message());
-                    Ok(render(&page)?.into_response())
+                    Ok(page.into_response())
                 }
                 Ok(joined) => {
                     // A new role: a new session id, the old one dies (SECURITY.md 2).
@@ -596,7 +597,7 @@ async fn join(
                     let mut page = JoinPage::new(&live, &token, None, Layout::anonymous());
                     page.form = form;
                     page.errors = errors;
-                    return Ok(render(&page)?.into_response());
+                    return Ok(page.into_response());
                 }
             };
             drop(conn);
@@ -676,7 +677,7 @@ async fn join(
         _ => {
             let who = actor.0.as_ref().map(|a| a.full_name());
             let page = JoinPage::new(&live, &token, who, layout_for(&actor));
-            Ok(render(&page)?.into_response())
+            Ok(page.into_response())
         }
     }
 }

@@ -5,6 +5,7 @@
 //! start page and by e-mail.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -23,11 +24,11 @@ use crate::auth::permissions::{Access, Action};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::people::verification::waited;
+use crate::web::Routes;
 use crate::web::format::{self, count};
 use crate::web::htmx::{self, Htmx};
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -70,7 +71,7 @@ struct Pending {
     needs_child: bool,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/requests.html")]
 struct QueuePage {
     layout: Layout,
@@ -216,7 +217,7 @@ async fn page(
             needs_child,
         });
     }
-    Ok(render(&QueuePage {
+    Ok(QueuePage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         pending,
@@ -226,7 +227,7 @@ async fn page(
         error,
         notice,
         form_key: FormKey::default(),
-    })?
+    }
     .into_response())
 }
 

@@ -4,6 +4,7 @@
 //! once. The tokens exist only in the response that prints the sheet.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -17,10 +18,10 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::error::AppResult;
 use crate::ids::{ClassId, MembershipId, SchoolId};
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::format::{self, count};
 use crate::web::layout::Layout;
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -52,7 +53,7 @@ struct SlipsForm {
     only_unlinked: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/slips_new.html")]
 struct NewPage {
     layout: Layout,
@@ -85,7 +86,7 @@ async fn new_page(
         (Some((id, _)), _) | (None, [(id, _)]) => id.to_string(),
         _ => String::new(),
     };
-    Ok(render(&NewPage {
+    Ok(NewPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         form: SlipsForm {
@@ -96,7 +97,7 @@ async fn new_page(
         },
         errors: FormErrors::default(),
         classes,
-    })?
+    }
     .into_response())
 }
 
@@ -107,7 +108,7 @@ struct Slip {
     qr: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/slips.html")]
 struct SheetPage {
     school_id: SchoolId,
@@ -148,13 +149,13 @@ async fn create(
         errors.add("days", "Срок — от 1 до 90 дней.");
     }
     let (Some((class, class_title)), Some(days)) = (class, days) else {
-        return Ok(render(&NewPage {
+        return Ok(NewPage {
             layout: Layout::for_scope(&scope),
             school_id: scope.school_id(),
             form,
             errors,
             classes,
-        })?
+        }
         .into_response());
     };
     let batch = form
@@ -181,14 +182,14 @@ async fn create(
     .await?;
     drop(conn);
     if students.is_empty() {
-        return Ok(render(&SheetPage {
+        return Ok(SheetPage {
             school_id: scope.school_id(),
             school_name: scope.school_name().to_owned(),
             class_title,
             expires: String::new(),
             count: count(0, "приглашение", "приглашения", "приглашений"),
             slips: Vec::new(),
-        })?
+        }
         .into_response());
     }
     let request = issue::Request {
@@ -213,13 +214,13 @@ async fn create(
     {
         issue::Outcome::Issued { links, expires_at } => (links, Some(expires_at)),
         issue::Outcome::AlreadyIssued => {
-            return Ok(render(&MessagePage {
+            return Ok(MessagePage {
                     layout: Layout::for_scope(&scope),
                     title: "Приглашения уже созданы",
                     message: "Эта форма уже была отправлена, и приглашения по ней созданы. Листок показывают только один раз: если он потерялся, отзовите приглашения класса в реестре и создайте новые.",
                     back: format!("/s/{}/invites", scope.school_id()),
                     back_label: "К реестру приглашений",
-                })?
+                }
                 .into_response());
         }
     };
@@ -238,7 +239,7 @@ async fn create(
     let expires = expires_at
         .map(|t| format::datetime(t, scope.timezone()))
         .unwrap_or_default();
-    Ok(render(&SheetPage {
+    Ok(SheetPage {
         school_id: scope.school_id(),
         school_name: scope.school_name().to_owned(),
         class_title,
@@ -250,6 +251,6 @@ async fn create(
             "приглашений",
         ),
         slips,
-    })?
+    }
     .into_response())
 }

@@ -3,6 +3,7 @@
 //! CSV for a spreadsheet (the export is audited).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -22,7 +23,6 @@ use crate::web::csv::Csv;
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 const PAGE_SIZE: i64 = 50;
 
@@ -337,7 +337,7 @@ async fn recorded_notice(
     Ok(Some((text, parents)))
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "movements/register.html")]
 struct RegisterPage {
     layout: Layout,
@@ -403,7 +403,7 @@ pub(super) async fn list(
         Ok(id) => recorded_notice(&mut conn, scope.tenant(), id).await?,
         Err(_) => None,
     };
-    Ok(render(&RegisterPage {
+    Ok(RegisterPage {
         layout: Layout::for_scope(&scope),
         school_id: school,
         kinds: Kind::ALL.iter().map(|k| (k.code(), k.title())).collect(),
@@ -422,7 +422,7 @@ pub(super) async fn list(
         notice,
         can_record: scope.can(Action::RecordMovements),
         can_rollover: scope.can(Action::Rollover),
-    })?
+    }
     .into_response())
 }
 

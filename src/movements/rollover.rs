@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -23,7 +24,6 @@ use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::render;
 
 pub(super) struct StudentView {
     pub id: MembershipId,
@@ -61,7 +61,7 @@ pub(super) struct Marks {
     targets: HashMap<MembershipId, String>,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "movements/rollover.html")]
 struct RolloverPage {
     layout: Layout,
@@ -146,7 +146,7 @@ fn page(
         format::count(graduating_classes, "класс", "класса", "классов"),
         Role::Student.count(graduated),
     );
-    Ok(render(&RolloverPage {
+    Ok(RolloverPage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         from_label: plan.from_label,
@@ -167,7 +167,7 @@ fn page(
         student_errors: student_errors.len(),
         stale,
         done,
-    })?
+    }
     .into_response())
 }
 

@@ -3,6 +3,7 @@
 //! (SECURITY.md 35). Accepting records consent (SECURITY.md 36), as on `/offers/{token}`.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -19,8 +20,8 @@ use crate::auth::permissions::Access;
 use crate::auth::permissions::Role;
 use crate::error::{AppError, AppResult};
 use crate::ids::AccountId;
+use crate::web::Routes;
 use crate::web::format;
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/my-offers", Access::LoggedIn, list).post(
@@ -39,7 +40,7 @@ struct Row {
     expires: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "offers/mine.html")]
 struct MinePage {
     layout: crate::web::layout::Layout,
@@ -77,12 +78,12 @@ async fn page(state: &AppState, actor: &Actor, error: Option<&'static str>) -> A
         expires: format::datetime(o.expires_at, &o.timezone),
     })
     .collect();
-    Ok(render(&MinePage {
+    Ok(MinePage {
         layout: crate::web::layout::Layout::for_actor(actor),
         offers,
         notice_version: NOTICE_VERSION,
         error,
-    })?
+    }
     .into_response())
 }
 

@@ -3,6 +3,7 @@
 //! personal-data notice people consent to (`/consent`). See the module doc for the rules.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -22,10 +23,10 @@ use crate::auth::tenant::Tenant;
 use crate::auth::{password, session, throttle};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/consent", Access::Public, notice)
@@ -40,7 +41,7 @@ pub fn routes(r: Routes) -> Routes {
 
 // ---- the notice ---------------------------------------------------------------------------
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "offers/consent.html")]
 struct NoticePage {
     layout: Layout,
@@ -48,10 +49,10 @@ struct NoticePage {
 }
 
 async fn notice(actor: MaybeActor) -> AppResult<Response> {
-    Ok(render(&NoticePage {
+    Ok(NoticePage {
         layout: layout_for(&actor),
         version: NOTICE_VERSION,
-    })?
+    }
     .into_response())
 }
 
@@ -72,7 +73,7 @@ struct OfferRow {
     created: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "offers/list.html")]
 struct ListPage {
     layout: Layout,
@@ -115,11 +116,11 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
         created: format::datetime(o.created_at, scope.timezone()),
     })
     .collect();
-    Ok(render(&ListPage {
+    Ok(ListPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         offers,
-    })?
+    }
     .into_response())
 }
 
@@ -214,7 +215,7 @@ struct AnswerForm {
     password2: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "offers/show.html")]
 struct ShowPage {
     layout: Layout,
@@ -236,7 +237,7 @@ struct ShowPage {
     errors: FormErrors,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "offers/message.html")]
 pub(crate) struct MessagePage {
     pub(crate) layout: Layout,
@@ -246,26 +247,26 @@ pub(crate) struct MessagePage {
 }
 
 pub(super) fn gone(actor: &MaybeActor) -> AppResult<Response> {
-    let page = render(&MessagePage {
+    let page = MessagePage {
         layout: layout_for(actor),
         title: "Приглашение недействительно",
         message: "Срок приглашения истёк, на него уже ответили или ссылка набрана с ошибкой.",
         login_link: false,
-    })?;
+    };
     Ok((StatusCode::NOT_FOUND, page).into_response())
 }
 
 /// The page after a newcomer's registration, whether or not their contact was registered
 /// already (SECURITY.md 35): the same words, the same status.
 pub(crate) fn registered(actor: &MaybeActor) -> AppResult<Response> {
-    Ok(render(&MessagePage {
+    Ok(MessagePage {
         layout: layout_for(actor),
         title: "Регистрация принята",
         message: "Войдите на портал с логином и паролем, которые вы указали. Если этот адрес \
                   или телефон уже был зарегистрирован, мы отправили письмо на почту учётной \
                   записи: войдите в неё своим прежним паролем и откройте ссылку ещё раз.",
         login_link: true,
-    })?
+    }
     .into_response())
 }
 
@@ -332,7 +333,7 @@ async fn show(
         Some(a) => addressed_to(&mut conn, &live, a.id()).await?,
         None => false,
     };
-    Ok(render(&ShowPage::new(&live, &token, &actor, addressed))?.into_response())
+    Ok(ShowPage::new(&live, &token, &actor, addressed).into_response())
 }
 
 /// Gives the account what the offer says, inside the caller's transaction.
@@ -527,12 +528,12 @@ async fn answer(
             )
             .await?;
             tx.commit().await?;
-            Ok(render(&MessagePage {
+            Ok(MessagePage {
                 layout: layout_for(&actor),
                 title: "Приглашение отклонено",
                 message: "Вы отказались от приглашения. Школа увидит только, что оно отклонено.",
                 login_link: false,
-            })?
+            }
             .into_response())
         }
         ("accept", None) => Err(AppError::LoginRequired {
@@ -542,13 +543,13 @@ async fn answer(
             if let Err(m) = consent_given(&form.consent) {
                 let mut page = ShowPage::new(&live, &token, &actor, true);
                 page.errors.add("consent", m);
-                return Ok(render(&page)?.into_response());
+                return Ok(page.into_response());
             }
             accept(&state, &meta, &headers, &live, a.id(), &actor).await
         }
         ("register", None) => register(&state, &actor, &meta, &live, &token, &mut form).await,
         // Anything else: the page again, nothing changes.
-        _ => Ok(render(&ShowPage::new(&live, &token, &actor, addressed))?.into_response()),
+        _ => Ok(ShowPage::new(&live, &token, &actor, addressed).into_response()),
     }
 }
 
@@ -596,7 +597,7 @@ async fn register(
         let mut page = ShowPage::new(live, token, actor, false);
         page.form = std::mem::take(form);
         page.errors = errors;
-        return Ok(render(&page)?.into_response());
+        return Ok(page.into_response());
     }
     // Hashed in both cases: the answer takes the same time.
     let hash = state.hasher.hash(form.password.clone()).await?;

@@ -10,6 +10,7 @@
 //! allowed.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,10 +23,10 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, MembershipId, SchoolId};
+use crate::web::Routes;
 use crate::web::format::full_name;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::{Routes, render};
 
 /// How long a login link from the card lives.
 const LINK_DAYS: i64 = 3;
@@ -171,7 +172,7 @@ struct LinkForm {
     delivery: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "people/login_link.html")]
 struct LinkPage {
     layout: Layout,
@@ -296,7 +297,7 @@ async fn login_link(
         .done(&mut tx, scope.actor().id(), &card)
         .await?;
     tx.commit().await?;
-    Ok(render(&LinkPage {
+    Ok(LinkPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         account_id: account,
@@ -304,7 +305,7 @@ async fn login_link(
         link: (!by_mail).then_some(link),
         email,
         days: LINK_DAYS,
-    })?
+    }
     .into_response())
 }
 

@@ -12,6 +12,7 @@
 //! have their own procedures and are not corrected here.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -25,10 +26,10 @@ use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -147,7 +148,7 @@ async fn classes(
     .collect())
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "people/correct.html")]
 struct CorrectPage {
     layout: Layout,
@@ -171,7 +172,7 @@ async fn show(
     form: CorrectForm,
     errors: FormErrors,
 ) -> AppResult<Response> {
-    Ok(render(&CorrectPage {
+    Ok(CorrectPage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         account_id: account,
@@ -183,7 +184,7 @@ async fn show(
         staff_roles: STAFF_ROLES,
         form,
         errors,
-    })?
+    }
     .into_response())
 }
 

@@ -3,6 +3,7 @@
 //! and adding a staff member by hand.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,13 +16,13 @@ use crate::auth::permissions::{Access, Action};
 use crate::classes::verification_title;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::form::{normalize_email, normalize_phone};
 use crate::web::format::{self, count};
 use crate::web::htmx::Htmx;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -66,7 +67,7 @@ struct PersonRow {
     verification: &'static str,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 /// The search form asks htmx for the results only (`as_results`) while one types.
 #[template(path = "people/list.html", blocks = ["results"])]
 struct ListPage {
@@ -210,9 +211,9 @@ async fn list(
         can_manage: scope.can(Action::ManagePeople),
     };
     Ok(if htmx.asked() {
-        render(&view.as_results())?.into_response()
+        WebTemplate(view.as_results()).into_response()
     } else {
-        render(&view)?.into_response()
+        view.into_response()
     })
 }
 
@@ -256,7 +257,7 @@ struct HistoryRow {
     ip: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "people/card.html")]
 struct CardPage {
     layout: Layout,
@@ -469,7 +470,7 @@ async fn card(
         ip: r.ip.unwrap_or_default(),
     })
     .collect();
-    Ok(render(&CardPage {
+    Ok(CardPage {
         layout: Layout::for_scope(&scope),
         school_id: school,
         name: format::full_name(&a.surname, &a.given_name, a.patronymic.as_deref()),
@@ -507,7 +508,7 @@ async fn card(
             "corrected" => Some("Исправления сохранены и записаны в историю изменений."),
             _ => None,
         },
-    })?
+    }
     .into_response())
 }
 
@@ -531,7 +532,7 @@ struct StaffForm {
     position: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "people/new_staff.html")]
 struct NewStaffPage {
     layout: Layout,
@@ -549,7 +550,7 @@ pub const STAFF_ROLES: &[(&str, &str)] = &[
 
 async fn new_staff_page(scope: SchoolScope) -> AppResult<Response> {
     scope.require(Action::ManagePeople)?;
-    Ok(render(&NewStaffPage {
+    Ok(NewStaffPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         form: StaffForm {
@@ -557,7 +558,7 @@ async fn new_staff_page(scope: SchoolScope) -> AppResult<Response> {
             ..Default::default()
         },
         errors: FormErrors::default(),
-    })?
+    }
     .into_response())
 }
 
@@ -614,12 +615,12 @@ async fn new_staff(
         errors.add("role", "Выберите роль из списка.");
     }
     let page = |form: StaffForm, errors: FormErrors| -> AppResult<Response> {
-        Ok(render(&NewStaffPage {
+        Ok(NewStaffPage {
             layout: Layout::for_scope(&scope),
             school_id: scope.school_id(),
             form,
             errors,
-        })?
+        }
         .into_response())
     };
     if !errors.is_empty() {

@@ -3,6 +3,7 @@
 //! («отклонён», with a reason). The queue shows the oldest first with how long each waited.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -17,10 +18,10 @@ use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, MembershipId, SchoolId};
+use crate::web::Routes;
 use crate::web::format::{self, count};
 use crate::web::htmx::{self, Htmx};
 use crate::web::layout::Layout;
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -45,7 +46,7 @@ struct Pending {
     since: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "people/verification.html")]
 struct QueuePage {
     layout: Layout,
@@ -96,13 +97,13 @@ async fn page(
         since: format::datetime(r.joined_at, scope.timezone()),
     })
     .collect();
-    Ok(render(&QueuePage {
+    Ok(QueuePage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         pending,
         error,
         done,
-    })?
+    }
     .into_response())
 }
 

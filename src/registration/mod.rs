@@ -6,6 +6,7 @@
 //! state (отправлена, в очереди, ошибка отправки).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,12 +20,12 @@ use crate::auth::permissions::{Access, Action};
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
 use crate::mail::Delivery;
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::form::{normalize_email, normalize_phone};
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::{Routes, render};
 
 const MAX_PDF: usize = 5 * 1024 * 1024;
 const TOO_BIG: &str = "Файл больше 5 МБ. Сохраните приказ в PDF меньшего размера.";
@@ -58,7 +59,7 @@ struct Row {
     state: &'static str,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "registration/page.html")]
 struct Page {
     layout: Layout,
@@ -128,7 +129,7 @@ async fn show(
         state: application_state(Delivery::of(r.sent, r.attempts, r.failed)),
     })
     .collect();
-    let mut res = render(&Page {
+    let mut res = Page {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
         to: state.config.help.registration_email.clone(),
@@ -136,7 +137,7 @@ async fn show(
         errors,
         rows,
         sent,
-    })?
+    }
     .into_response();
     *res.status_mut() = status;
     Ok(res)

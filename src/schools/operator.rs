@@ -3,6 +3,7 @@
 //! person gets a one-time link to set their password (R2.1.b).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,13 +17,13 @@ use crate::auth::permissions::Access;
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::form::{normalize_email, normalize_phone};
 use crate::web::format::{self, TIMEZONES};
 use crate::web::layout::Layout;
 use crate::web::once::FormKey;
 use crate::web::unique::{self, OnConstraint};
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/operator/schools", Access::Operator, list)
@@ -45,7 +46,7 @@ struct SchoolRow {
     admins: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "operator/schools.html")]
 struct ListPage {
     layout: Layout,
@@ -108,14 +109,14 @@ async fn list(
             admins: r.admins.unwrap_or_else(|| "не назначен".to_owned()),
         })
         .collect();
-    Ok(render(&ListPage {
+    Ok(ListPage {
         layout: Layout::for_actor(actor),
         schools,
         q,
         page,
         has_next,
         total: format::count(total, "школа", "школы", "школ"),
-    })?
+    }
     .into_response())
 }
 
@@ -131,7 +132,7 @@ struct SchoolForm {
     timezone: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "operator/school_new.html")]
 struct NewPage {
     layout: Layout,
@@ -142,7 +143,7 @@ struct NewPage {
 
 async fn new_page(op: Operator) -> AppResult<Response> {
     let actor = op.actor();
-    Ok(render(&NewPage {
+    Ok(NewPage {
         layout: Layout::for_actor(actor),
         form: SchoolForm {
             // The new school's id travels with the form: submitting it twice creates one.
@@ -152,7 +153,7 @@ async fn new_page(op: Operator) -> AppResult<Response> {
         },
         errors: FormErrors::default(),
         timezones: TIMEZONES,
-    })?
+    }
     .into_response())
 }
 
@@ -180,12 +181,12 @@ async fn create(
         errors.add("timezone", "Выберите часовой пояс из списка.");
     }
     let (Some(id), true) = (id, errors.is_empty()) else {
-        return Ok(render(&NewPage {
+        return Ok(NewPage {
             layout: Layout::for_actor(actor),
             form,
             errors,
             timezones: TIMEZONES,
-        })?
+        }
         .into_response());
     };
     let short = Some(form.short_name.trim()).filter(|s| !s.is_empty());
@@ -238,7 +239,7 @@ struct AppointForm {
     order_date: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "operator/school.html")]
 struct ShowPage {
     layout: Layout,
@@ -293,7 +294,7 @@ async fn show_page(
         active: r.active,
     })
     .collect();
-    Ok(render(&ShowPage {
+    Ok(ShowPage {
         layout: Layout::for_actor(actor),
         id,
         name: school.name,
@@ -303,7 +304,7 @@ async fn show_page(
         errors,
         new_link,
         appointed,
-    })?
+    }
     .into_response())
 }
 

@@ -2,6 +2,7 @@
 //! edits it, and each edit is written to the audit log with what changed.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,11 +16,11 @@ use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
 use crate::ids::SchoolId;
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::form::{normalize_email, normalize_phone};
 use crate::web::format::{self, TIMEZONES};
 use crate::web::layout::Layout;
-use crate::web::{Routes, render};
 
 pub fn routes(r: Routes) -> Routes {
     r.get(
@@ -119,7 +120,7 @@ fn timezone_label(tz: &str) -> &'static str {
         .unwrap_or("Москва (МСК)")
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "schools/profile.html")]
 struct ShowPage {
     layout: Layout,
@@ -162,7 +163,7 @@ async fn show(
             (*label, shown)
         })
         .collect();
-    Ok(render(&ShowPage {
+    Ok(ShowPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         rows,
@@ -180,11 +181,11 @@ async fn show(
             false => None,
         },
         can_bot: scope.can(Action::ManageConnector),
-    })?
+    }
     .into_response())
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "schools/profile_edit.html")]
 struct EditPage {
     layout: Layout,
@@ -198,13 +199,13 @@ async fn edit_page(State(state): State<AppState>, scope: SchoolScope) -> AppResu
     scope.require(Action::EditSchoolProfile)?;
     let mut conn = state.db.acquire().await?;
     let form = load(&mut conn, scope.tenant()).await?;
-    Ok(render(&EditPage {
+    Ok(EditPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         form,
         errors: FormErrors::default(),
         timezones: TIMEZONES,
-    })?
+    }
     .into_response())
 }
 
@@ -279,13 +280,13 @@ async fn update(
     let new = match validate(&form) {
         Ok(new) => new,
         Err(errors) => {
-            return Ok(render(&EditPage {
+            return Ok(EditPage {
                 layout: Layout::for_scope(&scope),
                 school_id: scope.school_id(),
                 form,
                 errors,
                 timezones: TIMEZONES,
-            })?
+            }
             .into_response());
         }
     };

@@ -3,6 +3,7 @@
 //! aggregates for the deployment operator.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 
@@ -16,7 +17,6 @@ use crate::auth::region::RegionViewer;
 use crate::error::{AppError, AppResult};
 use crate::ids::SchoolId;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 /// A sortable column header.
 pub struct Column {
@@ -60,7 +60,7 @@ pub fn columns(base: &str, period_q: &str, q: &StatsQuery) -> Vec<Column> {
         .collect()
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "stats/school.html")]
 struct Page {
     layout: Layout,
@@ -112,7 +112,7 @@ pub async fn school_page(
     }
     let base = format!("/s/{}/stats", scope.school_id());
     let period_q = stats.period.query();
-    Ok(render(&Page {
+    Ok(Page {
         layout: Layout::for_scope(&scope),
         columns: columns(&base, &period_q, &q),
         base,
@@ -124,7 +124,7 @@ pub async fn school_page(
         in_school: true,
         can_report: scope.can(Action::ViewStatisticsReport),
         unused_days,
-    })?
+    }
     .into_response())
 }
 
@@ -145,7 +145,7 @@ pub async fn region_school_page(
     sort_rows(&mut stats.rows, &q.sort, &q.dir);
     let base = format!("/region/schools/{school}/stats");
     let period_q = stats.period.query();
-    Ok(render(&Page {
+    Ok(Page {
         layout: viewer.layout(),
         columns: columns(&base, &period_q, &q),
         base,
@@ -157,6 +157,6 @@ pub async fn region_school_page(
         in_school: false,
         can_report: false,
         unused_days,
-    })?
+    }
     .into_response())
 }

@@ -7,6 +7,7 @@
 //! own list, for those who act on it (STATISTICS.md «No per-person rankings»).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -24,7 +25,6 @@ use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::render;
 
 pub const KINDS: [(&str, &str); 2] = [
     ("student", "ученик не участвует"),
@@ -144,7 +144,7 @@ pub struct RecordForm {
     action: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "stats/class.html")]
 struct ClassPage {
     layout: Layout,
@@ -199,7 +199,7 @@ async fn render_page(
     let mut conn = state.db.acquire().await?;
     let title = class_title(&mut conn, scope, class).await?;
     let pupils = pupils(&mut conn, scope.tenant(), class).await?;
-    Ok(render(&ClassPage {
+    Ok(ClassPage {
         layout: Layout::for_scope(scope),
         base: format!("/s/{}/stats", scope.school_id()),
         class_id: class,
@@ -211,7 +211,7 @@ async fn render_page(
         done,
         error,
         kept,
-    })?
+    }
     .into_response())
 }
 

@@ -5,6 +5,7 @@
 //! (A6, live), the band distribution (A7), exports. School-level aggregates only.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
@@ -20,7 +21,6 @@ use crate::error::{AppError, AppResult};
 use crate::ids::SchoolId;
 use crate::web::format;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 /// Rows per page of the region table.
 const PER_PAGE: usize = 100;
@@ -138,7 +138,7 @@ pub struct Distribution {
     pub counts: [i64; 4],
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "stats/region.html")]
 struct RegionPage {
     layout: Layout,
@@ -203,7 +203,7 @@ pub async fn region_page(
         .skip((page - 1) * PER_PAGE)
         .take(PER_PAGE)
         .collect();
-    Ok(render(&RegionPage {
+    Ok(RegionPage {
         layout: viewer.layout(),
         rows: shown,
         bottom,
@@ -220,7 +220,7 @@ pub async fn region_page(
         pages,
         as_of: as_of(),
         without_snapshot,
-    })?
+    }
     .into_response())
 }
 

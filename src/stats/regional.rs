@@ -6,6 +6,7 @@
 //! [`RegionViewer`](crate::auth::region::RegionViewer).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,7 +20,6 @@ use crate::ids::AccountId;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::render;
 
 pub struct SpecialistRow {
     pub id: uuid::Uuid,
@@ -29,7 +29,7 @@ pub struct SpecialistRow {
     pub appointed: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "stats/specialists.html")]
 struct Page {
     layout: Layout,
@@ -85,7 +85,7 @@ async fn render_page(
         appointed: format::datetime(r.appointed_at, "Europe/Moscow"),
     })
     .collect();
-    Ok(render(&Page {
+    Ok(Page {
         layout: Layout::for_actor(operator.actor()),
         rows,
         form_key: FormKey::default(),
@@ -93,7 +93,7 @@ async fn render_page(
         municipality: form.municipality.clone(),
         error,
         done,
-    })?
+    }
     .into_response())
 }
 

@@ -6,6 +6,7 @@
 //! Printable from the browser (print CSS, A4) and downloadable as one self-contained file.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -20,12 +21,11 @@ use crate::auth::permissions::Role;
 use crate::error::AppResult;
 use crate::ids::SchoolId;
 use crate::web::format;
-use crate::web::render;
 
 /// The report's own style: inlined into the downloaded file, linked when served.
 const CSS: &str = include_str!("../../static/css/stats-report.css");
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "stats/report.html")]
 struct Report {
     school_name: String,
@@ -176,16 +176,15 @@ pub async fn report(
         download,
         css: CSS,
     };
-    let html = render(&page)?;
     if download {
         return Ok((
             [(
                 header::CONTENT_DISPOSITION,
                 "attachment; filename=\"spravka.html\"",
             )],
-            html,
+            page,
         )
             .into_response());
     }
-    Ok(html.into_response())
+    Ok(page.into_response())
 }

@@ -8,6 +8,7 @@
 use std::sync::OnceLock;
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,11 +22,11 @@ use crate::auth::permissions::{Access, Action, Role};
 use crate::error::AppResult;
 use crate::ids::{AccountId, SchoolId};
 use crate::mail::Delivery;
+use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::format::{self, full_name};
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::{Routes, render};
 
 static SUPPORT_EMAIL: OnceLock<String> = OnceLock::new();
 
@@ -86,7 +87,7 @@ struct SupportForm {
     contact: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "support/page.html")]
 struct SupportPage {
     layout: Layout,
@@ -158,7 +159,7 @@ async fn render_page(
         state: Delivery::of(r.sent, r.attempts, r.failed).title(),
     })
     .collect();
-    Ok(render(&SupportPage {
+    Ok(SupportPage {
         layout: Layout::for_scope(scope),
         school_id: school,
         admins,
@@ -168,7 +169,7 @@ async fn render_page(
         requests,
         all,
         sent: sent.map(request_number),
-    })?
+    }
     .into_response())
 }
 

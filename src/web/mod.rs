@@ -20,22 +20,13 @@ pub mod request_id;
 pub mod request_meta;
 pub mod unique;
 
-use askama::Template;
 use axum::Router;
 use axum::handler::Handler;
-use axum::response::Html;
 use axum::routing::{MethodRouter, get, post};
 
 use crate::AppState;
 use crate::auth::objects::{Rule, route_rules};
 use crate::auth::permissions::Access;
-use crate::error::AppResult;
-
-/// Renders a page. The one place templates become responses, so a template error is an
-/// [`AppError`](crate::error::AppError), never a panic.
-pub fn render<T: Template>(page: &T) -> AppResult<Html<String>> {
-    Ok(Html(page.render()?))
-}
 
 /// One row of the route table.
 #[derive(Debug, Clone)]

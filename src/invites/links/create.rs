@@ -2,6 +2,7 @@
 //! term and the limit of uses), its checks, and the page that shows the new link once.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -23,7 +24,6 @@ use crate::invites::{
 use crate::web::form::FormErrors;
 use crate::web::format::count;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 #[derive(Deserialize, Default, Debug, Clone)]
 pub(super) struct NewForm {
@@ -44,7 +44,7 @@ pub(super) struct NewForm {
     approval: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/new.html")]
 struct NewPage {
     layout: Layout,
@@ -92,7 +92,7 @@ pub(super) async fn new_page(
     let mut conn = state.db.acquire().await?;
     let limit = class_limit(&scope);
     let classes = class_choices(&mut conn, &scope, &limit).await?;
-    Ok(render(&NewPage {
+    Ok(NewPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         form: NewForm {
@@ -103,7 +103,7 @@ pub(super) async fn new_page(
         errors: FormErrors::default(),
         roles: allowed_roles(&scope),
         classes,
-    })?
+    }
     .into_response())
 }
 
@@ -225,7 +225,7 @@ async fn check(
     }
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/created.html")]
 pub(super) struct CreatedPage {
     layout: Layout,
@@ -284,14 +284,14 @@ pub(super) async fn create(
     let checked = match check(&mut conn, &scope, &classes, &form).await? {
         Ok(c) => c,
         Err(errors) => {
-            return Ok(render(&NewPage {
+            return Ok(NewPage {
                 layout: Layout::for_scope(&scope),
                 school_id: scope.school_id(),
                 form,
                 errors,
                 roles: allowed_roles(&scope),
                 classes,
-            })?
+            }
             .into_response());
         }
     };
@@ -312,13 +312,13 @@ pub(super) async fn create(
             links.pop().map(|l| l.token).unwrap_or_default()
         }
         issue::Outcome::AlreadyIssued => {
-            return Ok(render(&MessagePage {
+            return Ok(MessagePage {
                 layout: Layout::for_scope(&scope),
                 title: "Приглашение уже создано",
                 message: "Эта форма уже была отправлена, и приглашение по ней создано. Ссылку показывают только один раз: если она потерялась, отзовите приглашение в реестре и создайте новое.",
                 back: format!("/s/{}/invites", scope.school_id()),
                 back_label: "К реестру приглашений",
-            })?
+            }
             .into_response());
         }
     };
@@ -327,5 +327,5 @@ pub(super) async fn create(
         .await?
         .ok_or(AppError::NotFound)?;
     let page = created_page(&state, &scope, &token, view, None);
-    Ok(render(&page)?.into_response())
+    Ok(page.into_response())
 }

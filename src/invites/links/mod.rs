@@ -13,6 +13,7 @@ mod revoke;
 mod share;
 
 use askama::Template;
+use askama_web::WebTemplate;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -154,7 +155,7 @@ pub(crate) async fn view_by_token(
     }))
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/message.html")]
 pub(crate) struct MessagePage {
     pub layout: Layout,

@@ -2,6 +2,7 @@
 //! with how often each was used, paginated.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -18,7 +19,6 @@ use crate::ids::{ClassId, SchoolId};
 use crate::invites::{InviteId, class_limit, limit_param, target_title};
 use crate::web::format::{self, count};
 use crate::web::layout::Layout;
-use crate::web::render;
 
 struct Row {
     id: InviteId,
@@ -35,7 +35,7 @@ struct Row {
     approval: bool,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/list.html")]
 struct ListPage {
     layout: Layout,
@@ -173,7 +173,7 @@ pub(super) async fn registry(
         }),
         _ => None,
     };
-    Ok(render(&ListPage {
+    Ok(ListPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         rows,
@@ -189,6 +189,6 @@ pub(super) async fn registry(
         page,
         has_next,
         notice,
-    })?
+    }
     .into_response())
 }

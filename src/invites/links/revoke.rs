@@ -2,6 +2,7 @@
 //! each after a confirmation page.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,9 +20,8 @@ use crate::invites::{InviteId, target_title};
 use crate::web::format::count;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
-use crate::web::render;
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/confirm.html")]
 pub(crate) struct ConfirmPage {
     pub layout: Layout,
@@ -80,7 +80,7 @@ pub(super) async fn revoke(
         } else {
             format!(" («{}»)", found.purpose)
         };
-        return Ok(render(&ConfirmPage {
+        return Ok(ConfirmPage {
             layout: Layout::for_scope(&scope),
             title: "Отозвать приглашение?".to_owned(),
             question: format!(
@@ -92,7 +92,7 @@ pub(super) async fn revoke(
             fields: vec![("form_key", FormKey::default().to_string())],
             button: "Отозвать",
             back,
-        })?
+        }
         .into_response());
     }
     sqlx::query!(
@@ -168,7 +168,7 @@ pub(super) async fn revoke_class(
         )
         .fetch_one(&mut *tx)
         .await?;
-        return Ok(render(&ConfirmPage {
+        return Ok(ConfirmPage {
             layout: Layout::for_scope(&scope),
             title: "Отозвать приглашения класса?".to_owned(),
             question: format!(
@@ -182,7 +182,7 @@ pub(super) async fn revoke_class(
             ],
             button: "Отозвать все",
             back,
-        })?
+        }
         .into_response());
     }
     let done = sqlx::query!(
@@ -257,7 +257,7 @@ pub(super) async fn deactivate_unused(
         )
         .fetch_one(&mut *tx)
         .await?;
-        return Ok(render(&ConfirmPage {
+        return Ok(ConfirmPage {
             layout: Layout::for_scope(&scope),
             title: "Отключить неиспользуемые приглашения?".to_owned(),
             question: format!(
@@ -272,7 +272,7 @@ pub(super) async fn deactivate_unused(
             ],
             button: "Отозвать",
             back,
-        })?
+        }
         .into_response());
     }
     let done = sqlx::query!(

@@ -2,6 +2,7 @@
 //! through the outbox.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::State;
 use axum::http::header;
@@ -20,7 +21,6 @@ use crate::ids::SchoolId;
 use crate::invites::{class_limit, issue, join_url, may_create, qr_svg, qr_svg_file};
 use crate::web::form::normalize_email;
 use crate::web::once::FormKey;
-use crate::web::render;
 
 #[derive(Deserialize, Default)]
 pub(super) struct ShareForm {
@@ -51,7 +51,7 @@ async fn shared(conn: &mut PgConnection, scope: &SchoolScope, token: &str) -> Ap
     Ok(view)
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "invites/poster.html")]
 struct PosterPage {
     school_name: String,
@@ -71,13 +71,13 @@ pub(super) async fn poster(
     let mut conn = state.db.acquire().await?;
     let view = shared(&mut conn, &scope, &form.token).await?;
     let link = join_url(&state.public_url, &form.token);
-    Ok(render(&PosterPage {
+    Ok(PosterPage {
         school_name: scope.school_name().to_owned(),
         school_id: scope.school_id(),
         qr: qr_svg(&link),
         link,
         view,
-    })?
+    }
     .into_response())
 }
 
@@ -141,16 +141,14 @@ pub(super) async fn email(
     if seen.is_some() {
         // Sent again (at once, or after Back): the letter is already queued; the same page.
         let notice = Some("Письмо с приглашением уже поставлено в очередь отправки.".to_owned());
-        return Ok(
-            render(&created_page(&state, &scope, &form.token, view, notice))?.into_response(),
-        );
+        return Ok(created_page(&state, &scope, &form.token, view, notice).into_response());
     }
     let to = normalize_email(&form.email);
     let Some(to) = to else {
         let mut page = created_page(&state, &scope, &form.token, view, None);
         page.email = form.email.trim().to_owned();
         page.email_error = Some("Укажите адрес электронной почты, например ivanova@mail.ru.");
-        return Ok(render(&page)?.into_response());
+        return Ok(page.into_response());
     };
     issue::creation_limit(&mut tx, &state, scope.actor().id()).await?;
     let link = join_url(&state.public_url, &form.token);
@@ -177,5 +175,5 @@ pub(super) async fn email(
         "Письмо с приглашением поставлено в очередь отправки на {to}."
     ));
     let page = created_page(&state, &scope, &form.token, view, notice);
-    Ok(render(&page)?.into_response())
+    Ok(page.into_response())
 }

@@ -2,6 +2,7 @@
 //! the enrolment under its order.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +19,6 @@ use crate::movements::{ClassOption, current_classes, opt, required_date, require
 use crate::people::NewPerson;
 use crate::web::form::FormErrors;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 #[derive(Debug, Default, Deserialize)]
 pub(in crate::movements) struct EnrolForm {
@@ -44,7 +44,7 @@ pub(in crate::movements) struct EnrolForm {
     not_duplicate: Option<String>,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "movements/enrol.html")]
 struct EnrolPage {
     layout: Layout,
@@ -73,7 +73,7 @@ pub(in crate::movements) async fn enrol_page(
     let class = chosen_class(&q.class, &classes)
         .map(|c| c.to_string())
         .unwrap_or_default();
-    Ok(render(&EnrolPage {
+    Ok(EnrolPage {
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         form: EnrolForm {
@@ -85,7 +85,7 @@ pub(in crate::movements) async fn enrol_page(
         errors: FormErrors::default(),
         classes,
         duplicates: Vec::new(),
-    })?
+    }
     .into_response())
 }
 
@@ -153,14 +153,14 @@ pub(in crate::movements) async fn enrol(
     };
     let page =
         |form: EnrolForm, errors: FormErrors, duplicates: Vec<String>| -> AppResult<Response> {
-            Ok(render(&EnrolPage {
+            Ok(EnrolPage {
                 layout: Layout::for_scope(&scope),
                 school_id: school,
                 form,
                 errors,
                 classes: classes.clone(),
                 duplicates,
-            })?
+            }
             .into_response())
         };
     let (Some(class), Some(order), Some(on), true) = (class, order, on, errors.is_empty()) else {

@@ -1,6 +1,7 @@
 //! A student leaving the school, with the parents who leave with them named first.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +19,6 @@ use crate::movements::{LEAVING_REASONS, reason, required_date, required_order};
 use crate::web::form::FormErrors;
 use crate::web::htmx::Htmx;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 #[derive(Debug, Default, Deserialize)]
 pub(in crate::movements) struct LeaveForm {
@@ -38,7 +38,7 @@ pub(in crate::movements) struct LeaveForm {
     confirm: Option<String>,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "movements/leave.html")]
 struct LeavePage {
     layout: Layout,
@@ -82,7 +82,7 @@ pub(in crate::movements) async fn leave_page(
         _ => Vec::new(),
     };
     let today = domain::school_today(&mut conn, scope.tenant()).await?;
-    Ok(render(&LeavePage {
+    Ok(LeavePage {
         layout: Layout::for_scope(&scope),
         school_id: school,
         action: "leave",
@@ -100,7 +100,7 @@ pub(in crate::movements) async fn leave_page(
         parents,
         errors: FormErrors::default(),
         reasons: LEAVING_REASONS,
-    })?
+    }
     .into_response())
 }
 
@@ -137,7 +137,7 @@ pub(in crate::movements) async fn leave(
     }
     let student_id = student.id;
     let page = |form: LeaveForm, errors: FormErrors| -> AppResult<Response> {
-        Ok(render(&LeavePage {
+        Ok(LeavePage {
             layout: Layout::for_scope(&scope),
             school_id: school,
             action: "leave",
@@ -147,7 +147,7 @@ pub(in crate::movements) async fn leave(
             form,
             errors,
             reasons: LEAVING_REASONS,
-        })?
+        }
         .into_response())
     };
     let (Some(order), Some(on), true) = (order, on, errors.is_empty()) else {

@@ -2,6 +2,7 @@
 //! card (404 for another school's student).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -12,7 +13,6 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{ClassId, MembershipId, SchoolId};
 use crate::movements::{ClassOption, current_classes};
 use crate::web::format;
-use crate::web::render;
 
 /// The student a form is about.
 pub(in crate::movements) struct StudentCard {
@@ -146,7 +146,7 @@ pub(super) async fn picker(
     })
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "movements/_student_results.html")]
 struct Results<'a> {
     school_id: SchoolId,
@@ -157,11 +157,11 @@ struct Results<'a> {
 /// The picker's results alone (`#student-results`): the answer to htmx while one types
 /// in the picker; the same search without script gets the whole form page.
 pub(super) fn results(tenant: Tenant, action: &'static str, p: &Picker) -> AppResult<Response> {
-    Ok(render(&Results {
+    Ok(Results {
         school_id: tenant.id(),
         action,
         p,
-    })?
+    }
     .into_response())
 }
 

@@ -2,6 +2,7 @@
 //! handed over (with a link to where each thing is handed over).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +22,6 @@ use crate::movements::{STAFF_REASONS, reason, required_date, required_order};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 pub(in crate::movements) struct StaffOption {
     pub id: MembershipId,
@@ -115,7 +115,7 @@ pub(in crate::movements) struct HandoverLink {
     pub href: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "movements/staff_leave.html")]
 struct StaffLeavePage {
     layout: Layout,
@@ -176,7 +176,7 @@ pub(in crate::movements) async fn staff_leave_page(
         Vec::new()
     };
     let today = domain::school_today(&mut conn, scope.tenant()).await?;
-    Ok(render(&StaffLeavePage {
+    Ok(StaffLeavePage {
         layout: Layout::for_scope(&scope),
         school_id: school,
         form: StaffLeaveForm {
@@ -194,7 +194,7 @@ pub(in crate::movements) async fn staff_leave_page(
         handover_message,
         errors: FormErrors::default(),
         reasons: STAFF_REASONS,
-    })?
+    }
     .into_response())
 }
 
@@ -230,7 +230,7 @@ pub(in crate::movements) async fn staff_leave(
                 items: &[Handover]|
      -> AppResult<Response> {
         let (handovers, handover_message) = handover_links(scope.tenant(), items);
-        Ok(render(&StaffLeavePage {
+        Ok(StaffLeavePage {
             layout: Layout::for_scope(&scope),
             school_id: school,
             staff: Vec::new(),
@@ -240,7 +240,7 @@ pub(in crate::movements) async fn staff_leave(
             form,
             errors,
             reasons: STAFF_REASONS,
-        })?
+        }
         .into_response())
     };
     let (Some(order), Some(on), true) = (order, on, errors.is_empty()) else {

@@ -1,6 +1,7 @@
 //! Transferring a student to another class of the current year.
 
 use askama::Template;
+use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +19,6 @@ use crate::movements::{ClassOption, current_classes, required_date, required_ord
 use crate::web::form::FormErrors;
 use crate::web::htmx::Htmx;
 use crate::web::layout::Layout;
-use crate::web::render;
 
 #[derive(Debug, Default, Deserialize)]
 pub(in crate::movements) struct TransferForm {
@@ -36,7 +36,7 @@ pub(in crate::movements) struct TransferForm {
     date: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "movements/transfer.html")]
 struct TransferPage {
     layout: Layout,
@@ -76,7 +76,7 @@ pub(in crate::movements) async fn transfer_page(
     }
     let classes = current_classes(&mut conn, scope.tenant()).await?;
     let today = domain::school_today(&mut conn, scope.tenant()).await?;
-    Ok(render(&TransferPage {
+    Ok(TransferPage {
         layout: Layout::for_scope(&scope),
         school_id: school,
         action: "transfer",
@@ -93,7 +93,7 @@ pub(in crate::movements) async fn transfer_page(
         student,
         errors: FormErrors::default(),
         classes,
-    })?
+    }
     .into_response())
 }
 
@@ -131,7 +131,7 @@ pub(in crate::movements) async fn transfer(
     let on = required_date(&form.date, "date", "Укажите дату перевода.", &mut errors);
     let page =
         |form: TransferForm, student: StudentCard, errors: FormErrors| -> AppResult<Response> {
-            Ok(render(&TransferPage {
+            Ok(TransferPage {
                 layout: Layout::for_scope(&scope),
                 school_id: school,
                 action: "transfer",
@@ -140,7 +140,7 @@ pub(in crate::movements) async fn transfer(
                 form,
                 errors,
                 classes: classes.clone(),
-            })?
+            }
             .into_response())
         };
     let (Some(to), Some(order), Some(on), true) = (to, order, on, errors.is_empty()) else {
