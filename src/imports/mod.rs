@@ -35,6 +35,7 @@ use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
 use crate::ids::{AccountId, SchoolId};
 use crate::web::Routes;
+use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 
@@ -94,8 +95,9 @@ struct RecentImport {
 struct IndexPage {
     layout: Layout,
     school_id: SchoolId,
-    students_error: Option<String>,
-    staff_error: Option<String>,
+    /// The upload forms' errors, each under `file` (the two forms share the field's name).
+    students_errors: FormErrors,
+    staff_errors: FormErrors,
     recent: Vec<RecentImport>,
     max_rows: String,
 }
@@ -144,16 +146,17 @@ async fn index_page(
     error: Option<(Kind, String)>,
 ) -> AppResult<IndexPage> {
     let mut conn = state.db.acquire().await?;
-    let (students_error, staff_error) = match error {
-        Some((Kind::Students, e)) => (Some(e), None),
-        Some((Kind::Staff, e)) => (None, Some(e)),
-        None => (None, None),
-    };
+    let (mut students_errors, mut staff_errors) = (FormErrors::none(), FormErrors::none());
+    match error {
+        Some((Kind::Students, e)) => students_errors.add("file", e),
+        Some((Kind::Staff, e)) => staff_errors.add("file", e),
+        None => {}
+    }
     Ok(IndexPage {
         layout: Layout::for_scope(scope),
         school_id: scope.school_id(),
-        students_error,
-        staff_error,
+        students_errors,
+        staff_errors,
         recent: recent(&mut conn, scope).await?,
         max_rows: format::number(MAX_ROWS as i64),
     })

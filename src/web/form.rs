@@ -12,7 +12,7 @@ use std::collections::HashMap;
 /// handler's own validation then fails and shows the form again with that message next to
 /// the field, whatever form it is.
 #[derive(Debug)]
-pub struct FormErrors(HashMap<Cow<'static, str>, &'static str>);
+pub struct FormErrors(HashMap<Cow<'static, str>, Cow<'static, str>>);
 
 impl Default for FormErrors {
     fn default() -> Self {
@@ -21,7 +21,7 @@ impl Default for FormErrors {
             errors
                 .0
                 .entry(Cow::Owned(field))
-                .or_insert(crate::web::input::REFUSED_MESSAGE);
+                .or_insert(Cow::Borrowed(crate::web::input::REFUSED_MESSAGE));
         }
         errors
     }
@@ -33,16 +33,20 @@ impl FormErrors {
         Self(HashMap::new())
     }
     /// The errors of this request (see [`Default`]) with `message` next to `field`.
-    pub fn field(field: &'static str, message: &'static str) -> Self {
+    pub fn field(field: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         let mut errors = Self::default();
         errors.add(field, message);
         errors
     }
-    pub fn add(&mut self, field: &'static str, message: &'static str) {
-        self.0.entry(Cow::Borrowed(field)).or_insert(message);
+    /// `message` next to `field`, unless the field has one already. Most messages are
+    /// fixed text; one built from what was sent (an import file's problem) is a `String`.
+    pub fn add(&mut self, field: &'static str, message: impl Into<Cow<'static, str>>) {
+        self.0
+            .entry(Cow::Borrowed(field))
+            .or_insert_with(|| message.into());
     }
-    pub fn get(&self, field: &str) -> Option<&'static str> {
-        self.0.get(field).copied()
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(|m| m.as_ref())
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

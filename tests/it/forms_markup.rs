@@ -719,11 +719,6 @@ const HAND_WRITTEN: &[(&str, &str, &str)] = &[
         "not converted yet: error is an Option shown apart",
     ),
     (
-        "imports/index.html",
-        "file",
-        "not converted yet: error is an Option shown apart",
-    ),
-    (
         "invites/created.html",
         "email",
         "not converted yet: error is an Option shown apart",
