@@ -1,5 +1,5 @@
 //! Web plumbing shared by every area: the route table builder (each route declares its
-//! [`Access`], which the permission docs and tests read back), page rendering, the page
+//! [`Access`], which the permission docs and tests read back), the page
 //! layout, static assets and the middleware stack.
 
 pub mod assets;

@@ -604,6 +604,12 @@ async fn the_student_picker_asked_by_htmx_answers_the_results_only() {
             !part.contains("Пётр") && !part.contains("Кузнецов"),
             "{part}"
         );
+        // The live count, read out as one types.
+        assert_eq!(
+            select_texts(&part, "#student-results [role=status]"),
+            ["Найдено 2 ученика"],
+            "{part}"
+        );
         for href in select_attr(&part, ".student-results a", "href") {
             assert!(href.starts_with(&format!("{form}?student=")), "{href}");
         }
@@ -633,6 +639,10 @@ async fn the_student_picker_asked_by_htmx_answers_the_results_only() {
             );
             let results = select_texts(&page, "#student-results").join(" ");
             assert!(!results.contains("Пётр"), "{results}");
+            assert_eq!(
+                select_texts(&page, "#student-results [role=status]"),
+                ["Найдено 2 ученика"]
+            );
         }
     }
 }

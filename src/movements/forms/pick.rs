@@ -89,6 +89,25 @@ pub(in crate::movements) struct Picker {
 
 const PICK_LIMIT: i64 = 50;
 
+impl Picker {
+    /// The live count under the search field, read out by screen readers as one types
+    /// (`role="status"`): «Найден 1 ученик», «Найдено 5 учеников», «Найдено больше 50 учеников».
+    pub fn found(&self) -> String {
+        found_text(self.results.len() as i64, self.more)
+    }
+}
+
+fn found_text(n: i64, more: bool) -> String {
+    if more {
+        return format!("Найдено больше {}", format::count(n, "ученика", "учеников", "учеников"));
+    }
+    format!(
+        "{} {}",
+        format::plural(n, "Найден", "Найдено", "Найдено"),
+        format::count(n, "ученик", "ученика", "учеников")
+    )
+}
+
 pub(super) async fn picker(
     conn: &mut PgConnection,
     tenant: Tenant,
@@ -173,4 +192,19 @@ pub(in crate::movements) struct PickQuery {
     pub(super) q: String,
     #[serde(default)]
     pub(super) class: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::found_text;
+
+    #[test]
+    fn the_count_agrees_with_its_number() {
+        assert_eq!(found_text(1, false), "Найден 1 ученик");
+        assert_eq!(found_text(21, false), "Найден 21 ученик");
+        assert_eq!(found_text(2, false), "Найдено 2 ученика");
+        assert_eq!(found_text(11, false), "Найдено 11 учеников");
+        assert_eq!(found_text(5, false), "Найдено 5 учеников");
+        assert_eq!(found_text(50, true), "Найдено больше 50 учеников");
+    }
 }
