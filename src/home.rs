@@ -13,9 +13,9 @@ use crate::auth::extract::{Actor, SchoolScope};
 use crate::auth::permissions::{Access, Action, Role};
 use crate::error::AppResult;
 use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::web::Routes;
 use crate::web::format::count;
 use crate::web::layout::Layout;
-use crate::web::Routes;
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/", Access::LoggedIn, start).get(
