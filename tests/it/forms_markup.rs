@@ -718,11 +718,6 @@ const HAND_WRITTEN: &[(&str, &str, &str)] = &[
         "email",
         "not converted yet: error is an Option shown apart",
     ),
-    (
-        "invites/created.html",
-        "email",
-        "not converted yet: error is an Option shown apart",
-    ),
     ("offers/consent_field.html", "consent", "not converted yet"),
     ("invites/join.html", "child_name", "not converted yet"),
 ];

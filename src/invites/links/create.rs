@@ -237,7 +237,8 @@ pub(super) struct CreatedPage {
     view: View,
     uses_left: String,
     pub(super) email: String,
-    pub(super) email_error: Option<&'static str>,
+    /// The «send by e-mail» form's errors (under `email`).
+    pub(super) email_errors: FormErrors,
     notice: Option<String>,
     /// The key of the «send by e-mail» form (sent twice, one letter).
     email_key: crate::web::once::FormKey,
@@ -265,7 +266,7 @@ pub(super) fn created_page(
         ),
         view,
         email: String::new(),
-        email_error: None,
+        email_errors: FormErrors::none(),
         notice,
         email_key: crate::web::once::FormKey::default(),
     }

@@ -19,7 +19,7 @@ use crate::auth::permissions::Action;
 use crate::error::{AppError, AppResult};
 use crate::ids::SchoolId;
 use crate::invites::{class_limit, issue, join_url, may_create, qr_svg, qr_svg_file};
-use crate::web::form::normalize_email;
+use crate::web::form::{FormErrors, normalize_email};
 use crate::web::once::FormKey;
 
 #[derive(Deserialize, Default)]
@@ -147,7 +147,10 @@ pub(super) async fn email(
     let Some(to) = to else {
         let mut page = created_page(&state, &scope, &form.token, view, None);
         page.email = form.email.trim().to_owned();
-        page.email_error = Some("Укажите адрес электронной почты, например ivanova@mail.ru.");
+        page.email_errors = FormErrors::field(
+            "email",
+            "Укажите адрес электронной почты, например ivanova@mail.ru.",
+        );
         return Ok(page.into_response());
     };
     issue::creation_limit(&mut tx, &state, scope.actor().id()).await?;
