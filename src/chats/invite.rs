@@ -71,7 +71,7 @@ pub(super) async fn create_invite(
         id: crate::invites::InviteId(form.form_key.0),
         role: role.to_owned(),
         class,
-        chat: Some(chat.0),
+        chat: Some(chat),
         children: None,
         purpose: format!("чат «{}»", head.title),
         max_uses: 60,
