@@ -63,4 +63,5 @@ id_type!(
     ImportId,
     MovementId,
     RolloverId,
+    LeadershipOrderId,
 );

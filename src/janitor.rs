@@ -9,13 +9,12 @@
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection, PgPool};
-use uuid::Uuid;
 
 use crate::audit::{self, Entry};
 use crate::auth::extract::RequestMeta;
 use crate::auth::tenant::Tenant;
 use crate::config::WebConfig;
-use crate::ids::{AccountId, SchoolId};
+use crate::ids::{AccountId, MembershipId, SchoolId};
 
 /// The advisory-lock key of a janitor run («janitor» in ASCII).
 pub const LOCK_KEY: i64 = 0x006a_616e_6974_6f72;
@@ -233,7 +232,7 @@ async fn remove_people_who_left(
             continue;
         };
         let mut sp = conn.begin().await?;
-        match delete_membership(&mut sp, Tenant::for_job(m.school), m.id).await {
+        match delete_membership(&mut sp, Tenant::for_job(m.school), MembershipId(m.id)).await {
             Ok(()) => {
                 sp.commit().await?;
                 counts.memberships += 1;
@@ -262,9 +261,13 @@ async fn remove_people_who_left(
     Ok(out)
 }
 
-async fn delete_membership(conn: &mut PgConnection, tenant: Tenant, id: Uuid) -> sqlx::Result<()> {
-    let school = tenant.id();
-    let school = school.0;
+async fn delete_membership(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    id: MembershipId,
+) -> sqlx::Result<()> {
+    let school = tenant.id().0;
+    let id = id.0;
     sqlx::query!(
         "delete from chat_members where school_id = $1 and member_id = $2",
         school,

@@ -13,12 +13,12 @@ use crate::AppState;
 use crate::auth::extract::SchoolScope;
 use crate::auth::permissions::{Action, Role};
 use crate::error::AppResult;
-use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::ids::{AccountId, ChatId, ClassId, SchoolId};
 use crate::web::format;
 use crate::web::layout::Layout;
 
 pub struct ChatRow {
-    pub id: Uuid,
+    pub id: ChatId,
     pub title: String,
     pub kind: &'static str,
     pub class: Option<String>,
@@ -31,7 +31,7 @@ pub struct MyClass {
     pub id: ClassId,
     pub title: String,
     /// (kind code, kind title, the live chat if it exists)
-    pub mandatory: Vec<(&'static str, &'static str, Option<Uuid>)>,
+    pub mandatory: Vec<(&'static str, &'static str, Option<ChatId>)>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -102,7 +102,8 @@ pub(super) async fn list(
                         .kinds
                         .iter()
                         .position(|x| x == k.code())
-                        .and_then(|i| c.ids.get(i).copied());
+                        .and_then(|i| c.ids.get(i).copied())
+                        .map(ChatId);
                     (k.code(), k.title(), id)
                 })
                 .collect(),
@@ -139,7 +140,7 @@ pub(super) async fn list(
         .into_iter()
         .take(PAGE as usize)
         .map(|r| ChatRow {
-            id: r.id,
+            id: ChatId(r.id),
             title: r.title,
             kind: Kind::from_code(&r.kind).map_or("чат", Kind::title),
             class: r.class,

@@ -14,7 +14,7 @@ use crate::auth::extract::SchoolScope;
 use crate::auth::permissions::Action;
 use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
-use crate::ids::{AccountId, SchoolId};
+use crate::ids::{AccountId, ChatId, SchoolId};
 use crate::web::layout::Layout;
 
 #[derive(Template, WebTemplate)]
@@ -49,7 +49,7 @@ pub async fn my_chat_rows(
     .await?
     .into_iter()
     .map(|r| ChatRow {
-        id: r.id,
+        id: ChatId(r.id),
         title: r.title,
         kind: Kind::from_code(&r.kind).map_or("чат", Kind::title),
         class: r.class,

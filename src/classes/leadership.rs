@@ -19,7 +19,7 @@ use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::error::AppResult;
-use crate::ids::{AcademicYearId, AccountId, ClassId, MembershipId, SchoolId};
+use crate::ids::{AcademicYearId, AccountId, ClassId, LeadershipOrderId, MembershipId, SchoolId};
 use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::form::parse_date;
@@ -46,7 +46,7 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 struct OrderRow {
-    id: uuid::Uuid,
+    id: LeadershipOrderId,
     label: String,
 }
 
@@ -132,7 +132,7 @@ async fn render_page(
     .await?
     .into_iter()
     .map(|o| OrderRow {
-        id: o.id,
+        id: LeadershipOrderId(o.id),
         label: format::order(&o.order_number, o.order_date),
     })
     .collect();
@@ -277,7 +277,7 @@ async fn add_order(
         r#"insert into class_leadership_orders (school_id, id, academic_year_id, order_number, order_date, created_by)
            values ($1, $2, $3, $4, $5, $6)"#,
         scope.school_id() as SchoolId,
-        uuid::Uuid::now_v7(),
+        LeadershipOrderId::new() as LeadershipOrderId,
         year_id as AcademicYearId,
         number,
         date,
@@ -313,7 +313,7 @@ async fn assign(
     scope.require(Action::AssignClassTeachers)?;
     let school = scope.school_id();
     let fields: HashMap<String, String> = fields.into_iter().collect();
-    let order: Option<uuid::Uuid> = fields.get("order").and_then(|o| o.parse().ok());
+    let order: Option<LeadershipOrderId> = fields.get("order").and_then(|o| o.parse().ok());
     // The page renders one key into both of its forms: this one's is derived from it.
     let form_key = FormKey::parse(fields.get("form_key").map_or("", String::as_str))
         .for_action("class-teachers");
@@ -328,7 +328,7 @@ async fn assign(
                 r#"select id, order_number, order_date from class_leadership_orders
                where school_id = $1 and id = $2 and academic_year_id = $3"#,
                 school as SchoolId,
-                o,
+                o as LeadershipOrderId,
                 year_id as AcademicYearId
             )
             .fetch_optional(&mut *tx)

@@ -3,16 +3,15 @@
 //! whom the page it opens lets in.
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::auth::extract::SchoolScope;
 use crate::auth::objects::Target;
 use crate::auth::permissions::Action;
-use crate::ids::{ClassId, SchoolId};
+use crate::ids::{ChatId, ClassId, SchoolId};
 
 /// One of the class's chats.
 pub struct ClassChat {
-    pub id: Uuid,
+    pub id: ChatId,
     pub title: String,
 }
 
@@ -58,7 +57,7 @@ pub async fn for_class(
         .await?
         .into_iter()
         .map(|r| ClassChat {
-            id: r.id,
+            id: ChatId(r.id),
             title: r.title,
         })
         .collect()

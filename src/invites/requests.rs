@@ -475,7 +475,7 @@ async fn decide(
     facts.require_on(Action::ReviewJoinRequests, &target)?;
     match form.decision.as_str() {
         "approve" => {
-            let child = form.child_id.parse::<Uuid>().ok().map(MembershipId);
+            let child = form.child_id.parse::<MembershipId>().ok();
             match approve(&mut tx, &scope, &meta, &facts, request, child).await? {
                 Ok(()) => {
                     tx.commit().await?;
@@ -575,7 +575,7 @@ async fn bulk(
     let ids: Vec<JoinRequestId> = fields
         .iter()
         .filter(|(k, _)| k == "ids")
-        .filter_map(|(_, v)| v.parse::<Uuid>().ok().map(JoinRequestId))
+        .filter_map(|(_, v)| v.parse::<JoinRequestId>().ok())
         .take(PAGE as usize)
         .collect();
     if ids.is_empty() {

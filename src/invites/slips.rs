@@ -9,7 +9,6 @@ use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::links::{MessagePage, class_choices};
 use super::{InviteId, class_limit, issue, join_url, qr_svg};
@@ -90,7 +89,7 @@ async fn new_page(
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         form: SlipsForm {
-            form_id: Uuid::now_v7().to_string(),
+            form_id: InviteId::new().to_string(),
             class_id,
             days: DEFAULT_DAYS.to_string(),
             only_unlinked: "on".to_owned(),
@@ -132,9 +131,8 @@ async fn create(
     let mut errors = FormErrors::default();
     let class = form
         .class_id
-        .parse::<Uuid>()
+        .parse::<ClassId>()
         .ok()
-        .map(ClassId)
         .and_then(|c| classes.iter().find(|(id, _)| *id == c).cloned());
     if class.is_none() {
         errors.add("class_id", "Выберите класс из списка.");
@@ -160,8 +158,8 @@ async fn create(
     };
     let batch = form
         .form_id
-        .parse::<Uuid>()
-        .unwrap_or_else(|_| Uuid::now_v7());
+        .parse::<InviteId>()
+        .unwrap_or_else(|_| InviteId::new());
     let only_unlinked = form.only_unlinked == "on";
     let students = sqlx::query!(
         r#"select m.id as "id: MembershipId", a.surname, a.given_name, a.patronymic
@@ -193,7 +191,7 @@ async fn create(
         .into_response());
     }
     let request = issue::Request {
-        id: InviteId(batch),
+        id: batch,
         role: "parent".to_owned(),
         class,
         chat: None,

@@ -46,7 +46,7 @@ pub fn routes(r: Routes) -> Routes {
 
 /// One chat on the card.
 pub struct ChatRow {
-    pub id: uuid::Uuid,
+    pub id: crate::ids::ChatId,
     pub title: String,
     pub platform_url: Option<String>,
     /// The person is a member of it.
@@ -109,7 +109,7 @@ pub async fn card_extras(
     .await?
     .into_iter()
     .map(|r| ChatRow {
-        id: r.id,
+        id: crate::ids::ChatId(r.id),
         title: r.title,
         platform_url: r.platform_url,
         member: r.member,

@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::{MessagePage, View, class_choices, view_by_token};
 use crate::AppState;
@@ -96,7 +95,7 @@ pub(super) async fn new_page(
         layout: Layout::for_scope(&scope),
         school_id: scope.school_id(),
         form: NewForm {
-            form_id: Uuid::now_v7().to_string(),
+            form_id: InviteId::new().to_string(),
             class_id: preselected(&classes, &q.class_id),
             ..NewForm::default()
         },
@@ -132,7 +131,7 @@ async fn check(
     let class = if is_staff_role(role) {
         Some(crate::schools::staffroom(&mut *conn, scope.tenant()).await?)
     } else {
-        let chosen = form.class_id.parse::<Uuid>().ok().map(ClassId);
+        let chosen = form.class_id.parse::<ClassId>().ok();
         // Only the classes offered: the administrator's all, a class teacher's own.
         let found = chosen.filter(|c| classes.iter().any(|(id, _)| id == c));
         if found.is_none() {
@@ -208,8 +207,7 @@ async fn check(
     }
     let id = form
         .form_id
-        .parse::<Uuid>()
-        .map(InviteId)
+        .parse::<InviteId>()
         .unwrap_or_else(|_| InviteId::new());
     match class {
         Some(class) if errors.is_empty() => Ok(Ok(Checked {

@@ -79,11 +79,7 @@ pub(super) async fn registry(
         Some("stale") => "stale",
         _ => "live",
     };
-    let class: Option<ClassId> = q
-        .class
-        .as_deref()
-        .and_then(|c| c.parse::<Uuid>().ok())
-        .map(ClassId);
+    let class: Option<ClassId> = q.class.as_deref().and_then(|c| c.parse::<ClassId>().ok());
     let page = q.page.number();
     let stale_days = state.config.stale_invite_days;
     let rows = sqlx::query!(
@@ -111,7 +107,7 @@ pub(super) async fn registry(
            limit $6 offset $7"#,
         scope.school_id() as SchoolId,
         limit_param(&limit) as Option<Vec<Uuid>>,
-        class.map(|c| c.0),
+        class as Option<ClassId>,
         filter,
         stale_days,
         PAGE + 1,

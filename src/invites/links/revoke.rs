@@ -7,7 +7,6 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::audit::{self, Entry};
@@ -143,8 +142,7 @@ pub(super) async fn revoke_class(
     scope.require(Action::CleanupInvites)?;
     let class = form
         .class_id
-        .parse::<Uuid>()
-        .map(ClassId)
+        .parse::<ClassId>()
         .map_err(|_| AppError::BadRequest(crate::ru!("Выберите класс.")))?;
     let mut tx = state.db.begin().await?;
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
