@@ -99,7 +99,10 @@ impl Picker {
 
 fn found_text(n: i64, more: bool) -> String {
     if more {
-        return format!("Найдено больше {}", format::count(n, "ученика", "учеников", "учеников"));
+        return format!(
+            "Найдено больше {}",
+            format::count(n, "ученика", "учеников", "учеников")
+        );
     }
     format!(
         "{} {}",
