@@ -938,6 +938,14 @@ async fn an_oversized_or_unknown_file_is_refused_in_russian_and_not_stored_r2_1_
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(select_texts(&html, "#staff-file-error")[0].starts_with("Формат файла не распознан"));
+    // The message is tied to its field (the form macro), and only to the form that was sent.
+    assert_eq!(select_attr(&html, "#staff-file", "aria-invalid"), ["true"]);
+    assert_eq!(
+        select_attr(&html, "#staff-file", "aria-describedby"),
+        ["staff-file-hint staff-file-error"]
+    );
+    assert!(select_attr(&html, "#students-file", "aria-invalid").is_empty());
+    assert!(select_texts(&html, "#students-file-error").is_empty());
 
     let res = upload(
         &app,

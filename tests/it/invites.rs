@@ -1217,6 +1217,21 @@ async fn a_link_is_shared_as_qr_poster_and_e_mail_through_a_real_smtp_server_r2_
         .await
         .unwrap();
     assert_eq!(select_attr(&body, "#email", "aria-invalid"), vec!["true"]);
+    assert_eq!(
+        select_attr(&body, "#email", "aria-describedby")[0]
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["email-error"]
+    );
+    assert_eq!(
+        select_texts(&body, "#email-error"),
+        vec!["Укажите адрес электронной почты, например ivanova@mail.ru."]
+    );
+    assert_eq!(
+        select_attr(&body, "#email", "value"),
+        vec!["nope"],
+        "what was typed is kept"
+    );
     let res = w
         .app
         .post(
