@@ -17,6 +17,7 @@ use crate::audit::{self, Entry};
 use crate::auth::extract::{Operator, RequestMeta};
 use crate::error::AppResult;
 use crate::ids::AccountId;
+use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
@@ -37,7 +38,9 @@ struct Page {
     form_key: FormKey,
     email: String,
     municipality: String,
-    error: Option<&'static str>,
+    /// Under `email` and `municipality`, next to their fields; under `appoint`, the
+    /// form's own (a revocation already made).
+    errors: FormErrors,
     done: bool,
 }
 
@@ -64,7 +67,7 @@ async fn render_page(
     state: &AppState,
     operator: &Operator,
     form: &AppointForm,
-    error: Option<&'static str>,
+    errors: FormErrors,
     done: bool,
 ) -> AppResult<Response> {
     let mut conn = state.db.acquire().await?;
@@ -91,7 +94,7 @@ async fn render_page(
         form_key: FormKey::default(),
         email: form.email.clone(),
         municipality: form.municipality.clone(),
-        error,
+        errors,
         done,
     }
     .into_response())
@@ -106,7 +109,7 @@ pub async fn list(
         &state,
         &operator,
         &AppointForm::default(),
-        None,
+        FormErrors::none(),
         !q.done.is_empty(),
     )
     .await
@@ -122,15 +125,21 @@ pub async fn appoint(
     let email = crate::web::form::normalize_email(&form.email);
     let municipality = form.municipality.trim().to_owned();
     if revoke.is_none() {
-        let error = if email.is_none() {
-            Some("Укажите адрес электронной почты человека, у которого есть учётная запись.")
-        } else if municipality.chars().count() > 200 {
-            Some("Название муниципального образования — не длиннее 200 символов.")
-        } else {
-            None
-        };
-        if error.is_some() {
-            return render_page(&state, &operator, &form, error, false).await;
+        let mut errors = FormErrors::none();
+        if email.is_none() {
+            errors.add(
+                "email",
+                "Укажите адрес электронной почты человека, у которого есть учётная запись.",
+            );
+        }
+        if municipality.chars().count() > 200 {
+            errors.add(
+                "municipality",
+                "Название муниципального образования — не длиннее 200 символов.",
+            );
+        }
+        if !errors.is_empty() {
+            return render_page(&state, &operator, &form, errors, false).await;
         }
     }
     let mut tx = state.db.begin().await?;
@@ -151,7 +160,7 @@ pub async fn appoint(
                 &state,
                 &operator,
                 &form,
-                Some("Это назначение уже отменено."),
+                FormErrors::field("appoint", "Это назначение уже отменено."),
                 false,
             )
             .await;
@@ -175,7 +184,7 @@ pub async fn appoint(
                 &state,
                 &operator,
                 &form,
-                Some("Учётной записи с таким адресом нет: человек сначала регистрируется на портале."),
+                FormErrors::field("email", "Учётной записи с таким адресом нет: человек сначала регистрируется на портале."),
                 false,
             )
             .await;
@@ -198,7 +207,10 @@ pub async fn appoint(
                 &state,
                 &operator,
                 &form,
-                Some("Этот человек уже назначен специалистом: сначала отмените назначение."),
+                FormErrors::field(
+                    "email",
+                    "Этот человек уже назначен специалистом: сначала отмените назначение.",
+                ),
                 false,
             )
             .await;

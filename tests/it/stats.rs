@@ -814,12 +814,20 @@ async fn a_regional_specialist_sees_their_municipality_only_and_changes_nothing(
         )
         .await;
     assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    // The message is next to the address, tied to it, and what was typed is kept.
     assert!(
-        res.text()
-            .await
-            .unwrap()
-            .contains("Учётной записи с таким адресом нет")
+        select_texts(&body, "#email-error")[0].starts_with("Учётной записи с таким адресом нет"),
+        "{body}"
     );
+    assert_eq!(select_attr(&body, "#email", "aria-invalid"), ["true"]);
+    assert_eq!(
+        select_attr(&body, "#email", "aria-describedby")[0]
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["email-error"]
+    );
+    assert_eq!(select_attr(&body, "#email", "value"), ["nobody@x.ru"]);
     assert!(
         app.audit_actions()
             .await
