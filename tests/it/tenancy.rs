@@ -582,6 +582,12 @@ async fn registration_by_link_answers_the_same_for_a_registered_and_a_new_contac
     let body = res.text().await.unwrap();
     assert!(body.contains("Без согласия на обработку персональных данных"));
     assert!(body.contains("value=\"new.one@b.test\""), "values kept");
+    // The message is tied to the box (the form macro's checkbox).
+    assert_eq!(select_attr(&body, "#consent", "aria-invalid"), ["true"]);
+    assert!(
+        select_texts(&body, "#consent-error")[0].starts_with("Без согласия на обработку"),
+        "{body}"
+    );
 
     let mut answers = Vec::new();
     for contact in ["new.one@b.test", pupil.email, parent.phone, "+79125550000"] {
@@ -694,6 +700,12 @@ async fn a_newcomer_registers_through_an_offer_with_consent() {
         .await
         .unwrap();
     assert!(body.contains("Без согласия на обработку персональных данных"));
+    assert_eq!(
+        select_attr(&body, "#consent", "aria-describedby")[0]
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["consent-error"]
+    );
     let res = w
         .app
         .post(&anon, &format!("/offers/{token}"), &form("yes"))
