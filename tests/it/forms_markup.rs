@@ -711,9 +711,6 @@ const HAND_WRITTEN: &[(&str, &str, &str)] = &[
         "login",
         "its error is the page's one error",
     ),
-    // Not converted yet (issue 14, item 3): the logged-in join form's child name, which the
-    // server does not check in that mode yet.
-    ("invites/join.html", "child_name", "not converted yet"),
 ];
 
 /// Every visible field is written by the macros of `macros/form.html` (label, hint, error

@@ -663,6 +663,84 @@ async fn a_link_opened_while_someone_is_logged_in_asks_whose_account_and_is_not_
     assert_eq!(invite_row(&w.app, &token).await.0, 1);
 }
 
+/// A parent already on the portal joins by a class link with their own account: the child's
+/// name is required there too (at most 100 characters), its error is tied to the field, the
+/// typed value is kept, and nothing is consumed until the form is right (R2.7.a).
+#[tokio::test]
+async fn a_logged_in_parent_joining_by_a_class_link_must_name_the_child_r2_7_a() {
+    let mut w = world().await;
+    School::new(&w.app)
+        .account("mother@test.local")
+        .add_to(&mut w.f)
+        .await;
+    let admin = w.app.logged_in("admin@test.local").await;
+    let five_a = w.five_a.to_string();
+    let (token, _) = create_link(&w, &admin, &[("role", "parent"), ("class_id", &five_a)]).await;
+    let mother = w.app.logged_in("mother@test.local").await;
+    let page = w
+        .app
+        .get(&mother, &format!("/join/{token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_attr(&page, "form input#child_name[required]", "name"),
+        ["child_name"],
+        "the logged-in form asks for the child's name"
+    );
+    let too_long = "Я".repeat(101);
+    for (typed, message) in [
+        ("  ", "Укажите фамилию и имя ребёнка"),
+        (too_long.as_str(), "Не длиннее 100 символов."),
+    ] {
+        let res = w
+            .app
+            .post(
+                &mother,
+                &format!("/join/{token}"),
+                &[("mode", "current"), ("child_name", typed)],
+            )
+            .await;
+        assert_status(&res, 200);
+        let body = res.text().await.unwrap();
+        assert_eq!(
+            select_attr(&body, "input#child_name", "aria-invalid"),
+            ["true"]
+        );
+        assert_eq!(
+            select_attr(&body, "input#child_name", "aria-describedby"),
+            ["child_name-hint child_name-error"]
+        );
+        let error = select_texts(&body, "#child_name-error").join(" ");
+        assert!(error.contains(message), "{typed:?}: {error}");
+        assert_eq!(
+            select_attr(&body, "input#child_name", "value"),
+            [typed.to_owned()],
+            "the typed value is kept"
+        );
+        assert_eq!(invite_row(&w.app, &token).await.0, 0, "not consumed");
+    }
+    let res = w
+        .app
+        .post(
+            &mother,
+            &format!("/join/{token}"),
+            &[("mode", "current"), ("child_name", " Морозов Артём ")],
+        )
+        .await;
+    assert_redirect(&res, "/");
+    assert_eq!(invite_row(&w.app, &token).await.0, 1);
+    let note: Option<String> = sqlx::query_scalar(
+        "select r.note from join_requests r join accounts a on a.id = r.account_id
+         where a.email = 'mother@test.local'",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(note.as_deref(), Some("Морозов Артём"));
+}
+
 #[tokio::test]
 async fn parent_slips_are_printed_per_student_and_link_the_parent_to_that_child_r2_7_a() {
     let mut w = world().await;

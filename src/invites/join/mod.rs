@@ -31,15 +31,17 @@ use crate::auth::extract::{MaybeActor, RequestMeta};
 use crate::auth::permissions::Access;
 use crate::auth::permissions::Role;
 use crate::auth::tenant::Tenant;
-use crate::auth::{password, session, throttle};
+use crate::auth::{session, throttle};
 use crate::error::{AppError, AppResult, urlencode};
 use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
-use crate::people::NewPerson;
 use crate::web::Routes;
 use crate::web::form::FormErrors;
-use crate::web::form::{normalize_email, normalize_phone};
 use crate::web::format;
 use crate::web::layout::Layout;
+
+mod validate;
+
+use validate::{asks_child, validate, validate_child};
 
 pub fn routes(r: Routes) -> Routes {
     r.get("/join/{token}", Access::Public, landing)
@@ -198,7 +200,7 @@ impl JoinPage {
             role: Role::membership_title(&live.role),
             child_name: live.child_name.clone(),
             needs_approval: live.needs_approval,
-            ask_child: live.role == "parent" && live.child.is_none(),
+            ask_child: asks_child(live),
             expires: format::datetime(live.expires_at, &live.timezone),
             who,
             message: None,
@@ -560,7 +562,14 @@ async fn join(
         }
         ("current", None) => Err(AppError::LoginRequired { next: back }),
         ("current", Some(a)) => {
-            let note = Some(form.child_name.trim().to_owned()).filter(|s| !s.is_empty());
+            if let Err(errors) = validate_child(&live, &form) {
+                let mut page =
+                    JoinPage::new(&live, &token, Some(a.full_name()), layout_for(&actor));
+                page.form = form;
+                page.errors = errors;
+                return Ok(page.into_response());
+            }
+            let note = child_note(&live, &form);
             drop(conn);
             let mut tx = state.db.begin().await?;
             match redeem(&mut tx, &meta, &token, a.id(), note).await? {
@@ -603,7 +612,7 @@ async fn join(
             drop(conn);
             // Hashed whether or not the contact is registered: the answer takes as long.
             let hash = state.hasher.hash(form.password.clone()).await?;
-            let note = Some(form.child_name.trim().to_owned()).filter(|s| !s.is_empty());
+            let note = child_note(&live, &form);
             let mut tx = state.db.begin().await?;
             let existing = sqlx::query!(
                 r#"select id as "id: AccountId", email from accounts
@@ -682,72 +691,14 @@ async fn join(
     }
 }
 
+/// The child's name for the approver, kept only when the link asked for it.
+fn child_note(live: &Live, form: &JoinForm) -> Option<String> {
+    Some(form.child_name.trim().to_owned()).filter(|s| asks_child(live) && !s.is_empty())
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.is_unique_violation())
-}
-
-/// Checks a newcomer's form: name, e-mail or phone, password, consent. Whether the contact
-/// is registered is not checked here: the answer must not say (SECURITY.md 35).
-fn validate(live: &Live, form: &JoinForm) -> Result<NewPerson, FormErrors> {
-    let mut errors = FormErrors::default();
-    let surname = form.surname.trim();
-    let given = form.given_name.trim();
-    if surname.is_empty() {
-        errors.add("surname", "Укажите фамилию.");
-    }
-    if given.is_empty() {
-        errors.add("given_name", "Укажите имя.");
-    }
-    for (field, value) in [
-        ("surname", surname),
-        ("given_name", given),
-        ("patronymic", form.patronymic.trim()),
-        ("child_name", form.child_name.trim()),
-    ] {
-        if value.chars().count() > 100 {
-            errors.add(field, "Не длиннее 100 символов.");
-        }
-    }
-    let contact = form.contact.trim();
-    let (email, phone) = if contact.contains('@') {
-        (normalize_email(contact), None)
-    } else {
-        (None, normalize_phone(contact))
-    };
-    if email.is_none() && phone.is_none() {
-        errors.add(
-            "contact",
-            "Укажите адрес электронной почты (ivanova@mail.ru) или телефон (+7 912 345-67-89): это ваш логин.",
-        );
-    }
-    if live.role == "parent" && live.child.is_none() && form.child_name.trim().is_empty() {
-        errors.add(
-            "child_name",
-            "Укажите фамилию и имя ребёнка: по ним вас свяжут с ним.",
-        );
-    }
-    if let Err(m) = password::check_new_password(&form.password, false) {
-        errors.add("password", m);
-    }
-    if form.password != form.password2 {
-        errors.add("password2", "Пароли не совпадают.");
-    }
-    if let Err(m) = crate::offers::consent_given(&form.consent) {
-        errors.add("consent", m);
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let patronymic = Some(form.patronymic.trim().to_owned()).filter(|p| !p.is_empty());
-    Ok(NewPerson {
-        surname: surname.to_owned(),
-        given_name: given.to_owned(),
-        patronymic,
-        email,
-        phone,
-        birth_date: None,
-    })
 }
 
 /// Someone registered by a link with a contact that is already an account's login: the
