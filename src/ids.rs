@@ -64,4 +64,6 @@ id_type!(
     MovementId,
     RolloverId,
     LeadershipOrderId,
+    AttachmentId,
+    SpecialistId,
 );

@@ -15,11 +15,10 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 use crate::auth::tenant::Tenant;
 use crate::config::SmtpConfig;
-use crate::ids::SchoolId;
+use crate::ids::{MessageId, SchoolId};
 
 /// After this many failed attempts a message is abandoned (and its body wiped).
 pub const MAX_ATTEMPTS: i32 = 10;
@@ -34,12 +33,12 @@ pub async fn enqueue(
     to: &str,
     subject: &str,
     body: &str,
-) -> sqlx::Result<Uuid> {
+) -> sqlx::Result<MessageId> {
     let school = school.map(Tenant::id);
-    let id = Uuid::now_v7();
+    let id = MessageId::new();
     sqlx::query!(
         r#"insert into outbox (id, school_id, to_address, subject, body) values ($1, $2, $3, $4, $5)"#,
-        id,
+        id as MessageId,
         school as Option<SchoolId>,
         to,
         subject,
@@ -86,7 +85,7 @@ impl Delivery {
 /// Attaches a file to a queued message (in the same transaction as [`enqueue`]).
 pub async fn attach(
     conn: &mut PgConnection,
-    message: Uuid,
+    message: MessageId,
     filename: &str,
     content_type: &str,
     content: &[u8],
@@ -94,7 +93,7 @@ pub async fn attach(
     sqlx::query!(
         r#"insert into outbox_attachments (outbox_id, position, filename, content_type, content)
            values ($1, (select count(*)::int from outbox_attachments where outbox_id = $1), $2, $3, $4)"#,
-        message,
+        message as MessageId,
         filename,
         content_type,
         content

@@ -14,7 +14,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, SchoolId};
+use crate::ids::{AccountId, EditionId, SchoolId};
 use crate::web::Routes;
 use crate::web::clock::SchoolClock;
 use crate::web::form::FormErrors;
@@ -56,7 +56,7 @@ const MAX_PDF: usize = 1536 * 1024;
 const TOO_BIG: &str = "Файл больше 1,5 МБ. Сожмите PDF или вставьте текст.";
 
 struct Edition {
-    id: uuid::Uuid,
+    id: EditionId,
     edition: String,
     order: String,
     effective: String,
@@ -97,7 +97,7 @@ async fn editions(state: &AppState, tenant: Tenant, clock: SchoolClock) -> AppRe
         .map(|r| Edition {
             in_force: Some(r.id) == in_force,
             future: r.effective_from > today,
-            id: r.id,
+            id: EditionId(r.id),
             edition: r.edition,
             order: format::order(&r.order_number, r.order_date),
             effective: format::date_prose(r.effective_from),
@@ -110,7 +110,7 @@ async fn editions(state: &AppState, tenant: Tenant, clock: SchoolClock) -> AppRe
 async fn show_edition(
     state: &AppState,
     scope: &SchoolScope,
-    pick: Option<uuid::Uuid>,
+    pick: Option<EditionId>,
 ) -> AppResult<Response> {
     let mut all = editions(state, scope.tenant(), SchoolClock::of(scope)).await?;
     let index = match pick {
@@ -140,7 +140,7 @@ async fn current(State(state): State<AppState>, scope: SchoolScope) -> AppResult
 async fn show(
     State(state): State<AppState>,
     scope: SchoolScope,
-    Path((_, edition)): Path<(SchoolId, uuid::Uuid)>,
+    Path((_, edition)): Path<(SchoolId, EditionId)>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewRegulation)?;
     show_edition(&state, &scope, Some(edition)).await
@@ -149,14 +149,14 @@ async fn show(
 async fn pdf(
     State(state): State<AppState>,
     scope: SchoolScope,
-    Path((_, edition)): Path<(SchoolId, uuid::Uuid)>,
+    Path((_, edition)): Path<(SchoolId, EditionId)>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewRegulation)?;
     let mut conn = state.db.acquire().await?;
     let row = sqlx::query!(
         "select pdf, pdf_name from regulation_editions where school_id = $1 and id = $2",
         scope.school_id() as SchoolId,
-        edition
+        edition as EditionId
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -323,13 +323,13 @@ async fn create(
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));
     }
-    let id = uuid::Uuid::now_v7();
+    let id = EditionId::new();
     sqlx::query!(
         r#"insert into regulation_editions (school_id, id, edition, order_number, order_date,
                                             effective_from, body, pdf, pdf_name, created_by)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
         scope.school_id() as SchoolId,
-        id,
+        id as EditionId,
         form.edition.trim(),
         form.order_number.trim(),
         order_date,

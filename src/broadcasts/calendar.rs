@@ -8,7 +8,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use time::{Date, Duration, OffsetDateTime};
-use uuid::Uuid;
 
 use super::ical::{self, Event};
 use super::pages::{Item, items, visible};
@@ -18,7 +17,7 @@ use crate::AppState;
 use crate::auth::extract::SchoolScope;
 use crate::auth::permissions::Action;
 use crate::error::AppResult;
-use crate::ids::SchoolId;
+use crate::ids::{BroadcastId, SchoolId};
 use crate::web::format;
 use crate::web::layout::Layout;
 
@@ -206,7 +205,7 @@ fn capitalise(s: &str) -> String {
 pub async fn ics(
     State(state): State<AppState>,
     scope: SchoolScope,
-    Path((_, id)): Path<(SchoolId, Uuid)>,
+    Path((_, id)): Path<(SchoolId, BroadcastId)>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewBroadcasts)?;
     let mut conn = state.db.acquire().await?;

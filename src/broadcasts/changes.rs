@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::model::BState;
 use super::pages::{PlanForm, check, may_change, show_page, visible, write_audience};
@@ -19,13 +18,13 @@ use crate::audit;
 use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, SchoolId};
+use crate::ids::{AccountId, BroadcastId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::once::{self, FormKey};
 
 /// Loads the broadcast and checks that the actor runs it (or is the administrator).
-async fn mine(state: &AppState, scope: &SchoolScope, id: Uuid) -> AppResult<Broadcast> {
+async fn mine(state: &AppState, scope: &SchoolScope, id: BroadcastId) -> AppResult<Broadcast> {
     scope.require(Action::PlanBroadcasts)?;
     let mut conn = state.db.acquire().await?;
     let b = visible(&mut conn, scope, id).await?;
@@ -69,7 +68,11 @@ async fn announce(
 }
 
 /// Reloads the broadcast inside the transaction (after the change).
-async fn reload(conn: &mut PgConnection, scope: &SchoolScope, id: Uuid) -> AppResult<Broadcast> {
+async fn reload(
+    conn: &mut PgConnection,
+    scope: &SchoolScope,
+    id: BroadcastId,
+) -> AppResult<Broadcast> {
     visible(conn, scope, id).await
 }
 
@@ -77,7 +80,7 @@ pub async fn edit(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, id)): Path<(SchoolId, Uuid)>,
+    Path((_, id)): Path<(SchoolId, BroadcastId)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let before = mine(&state, &scope, id).await?;
@@ -121,7 +124,7 @@ pub async fn edit(
                 sequence = sequence + 1, updated_at = now()
          where school_id = $1 and id = $2",
         scope.school_id() as SchoolId,
-        id,
+        id as BroadcastId,
         plan.kind.as_str(),
         plan.title,
         plan.starts_at,
@@ -188,7 +191,7 @@ async fn set_state(
     state: AppState,
     scope: SchoolScope,
     meta: RequestMeta,
-    id: Uuid,
+    id: BroadcastId,
     form: StateForm,
     to: BState,
 ) -> AppResult<Response> {
@@ -218,7 +221,7 @@ async fn set_state(
         "update broadcasts set state = $3, sequence = sequence + 1, updated_at = now()
          where school_id = $1 and id = $2",
         scope.school_id() as SchoolId,
-        id,
+        id as BroadcastId,
         to.as_str()
     )
     .execute(&mut *tx)
@@ -254,7 +257,7 @@ pub async fn cancel(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, id)): Path<(SchoolId, Uuid)>,
+    Path((_, id)): Path<(SchoolId, BroadcastId)>,
     Form(form): Form<StateForm>,
 ) -> AppResult<Response> {
     set_state(state, scope, meta, id, form, BState::Cancelled).await
@@ -264,7 +267,7 @@ pub async fn held(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, id)): Path<(SchoolId, Uuid)>,
+    Path((_, id)): Path<(SchoolId, BroadcastId)>,
     Form(form): Form<StateForm>,
 ) -> AppResult<Response> {
     set_state(state, scope, meta, id, form, BState::Held).await
@@ -275,7 +278,7 @@ pub async fn exception(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, id)): Path<(SchoolId, Uuid)>,
+    Path((_, id)): Path<(SchoolId, BroadcastId)>,
     Form(form): Form<StateForm>,
 ) -> AppResult<Response> {
     let b = mine(&state, &scope, id).await?;
@@ -302,7 +305,7 @@ pub async fn exception(
         "insert into broadcast_exceptions (school_id, broadcast_id, on_date) values ($1, $2, $3)
          on conflict do nothing",
         scope.school_id() as SchoolId,
-        id,
+        id as BroadcastId,
         date
     )
     .execute(&mut *tx)
@@ -312,7 +315,7 @@ pub async fn exception(
         sqlx::query!(
             "update broadcasts set sequence = sequence + 1, updated_at = now() where school_id = $1 and id = $2",
             scope.school_id() as SchoolId,
-            id
+            id as BroadcastId
         )
         .execute(&mut *tx)
         .await?;

@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use time::{Date, Duration, OffsetDateTime};
-use uuid::Uuid;
 
 use super::model::{self, Audience, BState, Kind, Planner};
 use super::queries::{self, Broadcast, ClassChoice, HostChoice, Which};
@@ -18,7 +17,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::objects::Target;
 use crate::auth::permissions::Action;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::ids::{AccountId, BroadcastId, ClassId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
@@ -26,7 +25,7 @@ use crate::web::once::{self, FormKey};
 
 /// One occurrence in a list.
 pub struct Item {
-    pub id: Uuid,
+    pub id: BroadcastId,
     pub when: String,
     pub day: String,
     pub kind: &'static str,
@@ -377,13 +376,13 @@ pub async fn new(State(state): State<AppState>, scope: SchoolScope) -> AppResult
 pub async fn write_audience(
     conn: &mut sqlx::PgConnection,
     scope: &SchoolScope,
-    id: Uuid,
+    id: BroadcastId,
     audience: &Audience,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "delete from broadcast_audience where school_id = $1 and broadcast_id = $2",
         scope.school_id() as SchoolId,
-        id
+        id as BroadcastId
     )
     .execute(&mut *conn)
     .await?;
@@ -391,7 +390,7 @@ pub async fn write_audience(
         sqlx::query!(
             "insert into broadcast_audience (school_id, broadcast_id, class_id, role) values ($1, $2, $3, $4)",
             scope.school_id() as SchoolId,
-            id,
+            id as BroadcastId,
             *class as ClassId,
             *role
         )
@@ -421,13 +420,13 @@ pub async fn create(
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));
     }
-    let id = Uuid::now_v7();
+    let id = BroadcastId::new();
     sqlx::query!(
         "insert into broadcasts (school_id, id, kind, title, starts_at, duration_minutes, whole_school,
                                  staffroom, join_url, host_id, weekly_until, created_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         scope.school_id() as SchoolId,
-        id,
+        id as BroadcastId,
         plan.kind.as_str(),
         plan.title,
         plan.starts_at,
@@ -517,7 +516,7 @@ async fn host_choices(
 pub async fn visible(
     conn: &mut sqlx::PgConnection,
     scope: &SchoolScope,
-    id: Uuid,
+    id: BroadcastId,
 ) -> AppResult<Broadcast> {
     let which = if scope.can(Action::ViewSchoolCalendar) {
         Which::One(id)
@@ -534,7 +533,7 @@ pub async fn visible(
 pub async fn show_page(
     state: &AppState,
     scope: &SchoolScope,
-    id: Uuid,
+    id: BroadcastId,
     form: Option<PlanForm>,
     errors: FormErrors,
     message: Option<&'static str>,
@@ -590,7 +589,7 @@ pub async fn show_page(
 pub async fn show(
     State(state): State<AppState>,
     scope: SchoolScope,
-    Path((_, id)): Path<(SchoolId, Uuid)>,
+    Path((_, id)): Path<(SchoolId, BroadcastId)>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewBroadcasts)?;
     show_page(&state, &scope, id, None, FormErrors::default(), None).await

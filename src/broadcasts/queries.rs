@@ -9,13 +9,13 @@ use super::model::{BState, Kind};
 use super::recurrence::{self, Occurrence};
 use crate::auth::permissions::Role;
 use crate::auth::tenant::Tenant;
-use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::ids::{AccountId, BroadcastId, ClassId, SchoolId};
 use crate::web::format;
 
 /// A broadcast with what its pages and the feed need.
 #[derive(Debug, Clone)]
 pub struct Broadcast {
-    pub id: Uuid,
+    pub id: BroadcastId,
     pub kind: Kind,
     pub title: String,
     pub starts_at: OffsetDateTime,
@@ -85,7 +85,7 @@ pub enum Which {
     All,
     /// What this person is invited to or runs.
     For(AccountId),
-    One(Uuid),
+    One(BroadcastId),
 }
 
 pub async fn load(
@@ -122,7 +122,7 @@ pub async fn load(
            order by b.starts_at, b.id"#,
         tenant.id() as SchoolId,
         person as Option<AccountId>,
-        one
+        one as Option<BroadcastId>
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -148,7 +148,7 @@ pub async fn load(
     Ok(rows
         .into_iter()
         .map(|r| Broadcast {
-            id: r.id,
+            id: BroadcastId(r.id),
             kind: Kind::parse(&r.kind).unwrap_or(Kind::Event),
             title: r.title,
             starts_at: r.starts_at,
@@ -192,7 +192,7 @@ pub async fn load(
 pub async fn audience_emails(
     conn: &mut PgConnection,
     tenant: Tenant,
-    broadcast: Uuid,
+    broadcast: BroadcastId,
     actor: AccountId,
 ) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
@@ -212,7 +212,7 @@ pub async fn audience_emails(
                         where ba.broadcast_id = b.id and ba.role = 'parent' and l.parent_id = m.id)))
            order by 1"#,
         tenant.id() as SchoolId,
-        broadcast,
+        broadcast as BroadcastId,
         actor as AccountId
     )
     .fetch_all(conn)

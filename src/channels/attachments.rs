@@ -7,7 +7,6 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::post::{Typed, page};
 use super::queries;
@@ -18,7 +17,7 @@ use crate::auth::objects::Target;
 use crate::auth::permissions::Action;
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
-use crate::ids::SchoolId;
+use crate::ids::{AttachmentId, PostId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::once::{self, FormKey};
 
@@ -29,7 +28,7 @@ pub const MAX_IMAGE: usize = 50 * 1024 * 1024;
 pub const UPLOAD_BODY_LIMIT: usize = MAX_IMAGE + 512 * 1024;
 
 pub struct AttachmentItem {
-    pub id: Uuid,
+    pub id: AttachmentId,
     pub filename: String,
     pub size: String,
     pub image: bool,
@@ -38,20 +37,20 @@ pub struct AttachmentItem {
 pub async fn list(
     conn: &mut PgConnection,
     tenant: Tenant,
-    post: Uuid,
+    post: PostId,
 ) -> sqlx::Result<Vec<AttachmentItem>> {
     let rows = sqlx::query!(
         "select id, filename, content_type, size_bytes from post_attachments
          where school_id = $1 and post_id = $2 order by created_at, id",
         tenant.id() as SchoolId,
-        post
+        post as PostId
     )
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
         .map(|r| AttachmentItem {
-            id: r.id,
+            id: AttachmentId(r.id),
             filename: r.filename,
             size: size_text(i64::from(r.size_bytes)),
             image: r.content_type.starts_with("image/"),
@@ -95,7 +94,7 @@ pub fn check_kinds(images: usize, files: usize) -> Option<&'static str> {
 pub async fn check_set(
     state: &AppState,
     scope: &SchoolScope,
-    post: Uuid,
+    post: PostId,
 ) -> sqlx::Result<Option<&'static str>> {
     let mut conn = state.db.acquire().await?;
     let files = list(&mut conn, scope.tenant(), post).await?;
@@ -109,7 +108,7 @@ pub async fn upload(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, id)): Path<(SchoolId, Uuid)>,
+    Path((_, id)): Path<(SchoolId, PostId)>,
     mut multipart: Multipart,
 ) -> AppResult<Response> {
     scope.require(Action::WritePosts)?;
@@ -232,13 +231,13 @@ pub async fn upload(
             res
         });
     };
-    let file_id = Uuid::now_v7();
+    let file_id = AttachmentId::new();
     sqlx::query!(
         "insert into post_attachments (school_id, id, post_id, filename, content_type, size_bytes, content)
          values ($1, $2, $3, $4, $5, $6, $7)",
         scope.school_id() as SchoolId,
-        file_id,
-        id,
+        file_id as AttachmentId,
+        id as PostId,
         name,
         kind,
         i32::try_from(bytes.len()).unwrap_or(i32::MAX),
@@ -277,7 +276,7 @@ fn disposition(name: &str) -> String {
 pub async fn download(
     State(state): State<AppState>,
     scope: SchoolScope,
-    Path((_, post, file)): Path<(SchoolId, Uuid, Uuid)>,
+    Path((_, post, file)): Path<(SchoolId, PostId, AttachmentId)>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewChannels)?;
     let mut conn = state.db.acquire().await?;
@@ -285,8 +284,8 @@ pub async fn download(
         "select filename, content_type, content from post_attachments
          where school_id = $1 and post_id = $2 and id = $3",
         scope.school_id() as SchoolId,
-        post,
-        file
+        post as PostId,
+        file as AttachmentId
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -323,7 +322,7 @@ pub async fn delete(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, post_id, file)): Path<(SchoolId, Uuid, Uuid)>,
+    Path((_, post_id, file)): Path<(SchoolId, PostId, AttachmentId)>,
 ) -> AppResult<Response> {
     scope.require(Action::WritePosts)?;
     let mut tx = state.db.begin().await?;
@@ -339,8 +338,8 @@ pub async fn delete(
     let removed = sqlx::query!(
         "delete from post_attachments where school_id = $1 and post_id = $2 and id = $3",
         scope.school_id() as SchoolId,
-        post_id,
-        file
+        post_id as PostId,
+        file as AttachmentId
     )
     .execute(&mut *tx)
     .await?

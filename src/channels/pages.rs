@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::model::{self, State as PostState};
 use super::queries::{self, Channel};
@@ -17,7 +16,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Action, Role};
 use crate::auth::tenant::Tenant;
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, SchoolId};
+use crate::ids::{AccountId, ChannelId, PostId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
@@ -120,12 +119,12 @@ pub async fn create_channel(
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));
     }
-    let id = Uuid::now_v7();
+    let id = ChannelId::new();
     sqlx::query!(
         "insert into channels (school_id, id, title, audience, address, submitters, created_by)
          values ($1, $2, $3, $4, $5, $6, $7)",
         scope.school_id() as SchoolId,
-        id,
+        id as ChannelId,
         title,
         form.audience.trim(),
         address,
@@ -155,14 +154,14 @@ pub async fn archive_channel(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, channel)): Path<(SchoolId, Uuid)>,
+    Path((_, channel)): Path<(SchoolId, ChannelId)>,
 ) -> AppResult<Response> {
     scope.require(Action::ManageChannels)?;
     let mut tx = state.db.begin().await?;
     let found = sqlx::query_scalar!(
         "select archived_at is not null as \"archived!\" from channels where school_id = $1 and id = $2 for update",
         scope.school_id() as SchoolId,
-        channel
+        channel as ChannelId
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -173,7 +172,7 @@ pub async fn archive_channel(
             sqlx::query!(
                 "update channels set archived_at = now() where school_id = $1 and id = $2",
                 scope.school_id() as SchoolId,
-                channel
+                channel as ChannelId
             )
             .execute(&mut *tx)
             .await?;
@@ -194,7 +193,7 @@ pub async fn archive_channel(
 
 /// A post in a list.
 pub struct PostItem {
-    pub id: Uuid,
+    pub id: PostId,
     pub title: String,
     pub channel: String,
     pub author: String,
@@ -279,7 +278,7 @@ async fn list(
                 _ => format::datetime(r.updated_at, tz),
             };
             PostItem {
-                id: r.id,
+                id: PostId(r.id),
                 title: r.title,
                 channel: r.channel,
                 author: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
@@ -472,7 +471,7 @@ pub async fn create_post(
     drop(conn);
     let channel = form
         .channel
-        .parse::<Uuid>()
+        .parse::<ChannelId>()
         .ok()
         .filter(|id| channels.iter().any(|c| c.id == *id));
     if channel.is_none() {
@@ -486,14 +485,14 @@ pub async fn create_post(
     if let Some(url) = form.form_key.seen(&mut tx, scope.actor().id()).await? {
         return Ok(once::again(&url));
     }
-    let id = Uuid::now_v7();
+    let id = PostId::new();
     let by = scope.by(&meta);
     sqlx::query!(
         "insert into posts (school_id, id, channel_id, author_id, title, body)
          values ($1, $2, $3, $4, $5, $6)",
         scope.school_id() as SchoolId,
-        id,
-        channel,
+        id as PostId,
+        channel as ChannelId,
         scope.actor().id() as AccountId,
         form.title.trim(),
         form.body

@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::attachments::{self, AttachmentItem};
 use super::model::{self, State as PostState, Step, Who};
@@ -20,7 +19,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::{Action, Role};
 use crate::broadcasts::recurrence;
 use crate::error::{AppError, AppResult};
-use crate::ids::SchoolId;
+use crate::ids::{PostId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
@@ -97,7 +96,7 @@ pub fn who(scope: &SchoolScope, post: &Post) -> Who {
 pub async fn page(
     state: &AppState,
     scope: &SchoolScope,
-    id: Uuid,
+    id: PostId,
     typed: Typed,
     errors: FormErrors,
     message: Option<&'static str>,
@@ -175,7 +174,7 @@ pub async fn page(
 pub async fn show(
     State(state): State<AppState>,
     scope: SchoolScope,
-    Path((_, id)): Path<(SchoolId, Uuid)>,
+    Path((_, id)): Path<(SchoolId, PostId)>,
 ) -> AppResult<Response> {
     scope.require(Action::ViewChannels)?;
     page(
@@ -196,7 +195,7 @@ pub async fn edit(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, id)): Path<(SchoolId, Uuid)>,
+    Path((_, id)): Path<(SchoolId, PostId)>,
     Form(form): Form<PostForm>,
 ) -> AppResult<Response> {
     scope.require(Action::WritePosts)?;
@@ -256,7 +255,7 @@ pub async fn edit(
     sqlx::query!(
         "update posts set title = $3, body = $4, updated_at = now() where school_id = $1 and id = $2",
         scope.school_id() as SchoolId,
-        id,
+        id as PostId,
         form.title.trim(),
         form.body
     )

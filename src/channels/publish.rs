@@ -13,18 +13,17 @@ use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::queries;
 use crate::auth::tenant::Tenant;
-use crate::ids::SchoolId;
+use crate::ids::{PostId, SchoolId};
 use crate::web::format;
 
 /// A post whose time has come.
 #[derive(Debug, Clone)]
 pub struct DuePost {
     pub tenant: Tenant,
-    pub id: Uuid,
+    pub id: PostId,
     pub channel: String,
     pub title: String,
     pub body: String,
@@ -124,7 +123,7 @@ pub async fn poll_once<P: Publisher>(
         let Some(r) = row else { break };
         let post = DuePost {
             tenant: Tenant::for_job(r.school_id),
-            id: r.id,
+            id: PostId(r.id),
             channel: r.channel,
             title: r.title,
             body: r.body,
@@ -135,7 +134,7 @@ pub async fn poll_once<P: Publisher>(
             Outcome::Reminded => {
                 sqlx::query!(
                     "update posts set reminded_at = now() where id = $1",
-                    post.id
+                    post.id as PostId
                 )
                 .execute(&mut *tx)
                 .await?;
@@ -154,7 +153,7 @@ pub async fn poll_once<P: Publisher>(
                 sqlx::query!(
                     "update posts set state = 'published', platform_url = $2, published_at = now(),
                             reminded_at = now(), updated_at = now() where id = $1",
-                    post.id,
+                    post.id as PostId,
                     url
                 )
                 .execute(&mut *tx)
@@ -190,7 +189,7 @@ pub async fn poll_once<P: Publisher>(
         queries::history_row(
             &mut tx,
             Tenant::for_job(o.school_id),
-            o.id,
+            PostId(o.id),
             Some("scheduled"),
             "overdue",
             None,

@@ -7,12 +7,12 @@ use uuid::Uuid;
 
 use super::model::State;
 use crate::auth::tenant::{By, Tenant};
-use crate::ids::{AccountId, SchoolId};
+use crate::ids::{AccountId, ChannelId, PostId, SchoolId};
 use crate::web::format;
 
 /// A channel as the pages show it.
 pub struct Channel {
-    pub id: Uuid,
+    pub id: ChannelId,
     pub title: String,
     pub audience: String,
     pub address: String,
@@ -32,7 +32,7 @@ pub async fn channels(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<V
     Ok(rows
         .into_iter()
         .map(|r| Channel {
-            id: r.id,
+            id: ChannelId(r.id),
             title: r.title,
             audience: r.audience,
             address: r.address,
@@ -45,7 +45,7 @@ pub async fn channels(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Result<V
 pub async fn channel(
     conn: &mut PgConnection,
     tenant: Tenant,
-    id: Uuid,
+    id: ChannelId,
 ) -> sqlx::Result<Option<Channel>> {
     Ok(channels(conn, tenant)
         .await?
@@ -55,8 +55,8 @@ pub async fn channel(
 
 /// A post with what its page needs.
 pub struct Post {
-    pub id: Uuid,
-    pub channel_id: Uuid,
+    pub id: PostId,
+    pub channel_id: ChannelId,
     pub channel: String,
     pub author: AccountId,
     pub author_name: String,
@@ -76,7 +76,11 @@ pub struct Post {
     pub platform_error: Option<String>,
 }
 
-pub async fn post(conn: &mut PgConnection, tenant: Tenant, id: Uuid) -> sqlx::Result<Option<Post>> {
+pub async fn post(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    id: PostId,
+) -> sqlx::Result<Option<Post>> {
     let row = sqlx::query!(
         r#"select p.id, p.channel_id, c.title as channel, p.author_id as "author: AccountId",
                   a.surname, a.given_name, a.patronymic, a.email, p.title, p.body, p.state,
@@ -87,13 +91,13 @@ pub async fn post(conn: &mut PgConnection, tenant: Tenant, id: Uuid) -> sqlx::Re
            join accounts a on a.id = p.author_id
            where p.school_id = $1 and p.id = $2"#,
         tenant.id() as SchoolId,
-        id
+        id as PostId
     )
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| Post {
-        id: r.id,
-        channel_id: r.channel_id,
+        id: PostId(r.id),
+        channel_id: ChannelId(r.channel_id),
         channel: r.channel,
         author: r.author,
         author_name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
@@ -116,12 +120,12 @@ pub async fn post(conn: &mut PgConnection, tenant: Tenant, id: Uuid) -> sqlx::Re
 pub async fn lock_state(
     conn: &mut PgConnection,
     tenant: Tenant,
-    id: Uuid,
+    id: PostId,
 ) -> sqlx::Result<Option<State>> {
     let s = sqlx::query_scalar!(
         "select state from posts where school_id = $1 and id = $2 for update",
         tenant.id() as SchoolId,
-        id
+        id as PostId
     )
     .fetch_optional(conn)
     .await?;
@@ -132,7 +136,7 @@ pub async fn lock_state(
 pub async fn history_row(
     conn: &mut PgConnection,
     tenant: Tenant,
-    post: Uuid,
+    post: PostId,
     from: Option<&str>,
     to: &str,
     actor: Option<AccountId>,
@@ -143,7 +147,7 @@ pub async fn history_row(
          values ($1, $2, $3, $4, $5, $6, $7)",
         tenant.id() as SchoolId,
         Uuid::now_v7(),
-        post,
+        post as PostId,
         from,
         to,
         actor as Option<AccountId>,
@@ -159,7 +163,7 @@ pub async fn history_row(
 pub async fn set_state(
     conn: &mut PgConnection,
     by: &By<'_>,
-    post: Uuid,
+    post: PostId,
     from: State,
     to: State,
     reason: Option<&str>,
@@ -170,7 +174,7 @@ pub async fn set_state(
                 overdue_at = case when $3 = 'scheduled' then null else overdue_at end
          where school_id = $1 and id = $2",
         by.school() as SchoolId,
-        post,
+        post as PostId,
         to.as_str(),
         reason
     )
@@ -204,7 +208,7 @@ pub async fn set_state(
 pub async fn snapshot(
     conn: &mut PgConnection,
     tenant: Tenant,
-    post: Uuid,
+    post: PostId,
     title: &str,
     body: &str,
 ) -> sqlx::Result<()> {
@@ -212,7 +216,7 @@ pub async fn snapshot(
         "insert into post_submissions (school_id, post_id, round, title, body)
          select $1, $2, coalesce(max(round), 0) + 1, $3, $4 from post_submissions where post_id = $2",
         tenant.id() as SchoolId,
-        post,
+        post as PostId,
         title,
         body
     )
@@ -233,7 +237,7 @@ pub struct HistoryRow {
 pub async fn history(
     conn: &mut PgConnection,
     tenant: Tenant,
-    post: Uuid,
+    post: PostId,
     tz: &str,
 ) -> sqlx::Result<Vec<HistoryRow>> {
     let rows = sqlx::query!(
@@ -242,7 +246,7 @@ pub async fn history(
            from post_history h left join accounts a on a.id = h.actor_id
            where h.school_id = $1 and h.post_id = $2 order by h.at, h.id"#,
         tenant.id() as SchoolId,
-        post
+        post as PostId
     )
     .fetch_all(conn)
     .await?;
@@ -270,13 +274,13 @@ pub async fn history(
 pub async fn last_rounds(
     conn: &mut PgConnection,
     tenant: Tenant,
-    post: Uuid,
+    post: PostId,
 ) -> sqlx::Result<Vec<(i32, String)>> {
     let rows = sqlx::query!(
         "select round, body from post_submissions where school_id = $1 and post_id = $2
          order by round desc limit 2",
         tenant.id() as SchoolId,
-        post
+        post as PostId
     )
     .fetch_all(conn)
     .await?;
@@ -297,7 +301,7 @@ pub async fn admin_emails(conn: &mut PgConnection, tenant: Tenant) -> sqlx::Resu
 /// Outcomes of the person's posts decided by someone else in the last fortnight, for the
 /// start page.
 pub struct Outcome {
-    pub post: Uuid,
+    pub post: PostId,
     pub title: String,
     pub to: String,
     pub reason: Option<String>,
@@ -325,7 +329,7 @@ pub async fn my_outcomes(
     Ok(rows
         .into_iter()
         .map(|r| Outcome {
-            post: r.id,
+            post: PostId(r.id),
             title: r.title,
             to: super::model::history_title(&r.to_state).to_owned(),
             reason: r.reason,

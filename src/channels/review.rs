@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 use super::model::{self, Refusal, State as PostState, Step};
 use super::post::{Typed, page, who};
@@ -20,7 +19,7 @@ use crate::auth::permissions::Action;
 use crate::auth::tenant::By;
 use crate::broadcasts::recurrence;
 use crate::error::{AppError, AppResult};
-use crate::ids::SchoolId;
+use crate::ids::{PostId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::once::{self, FormKey};
@@ -45,7 +44,7 @@ pub struct StepForm {
 pub async fn submit_in(
     conn: &mut PgConnection,
     by: &By<'_>,
-    id: Uuid,
+    id: PostId,
     from: PostState,
 ) -> sqlx::Result<()> {
     let (title, body) = sqlx::query_as::<_, (String, String)>(
@@ -63,7 +62,7 @@ pub async fn submit(
     s: State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    p: Path<(SchoolId, Uuid)>,
+    p: Path<(SchoolId, PostId)>,
     f: Form<StepForm>,
 ) -> AppResult<Response> {
     step(s, scope, meta, p, f, Step::Submit).await
@@ -72,7 +71,7 @@ pub async fn recall(
     s: State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    p: Path<(SchoolId, Uuid)>,
+    p: Path<(SchoolId, PostId)>,
     f: Form<StepForm>,
 ) -> AppResult<Response> {
     step(s, scope, meta, p, f, Step::Recall).await
@@ -81,7 +80,7 @@ pub async fn return_post(
     s: State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    p: Path<(SchoolId, Uuid)>,
+    p: Path<(SchoolId, PostId)>,
     f: Form<StepForm>,
 ) -> AppResult<Response> {
     step(s, scope, meta, p, f, Step::Return).await
@@ -90,7 +89,7 @@ pub async fn decline(
     s: State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    p: Path<(SchoolId, Uuid)>,
+    p: Path<(SchoolId, PostId)>,
     f: Form<StepForm>,
 ) -> AppResult<Response> {
     step(s, scope, meta, p, f, Step::Decline).await
@@ -99,7 +98,7 @@ pub async fn schedule(
     s: State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    p: Path<(SchoolId, Uuid)>,
+    p: Path<(SchoolId, PostId)>,
     f: Form<StepForm>,
 ) -> AppResult<Response> {
     step(s, scope, meta, p, f, Step::Schedule).await
@@ -108,7 +107,7 @@ pub async fn publish(
     s: State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    p: Path<(SchoolId, Uuid)>,
+    p: Path<(SchoolId, PostId)>,
     f: Form<StepForm>,
 ) -> AppResult<Response> {
     step(s, scope, meta, p, f, Step::Publish).await
@@ -117,7 +116,7 @@ pub async fn withdraw(
     s: State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    p: Path<(SchoolId, Uuid)>,
+    p: Path<(SchoolId, PostId)>,
     f: Form<StepForm>,
 ) -> AppResult<Response> {
     step(s, scope, meta, p, f, Step::Withdraw).await
@@ -139,7 +138,7 @@ async fn step(
     State(state): State<AppState>,
     scope: SchoolScope,
     meta: RequestMeta,
-    Path((_, id)): Path<(SchoolId, Uuid)>,
+    Path((_, id)): Path<(SchoolId, PostId)>,
     Form(form): Form<StepForm>,
     step: Step,
 ) -> AppResult<Response> {
@@ -244,7 +243,7 @@ async fn step(
                 sqlx::query!(
                     "update posts set publish_at = $3 where school_id = $1 and id = $2",
                     scope.school_id() as SchoolId,
-                    id,
+                    id as PostId,
                     at
                 )
                 .execute(&mut *tx)
@@ -255,7 +254,7 @@ async fn step(
                     "update posts set platform_url = $3, published_at = now()
                      where school_id = $1 and id = $2",
                     scope.school_id() as SchoolId,
-                    id,
+                    id as PostId,
                     url
                 )
                 .execute(&mut *tx)

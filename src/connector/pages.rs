@@ -11,7 +11,6 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::client::MaxClient;
 use super::config::{self, ConnectorKey, Token, random_token};
@@ -22,7 +21,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Action;
 use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
-use crate::ids::{AccountId, SchoolId};
+use crate::ids::{AccountId, ChatId, SchoolId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
@@ -76,7 +75,7 @@ pub struct Unmatched {
 }
 
 pub struct ChatChoice {
-    pub id: Uuid,
+    pub id: ChatId,
     pub title: String,
 }
 
@@ -154,7 +153,7 @@ async fn page(
         .await?
         .into_iter()
         .map(|r| ChatChoice {
-            id: r.id,
+            id: ChatId(r.id),
             title: r.title,
         })
         .collect()
@@ -472,7 +471,7 @@ pub async fn match_chat(
     }
     let has_key = key_of(&state).is_some();
     let platform_chat = form.platform_chat_id.trim().parse::<i64>().ok();
-    let chat = form.chat_id.trim().parse::<Uuid>().ok();
+    let chat = form.chat_id.trim().parse::<ChatId>().ok();
     let (Some(platform_chat), Some(chat)) = (platform_chat, chat) else {
         let mut errors = FormErrors::default();
         errors.add("match", "Выберите чат портала.");
@@ -487,7 +486,7 @@ pub async fn match_chat(
            and not exists(select 1 from connector_chats o where o.school_id = $1 and o.chat_id = $3)",
         tenant.id() as SchoolId,
         platform_chat,
-        chat
+        chat as ChatId
     )
     .execute(&mut *tx)
     .await?

@@ -6,13 +6,12 @@
 //! on the post with the platform's message and the administrator is reminded.
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::client::{ApiError, MaxClient, NewMessage};
 use super::config::{self, ConnectorKey};
 use crate::auth::tenant::Tenant;
 use crate::channels::publish::{DuePost, Manual, Outcome, Publisher};
-use crate::ids::SchoolId;
+use crate::ids::{PostId, SchoolId};
 
 /// The publisher the portal runs: the bot where there is one, else [`Manual`].
 #[derive(Debug, Clone, Default)]
@@ -58,7 +57,7 @@ async fn send(
         "select filename, content_type, content from post_attachments
          where school_id = $1 and post_id = $2 order by created_at, id",
         post.tenant.id() as SchoolId,
-        post.id
+        post.id as PostId
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -94,7 +93,7 @@ impl Publisher for BotPublisher {
              join connector_chats c on c.school_id = p.school_id and c.channel_id = p.channel_id
              where p.school_id = $1 and p.id = $2 and c.bot_present",
             post.tenant.id() as SchoolId,
-            post.id
+            post.id as PostId
         )
         .fetch_optional(&mut *conn)
         .await?;
@@ -117,7 +116,7 @@ impl Publisher for BotPublisher {
             Ok(sent) => {
                 sqlx::query!(
                     "update posts set platform_mid = $2, platform_error = null where id = $1",
-                    post.id,
+                    post.id as PostId,
                     sent.mid
                 )
                 .execute(&mut *conn)
@@ -129,7 +128,7 @@ impl Publisher for BotPublisher {
             Err(e) => {
                 sqlx::query!(
                     "update posts set platform_error = $2 where id = $1",
-                    post.id,
+                    post.id as PostId,
                     e.for_people()
                 )
                 .execute(&mut *conn)
@@ -156,12 +155,12 @@ async fn published(
     conn: &mut PgConnection,
     key: Option<&ConnectorKey>,
     tenant: Tenant,
-    post: Uuid,
+    post: PostId,
 ) -> anyhow::Result<Option<(String, Result<MaxClient, String>)>> {
     let mid = sqlx::query_scalar!(
         "select platform_mid from posts where school_id = $1 and id = $2",
         tenant.id() as SchoolId,
-        post
+        post as PostId
     )
     .fetch_optional(&mut *conn)
     .await?
@@ -181,13 +180,13 @@ async fn published(
 async fn note(
     conn: &mut PgConnection,
     tenant: Tenant,
-    post: Uuid,
+    post: PostId,
     error: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "update posts set platform_error = $3 where school_id = $1 and id = $2",
         tenant.id() as SchoolId,
-        post,
+        post as PostId,
         error
     )
     .execute(conn)
@@ -201,7 +200,7 @@ pub async fn edit_published(
     conn: &mut PgConnection,
     key: Option<&ConnectorKey>,
     tenant: Tenant,
-    post: Uuid,
+    post: PostId,
     title: &str,
     body: &str,
 ) -> anyhow::Result<Change> {
@@ -236,7 +235,7 @@ pub async fn withdraw_published(
     conn: &mut PgConnection,
     key: Option<&ConnectorKey>,
     tenant: Tenant,
-    post: Uuid,
+    post: PostId,
 ) -> anyhow::Result<Change> {
     let Some((mid, client)) = published(conn, key, tenant, post).await? else {
         return Ok(Change::NotThrough);
@@ -261,7 +260,7 @@ pub async fn withdraw_published(
 pub async fn refused_edit(
     conn: &mut PgConnection,
     tenant: Tenant,
-    post: Uuid,
+    post: PostId,
     message: &str,
 ) -> sqlx::Result<()> {
     note(conn, tenant, post, Some(message)).await

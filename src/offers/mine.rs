@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::pages::{accept, addressed_to, gone, live_by, lock};
 use super::{NOTICE_VERSION, consent_given};
@@ -19,7 +18,7 @@ use crate::auth::extract::{Actor, MaybeActor, RequestMeta};
 use crate::auth::permissions::Access;
 use crate::auth::permissions::Role;
 use crate::error::{AppError, AppResult};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, OfferId};
 use crate::web::Routes;
 use crate::web::format;
 
@@ -32,7 +31,7 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 struct Row {
-    id: Uuid,
+    id: OfferId,
     school: String,
     role: &'static str,
     class: Option<String>,
@@ -70,7 +69,7 @@ async fn page(state: &AppState, actor: &Actor, error: Option<&'static str>) -> A
     .await?
     .into_iter()
     .map(|o| Row {
-        id: o.id,
+        id: OfferId(o.id),
         school: o.school,
         role: Role::membership_title(&o.role),
         class: o.class,
@@ -104,7 +103,7 @@ async fn answer(
     actor: Actor,
     meta: RequestMeta,
     headers: HeaderMap,
-    Path(offer_id): Path<Uuid>,
+    Path(offer_id): Path<OfferId>,
     Form(form): Form<AnswerForm>,
 ) -> AppResult<Response> {
     let maybe = MaybeActor(Some(actor.clone()));
@@ -136,7 +135,7 @@ async fn answer(
             sqlx::query!(
                 r#"update offers set status = 'declined', decided_at = now(), decided_by = $2
                    where id = $1"#,
-                live.id,
+                live.id as OfferId,
                 actor.id() as AccountId
             )
             .execute(&mut *tx)

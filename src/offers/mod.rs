@@ -48,7 +48,7 @@ use crate::auth::extract::{RequestMeta, SchoolScope};
 use crate::auth::permissions::Role;
 use crate::auth::session;
 use crate::auth::tenant::Tenant;
-use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::ids::{AccountId, ClassId, MembershipId, OfferId, SchoolId};
 use crate::web::Routes;
 
 pub fn routes(r: Routes) -> Routes {
@@ -248,7 +248,7 @@ pub async fn record_consent(
     account: AccountId,
     school: Option<Tenant>,
     occasion: &str,
-    offer: Option<Uuid>,
+    offer: Option<OfferId>,
 ) -> sqlx::Result<()> {
     let school = school.map(Tenant::id);
     sqlx::query!(
@@ -259,7 +259,7 @@ pub async fn record_consent(
         school as Option<SchoolId>,
         NOTICE_VERSION,
         occasion,
-        offer
+        offer as Option<OfferId>
     )
     .execute(conn)
     .await?;

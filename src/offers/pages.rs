@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::{NOTICE_VERSION, consent_given, record_consent};
 use crate::AppState;
@@ -22,7 +21,7 @@ use crate::auth::permissions::{Access, Action};
 use crate::auth::tenant::Tenant;
 use crate::auth::{password, session, throttle};
 use crate::error::{AppError, AppResult};
-use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
+use crate::ids::{AccountId, ClassId, MembershipId, OfferId, SchoolId};
 use crate::web::Routes;
 use crate::web::form::FormErrors;
 use crate::web::format;
@@ -128,7 +127,7 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
 
 /// A pending offer behind a token.
 pub(super) struct Live {
-    pub(super) id: Uuid,
+    pub(super) id: OfferId,
     pub(super) school: SchoolId,
     pub(super) school_name: String,
     surname: String,
@@ -157,7 +156,7 @@ async fn live(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Live>
 pub(super) async fn live_by(
     conn: &mut PgConnection,
     hash: Option<Vec<u8>>,
-    id: Option<Uuid>,
+    id: Option<OfferId>,
 ) -> sqlx::Result<Option<Live>> {
     let row = sqlx::query!(
         r#"select o.id, o.school_id as "school: SchoolId", s.name as school_name, s.timezone,
@@ -173,12 +172,12 @@ pub(super) async fn live_by(
            where (o.token_hash = $1 or o.id = $2) and o.status = 'pending'
              and o.expires_at > now()"#,
         hash,
-        id
+        id as Option<OfferId>
     )
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(|r| Live {
-        id: r.id,
+        id: OfferId(r.id),
         school: r.school,
         school_name: r.school_name,
         surname: r.surname,
@@ -392,7 +391,7 @@ pub(super) async fn admit(
     sqlx::query!(
         r#"update offers set status = 'accepted', decided_at = now(), decided_by = $2
            where id = $1 and status = 'pending'"#,
-        live.id,
+        live.id as OfferId,
         account as AccountId
     )
     .execute(&mut *conn)
@@ -456,7 +455,7 @@ pub(super) async fn accept(
 /// The school of an offer `account` has accepted, if they have.
 pub(super) async fn accepted_by(
     conn: &mut PgConnection,
-    offer: Uuid,
+    offer: OfferId,
     account: AccountId,
 ) -> sqlx::Result<Option<SchoolId>> {
     sqlx::query_scalar(
@@ -472,7 +471,7 @@ pub(super) async fn lock(conn: &mut PgConnection, live: &Live) -> sqlx::Result<b
     Ok(sqlx::query_scalar!(
         r#"select id from offers where id = $1 and status = 'pending' and expires_at > now()
            for update"#,
-        live.id
+        live.id as OfferId
     )
     .fetch_optional(conn)
     .await?
@@ -510,7 +509,7 @@ async fn answer(
             sqlx::query!(
                 r#"update offers set status = 'declined', decided_at = now(), decided_by = $2
                    where id = $1"#,
-                live.id,
+                live.id as OfferId,
                 by as Option<AccountId>
             )
             .execute(&mut *tx)

@@ -344,7 +344,7 @@ async fn submit(
         phone,
         bytes,
         pdf_name,
-        outbox,
+        outbox as crate::ids::MessageId,
         to,
         scope.actor().id() as AccountId
     )

@@ -16,14 +16,14 @@ use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{Operator, RequestMeta};
 use crate::error::AppResult;
-use crate::ids::AccountId;
+use crate::ids::{AccountId, SpecialistId};
 use crate::web::form::FormErrors;
 use crate::web::format;
 use crate::web::layout::Layout;
 use crate::web::once::{self, FormKey};
 
 pub struct SpecialistRow {
-    pub id: uuid::Uuid,
+    pub id: SpecialistId,
     pub name: String,
     pub email: String,
     pub municipality: String,
@@ -81,7 +81,7 @@ async fn render_page(
     .await?
     .into_iter()
     .map(|r| SpecialistRow {
-        id: r.id,
+        id: SpecialistId(r.id),
         name: format::full_name(&r.surname, &r.given_name, r.patronymic.as_deref()),
         email: r.email,
         municipality: r.municipality,
@@ -121,7 +121,7 @@ pub async fn appoint(
     meta: RequestMeta,
     Form(form): Form<AppointForm>,
 ) -> AppResult<Response> {
-    let revoke: Option<uuid::Uuid> = form.revoke.trim().parse().ok();
+    let revoke: Option<SpecialistId> = form.revoke.trim().parse().ok();
     let email = crate::web::form::normalize_email(&form.email);
     let municipality = form.municipality.trim().to_owned();
     if revoke.is_none() {
@@ -149,7 +149,7 @@ pub async fn appoint(
     let (action, target, details) = if let Some(id) = revoke {
         let n = sqlx::query!(
             "update regional_specialists set revoked_at = now() where id = $1 and revoked_at is null",
-            id
+            id as SpecialistId
         )
         .execute(&mut *tx)
         .await?
@@ -189,11 +189,11 @@ pub async fn appoint(
             )
             .await;
         };
-        let id = uuid::Uuid::now_v7();
+        let id = SpecialistId::new();
         let n = sqlx::query!(
             r#"insert into regional_specialists (id, account_id, municipality, appointed_by)
                values ($1, $2, $3, $4) on conflict (account_id) where revoked_at is null do nothing"#,
-            id,
+            id as SpecialistId,
             account as AccountId,
             Some(municipality.as_str()).filter(|m| !m.is_empty()),
             operator.actor().id() as AccountId

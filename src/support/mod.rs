@@ -277,7 +277,7 @@ async fn submit(
         "update support_requests set outbox_id = $3 where school_id = $1 and id = $2",
         school as SchoolId,
         id,
-        outbox
+        outbox as crate::ids::MessageId
     )
     .execute(&mut *tx)
     .await?;
