@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::auth::extract::SchoolScope;
 use crate::auth::permissions::{Access, Action};
 use crate::error::AppResult;
-use crate::ids::SchoolId;
+use crate::ids::{AccountId, SchoolId};
 use crate::web::Routes;
 use crate::web::clock::SchoolClock;
 use crate::web::csv::{self, Csv};
@@ -142,30 +142,51 @@ async fn fetch(
         None => (None, None),
     };
     let account_actions: Vec<String> = ACCOUNT_ACTIONS.iter().map(|a| (*a).to_owned()).collect();
+    // The page is chosen from audit_log alone (issue 10): the school's rows by
+    // (school, id), and its members' account rows (written without a school) member by
+    // member by (actor, id) where the school is null, each newest first and at most
+    // `limit`; the newest `limit` of both are the page. Names are looked up after.
     let rows = sqlx::query!(
-        r#"with base as (
-             select l.* from audit_log l where l.school_id = $1
-             union all
-             select l.* from audit_log l
-             where l.school_id is null and l.action = any($10)
-               and l.actor_id in (select m.account_id from memberships m where m.school_id = $1
-                                  union select g.account_id from admin_grants g where g.school_id = $1)
+        r#"with members as (
+             select m.account_id from memberships m where m.school_id = $1
+             union
+             select g.account_id from admin_grants g where g.school_id = $1
            )
-           select l.id as "id!", l.at as "at!", l.action as "action!", l.target, l.details, l.ip, l.request_id,
-                  coalesce(a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, ''), '') as "actor!"
-           from base l
-           left join accounts a on a.id = l.actor_id
-           where ($2::text is null or name_key(coalesce(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, ''), ''))
-                             like name_key($2))
-             and ($3::text is null or l.action = $3)
-             and ($4::text is null or l.action like $4)
-             and ($5::text is null or l.target ilike $5 or l.details ilike $5
-                  or l.target in (select audit_targets_named($1, $5)))
-             and ($6::timestamptz is null or l.at >= $6)
-             and ($7::timestamptz is null or l.at < $7)
-             and ($8::bigint is null or l.id < $8)
-           order by l.id desc
-           limit $9"#,
+           select p.id as "id!", p.at as "at!", p.actor_id as "actor_id?: AccountId",
+                  p.action as "action!", p.target, p.details, p.ip, p.request_id
+           from ((select l.id, l.at, l.actor_id, l.action, l.target, l.details, l.ip, l.request_id
+              from audit_log l
+              where l.school_id = $1
+                and ($2::text is null or exists(
+                      select 1 from accounts a where a.id = l.actor_id
+                        and name_key(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, ''))
+                            like name_key($2)))
+                and ($3::text is null or l.action = $3)
+                and ($4::text is null or l.action like $4)
+                and ($5::text is null or l.target ilike $5 or l.details ilike $5
+                     or l.target in (select audit_targets_named($1, $5)))
+                and ($6::timestamptz is null or l.at >= $6)
+                and ($7::timestamptz is null or l.at < $7)
+                and ($8::bigint is null or l.id < $8)
+              order by l.id desc limit $9)
+           union all
+           (select o.* from members mb cross join lateral (
+              select l.id, l.at, l.actor_id, l.action, l.target, l.details, l.ip, l.request_id
+              from audit_log l
+              where l.actor_id = mb.account_id and l.school_id is null and l.action = any($10)
+                and ($2::text is null or exists(
+                      select 1 from accounts a where a.id = l.actor_id
+                        and name_key(a.surname || ' ' || a.given_name || ' ' || coalesce(a.patronymic, ''))
+                            like name_key($2)))
+                and ($3::text is null or l.action = $3)
+                and ($4::text is null or l.action like $4)
+                and ($5::text is null or l.target ilike $5 or l.details ilike $5
+                     or l.target in (select audit_targets_named($1, $5)))
+                and ($6::timestamptz is null or l.at >= $6)
+                and ($7::timestamptz is null or l.at < $7)
+                and ($8::bigint is null or l.id < $8)
+              order by l.id desc limit $9) o)) p
+           order by p.id desc limit $9"#,
         scope.school_id() as SchoolId,
         typed(&f.person).map(like_contains),
         exact,
@@ -179,11 +200,13 @@ async fn fetch(
     )
     .fetch_all(&mut *conn)
     .await?;
-    // The page's objects by name, looked up after the page is chosen: one cheap query
-    // for its rows, not fifteen joins planned on every request (issue 10).
+    // The page's people and objects by name, looked up after the page is chosen: one
+    // cheap query for its rows, not fifteen joins planned on every request (issue 10).
+    // An account is an object like any other there, so the actors go in the same list.
     let ids: Vec<Uuid> = rows
         .iter()
         .filter_map(|r| names::target_id(r.target.as_deref()?))
+        .chain(rows.iter().filter_map(|r| r.actor_id.map(|a| a.0)))
         .collect();
     let found = names::resolve(conn, scope.tenant(), &ids).await?;
     Ok(rows
@@ -195,14 +218,14 @@ async fn fetch(
                 .and_then(names::target_id)
                 .and_then(|id| found.get(&id))
                 .map(String::as_str);
+            let actor = r
+                .actor_id
+                .and_then(|a| found.get(&a.0))
+                .filter(|n| !n.is_empty());
             Row {
                 id: r.id,
                 at: format::datetime(r.at, &tz),
-                actor: if r.actor.is_empty() {
-                    "—".to_owned()
-                } else {
-                    r.actor
-                },
+                actor: actor.cloned().unwrap_or_else(|| "—".to_owned()),
                 action: action_title(&r.action),
                 target: names::target(r.target.as_deref(), name),
                 details: names::details(r.details.as_deref().unwrap_or_default()),
