@@ -159,13 +159,10 @@ pub async fn rows(
                        and m.status = 'active' and m.account_id = $2))
            ),
            -- Each number is aggregated once for the whole school and joined once, so
-           -- the plan is the same at one school as at two thousand (issue 10); chat
-           -- membership is looked up by its primary key, never by scanning a CTE.
-           studs as materialized (
-             select m.class_id, m.id from memberships m
-             where m.school_id = $1 and m.role = 'student' and m.status = 'active'
-               and m.class_id in (select id from cls)
-           ),
+           -- the plan is the same at one school as at two thousand (issue 10): the
+           -- class's students and parents come from the counts kept by triggers
+           -- (`class_counts`, migration 0035); who of them is in the class's chat is
+           -- counted from the chat's members, each looked up by its primary key.
            live as materialized (
              select k.class_id, k.kind, k.id from chats k
              where k.school_id = $1 and k.archived_at is null
@@ -179,44 +176,55 @@ pub async fn rows(
              where cc.school_id = $1 and cc.chat_id is not null and cc.bot_present
                and cc.members_read_at is not null
            ),
-           fam as materialized (
-             select distinct s.class_id, l.parent_id, s.id as child_id from studs s
-             join parent_links l on l.school_id = $1 and l.child_id = s.id
-             join memberships p on p.school_id = $1 and p.id = l.parent_id
-             where p.status = 'active'
+           stud_chat as (
+             select sc.class_id, count(*) as in_chat
+             from live sc
+             join chat_members ic on ic.school_id = $1 and ic.chat_id = sc.id
+             join memberships s on s.school_id = $1 and s.id = ic.member_id
+             where sc.kind = 'class_students' and s.class_id = sc.class_id
+               and s.role = 'student' and s.status = 'active'
+             group by sc.class_id
            ),
-           stud_n as (
-             select s.class_id, count(*) as students, count(ic.member_id) as in_chat,
-                    count(pm.user_id) as really_in_chat
-             from studs s
-             left join live sc on sc.class_id = s.class_id and sc.kind = 'class_students'
-             left join chat_members ic on ic.school_id = $1 and ic.chat_id = sc.id
-                                      and ic.member_id = s.id
-             left join plat pl on pl.chat_id = sc.id
-             left join connector_accounts ca on pl.chat_id is not null and ca.school_id = $1
-                                            and ca.membership_id = s.id
-             left join connector_members pm on pm.school_id = $1
-                                           and pm.platform_chat_id = pl.platform_chat_id
-                                           and pm.user_id = ca.user_id and pm.present
-             group by s.class_id
+           -- A parent in the parents chat counts once however many children they have
+           -- in the class (the chat's members are distinct).
+           par_chat as (
+             select pc.class_id, count(*) as in_chat
+             from live pc
+             join chat_members ic on ic.school_id = $1 and ic.chat_id = pc.id
+             join memberships p on p.school_id = $1 and p.id = ic.member_id
+             where pc.kind = 'class_parents' and p.status = 'active'
+               and exists(select 1 from parent_links l
+                          join memberships k on k.school_id = l.school_id and k.id = l.child_id
+                          where l.school_id = $1 and l.parent_id = p.id
+                            and k.class_id = pc.class_id and k.role = 'student'
+                            and k.status = 'active')
+             group by pc.class_id
            ),
-           fam_n as (
-             select f.class_id, count(distinct f.child_id) as with_parent,
-                    count(distinct f.parent_id) as parents,
-                    count(distinct ic.member_id) as in_chat,
-                    count(distinct f.parent_id) filter (where pm.user_id is not null)
-                      as really_in_chat
-             from fam f
-             left join live pc on pc.class_id = f.class_id and pc.kind = 'class_parents'
-             left join chat_members ic on ic.school_id = $1 and ic.chat_id = pc.id
-                                      and ic.member_id = f.parent_id
-             left join plat pl on pl.chat_id = pc.id
-             left join connector_accounts ca on pl.chat_id is not null and ca.school_id = $1
-                                            and ca.membership_id = f.parent_id
-             left join connector_members pm on pm.school_id = $1
-                                           and pm.platform_chat_id = pl.platform_chat_id
-                                           and pm.user_id = ca.user_id and pm.present
-             group by f.class_id
+           stud_plat as (
+             select sc.class_id, count(*) as n
+             from plat pl
+             join live sc on sc.id = pl.chat_id and sc.kind = 'class_students'
+             join memberships s on s.school_id = $1 and s.class_id = sc.class_id
+                               and s.role = 'student' and s.status = 'active'
+             join connector_accounts ca on ca.school_id = $1 and ca.membership_id = s.id
+             join connector_members pm on pm.school_id = $1
+                                      and pm.platform_chat_id = pl.platform_chat_id
+                                      and pm.user_id = ca.user_id and pm.present
+             group by sc.class_id
+           ),
+           par_plat as (
+             select pc.class_id, count(distinct p.id) as n
+             from plat pl
+             join live pc on pc.id = pl.chat_id and pc.kind = 'class_parents'
+             join memberships k on k.school_id = $1 and k.class_id = pc.class_id
+                               and k.role = 'student' and k.status = 'active'
+             join parent_links l on l.school_id = $1 and l.child_id = k.id
+             join memberships p on p.school_id = $1 and p.id = l.parent_id and p.status = 'active'
+             join connector_accounts ca on ca.school_id = $1 and ca.membership_id = p.id
+             join connector_members pm on pm.school_id = $1
+                                      and pm.platform_chat_id = pl.platform_chat_id
+                                      and pm.user_id = ca.user_id and pm.present
+             group by pc.class_id
            ),
            links as (
              select i.class_id,
@@ -238,19 +246,19 @@ pub async fn rows(
            select c.id as "class_id!: ClassId", c.title as "title!",
              t.name as "class_teacher?", coalesce(t.verified, false) as "teacher_verified!",
              sc.id as "students_chat?", pc.id as "parents_chat?", tc.id as "teachers_chat?",
-             coalesce(sn.students, 0) as "students!",
-             coalesce(sn.in_chat, 0) as "students_in_chat!",
-             coalesce(fn.with_parent, 0) as "students_with_parent!",
-             coalesce(fn.parents, 0) as "parents!",
-             coalesce(fn.in_chat, 0) as "parents_in_chat!",
+             coalesce(n.students, 0) as "students!",
+             coalesce(sch.in_chat, 0) as "students_in_chat!",
+             coalesce(n.with_parent, 0) as "students_with_parent!",
+             coalesce(n.parents, 0) as "parents!",
+             coalesce(pch.in_chat, 0) as "parents_in_chat!",
              coalesce(lk.live, 0) as "live_links!",
              coalesce(lk.stale, 0) as "stale_links!",
              coalesce(pr.n, 0) as "pending_requests!",
              coalesce(nc.n, 0) as "without_consent!",
              sp.chat_id is not null as "students_on_platform!",
-             coalesce(sn.really_in_chat, 0) as "students_really_in_chat!",
+             coalesce(spl.n, 0) as "students_really_in_chat!",
              pp.chat_id is not null as "parents_on_platform!",
-             coalesce(fn.really_in_chat, 0) as "parents_really_in_chat!"
+             coalesce(ppl.n, 0) as "parents_really_in_chat!"
            from cls c
            left join lateral (
              select a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '') as name,
@@ -264,8 +272,11 @@ pub async fn rows(
            left join live sc on sc.class_id = c.id and sc.kind = 'class_students'
            left join live pc on pc.class_id = c.id and pc.kind = 'class_parents'
            left join live tc on tc.class_id = c.id and tc.kind = 'class_teachers'
-           left join stud_n sn on sn.class_id = c.id
-           left join fam_n fn on fn.class_id = c.id
+           left join class_counts n on n.school_id = c.school_id and n.class_id = c.id
+           left join stud_chat sch on sch.class_id = c.id
+           left join par_chat pch on pch.class_id = c.id
+           left join stud_plat spl on spl.class_id = c.id
+           left join par_plat ppl on ppl.class_id = c.id
            left join links lk on lk.class_id = c.id
            left join pending pr on pr.class_id = c.id
            left join no_consent nc on nc.class_id = c.id

@@ -125,25 +125,10 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
     let mut conn = state.db.acquire().await?;
     let (year_id, year) = current_year(&mut conn, scope.tenant()).await?;
     let rows = sqlx::query!(
-        // Counted once for the whole school and joined once: the same plan with or
-        // without statistics, at one school or two thousand (issue 10).
-        r#"with mem as (
-             select m.class_id,
-                    count(*) filter (where m.role = 'student') as students,
-                    count(*) filter (where m.role in ('teacher', 'staff', 'deputy', 'director')) as staff
-             from memberships m
-             where m.school_id = $1 and m.status = 'active'
-             group by m.class_id
-           ),
-           par as (
-             select k.class_id, count(distinct l.parent_id) as parents
-             from memberships k
-             join parent_links l on l.school_id = k.school_id and l.child_id = k.id
-             join memberships p on p.school_id = l.school_id and p.id = l.parent_id
-             where k.school_id = $1 and k.status = 'active' and p.status = 'active'
-             group by k.class_id
-           ),
-           leader as (
+        // The counts are kept by triggers (`class_counts`, migration 0035), so a request
+        // reads them by key instead of counting the school's memberships and parent
+        // links (issue 10); the class teachers are joined once.
+        r#"with leader as (
              select t.class_id, a.surname || ' ' || a.given_name || coalesce(' ' || a.patronymic, '') as name
              from class_teacher_assignments t
              join memberships m on m.school_id = t.school_id and m.id = t.teacher_id
@@ -151,13 +136,12 @@ async fn list(State(state): State<AppState>, scope: SchoolScope) -> AppResult<Re
              where t.school_id = $1 and t.ended_at is null
            )
            select c.id as "id: ClassId", c.kind, c.grade, c.title, c.profile,
-             coalesce(mem.students, 0) as "students!",
-             coalesce(mem.staff, 0) as "staff!",
-             coalesce(par.parents, 0) as "parents!",
+             coalesce(n.students, 0) as "students!",
+             coalesce(n.staff, 0) as "staff!",
+             coalesce(n.parents, 0) as "parents!",
              leader.name as "class_teacher?"
            from classes c
-           left join mem on mem.class_id = c.id
-           left join par on par.class_id = c.id
+           left join class_counts n on n.school_id = c.school_id and n.class_id = c.id
            left join leader on leader.class_id = c.id
            where c.school_id = $1 and c.archived_at is null
              and (c.kind = 'staffroom' or c.academic_year_id = $2)
