@@ -99,13 +99,28 @@ pub struct Summary {
     pub without_class_teacher: Vec<String>,
 }
 
-async fn summary(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<Summary> {
-    let school = scope.school_id();
+/// The summary and the admin-rights proposals waiting for this person's decision (0 when
+/// they may decide none), read in one round trip (issue 10): independent reads of the
+/// same school.
+async fn summary(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<(Summary, i64)> {
     let c = sqlx::query!(
         r#"select
              (select count(*) from classes c join academic_years y
                 on y.school_id = c.school_id and y.id = c.academic_year_id and y.is_current
               where c.school_id = $1 and c.kind = 'class') as "classes!",
+             array(select c.title from classes c
+                   join academic_years y on y.school_id = c.school_id and y.id = c.academic_year_id
+                                        and y.is_current
+                   where c.school_id = $1 and c.kind = 'class'
+                     and not exists(select 1 from class_teacher_assignments a
+                                    where a.school_id = c.school_id and a.class_id = c.id
+                                      and a.ended_at is null)
+                   order by c.grade, c.letter) as "without_class_teacher!",
+             case when $3 then
+               (select count(*) from admin_grants g
+                where g.school_id = $1 and g.approved_at is null and g.rejected_at is null
+                  and g.revoked_at is null and g.account_id <> $2)
+             else 0 end as "proposals!",
              count(*) filter (where role = 'student') as "students!",
              count(*) filter (where role = 'parent') as "parents!",
              count(*) filter (where role in ('teacher')) as "teachers!",
@@ -113,22 +128,13 @@ async fn summary(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<S
              count(*) filter (where role in ('teacher', 'staff', 'deputy')
                               and verification = 'unverified') as "unverified!"
            from memberships where school_id = $1 and status = 'active'"#,
-        school as SchoolId
+        scope.school_id() as SchoolId,
+        scope.actor().id() as AccountId,
+        scope.can(Action::ApproveAdminRights),
     )
     .fetch_one(&mut *conn)
     .await?;
-    let without = sqlx::query_scalar!(
-        r#"select c.title from classes c
-           join academic_years y on y.school_id = c.school_id and y.id = c.academic_year_id and y.is_current
-           where c.school_id = $1 and c.kind = 'class'
-             and not exists(select 1 from class_teacher_assignments a
-                            where a.school_id = c.school_id and a.class_id = c.id and a.ended_at is null)
-           order by c.grade, c.letter"#,
-        school as SchoolId
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Summary {
+    let summary = Summary {
         classes: count(c.classes, "класс", "класса", "классов"),
         students: Role::Student.count(c.students),
         parents: Role::Parent.count(c.parents),
@@ -141,8 +147,9 @@ async fn summary(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<S
             "учителя или сотрудника",
             "учителей или сотрудников",
         ),
-        without_class_teacher: without,
-    })
+        without_class_teacher: c.without_class_teacher,
+    };
+    Ok((summary, c.proposals))
 }
 
 /// A class as the start page lists it.
@@ -268,10 +275,11 @@ async fn school_home(
 ) -> AppResult<Response> {
     scope.require(Action::ViewSchoolHome)?;
     let mut conn = state.db.acquire().await?;
-    let summary = if scope.can(Action::ViewSchoolSummary) {
-        Some(summary(&mut conn, &scope).await?)
+    let (summary, proposals) = if scope.can(Action::ViewSchoolSummary) {
+        let (summary, proposals) = summary(&mut conn, &scope).await?;
+        (Some(summary), Some(proposals))
     } else {
-        None
+        (None, None)
     };
     let is_teacher = scope.has(Role::Teacher) || scope.has(Role::ClassTeacher);
     let led = if is_teacher {
@@ -313,7 +321,7 @@ async fn school_home(
         family,
         invites: crate::invites::home_notes(&mut conn, &scope, state.config.stale_invite_days)
             .await?,
-        stats: crate::stats::start_notes(&mut conn, &scope).await?,
+        stats: crate::stats::start_notes(&mut conn, &scope, proposals).await?,
         posts: crate::channels::home_notes(&mut conn, &scope).await?,
         chats,
         consent,

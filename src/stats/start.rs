@@ -73,8 +73,16 @@ pub struct StartNotes {
     pub counted_at: String,
 }
 
-pub async fn start_notes(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Result<StartNotes> {
-    let proposals = if scope.can(Action::ApproveAdminRights) {
+/// `proposals` is the count when the caller has read it already (the start page does,
+/// with the school summary: [`crate::home`]), `None` to count it here.
+pub async fn start_notes(
+    conn: &mut PgConnection,
+    scope: &SchoolScope,
+    proposals: Option<i64>,
+) -> sqlx::Result<StartNotes> {
+    let proposals = if let Some(n) = proposals {
+        n
+    } else if scope.can(Action::ApproveAdminRights) {
         sqlx::query_scalar!(
             r#"select count(*) as "n!" from admin_grants
                where school_id = $1 and approved_at is null and rejected_at is null
