@@ -8,6 +8,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use sqlx::PgConnection;
 
 use crate::AppState;
 use crate::audit::{self, Entry};
@@ -38,6 +39,94 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 const PAGE_SIZE: i64 = 50;
+
+/// A school of the list as the database gives it.
+struct Listed {
+    id: SchoolId,
+    name: String,
+    members: i64,
+    admins: Option<String>,
+}
+
+/// The unfiltered list (issue 10): the page in the index's order with no pattern matched,
+/// and the number of schools (an index-only count) in the same query. (A total kept by
+/// triggers in one row was tried: it serialises the creation of schools, whose
+/// transactions are long in the region generator, and was dropped.)
+async fn unfiltered(conn: &mut PgConnection, offset: i64) -> sqlx::Result<(i64, Vec<Listed>)> {
+    let rows = sqlx::query!(
+        r#"select t.schools as "total!", p.id as "id?: SchoolId", p.name as "name?",
+             p.members as "members?", p.admins
+           from (select count(*) as schools from schools) t
+           left join lateral (
+             select s.id, s.name,
+               coalesce((select n.active_members from school_counts n where n.school_id = s.id), 0) as members,
+               (select string_agg(a.surname || ' ' || a.given_name, ', ' order by a.surname)
+                from active_admin_grants g join accounts a on a.id = g.account_id
+                where g.school_id = s.id) as admins
+             from schools s
+             order by s.name collate "C", s.id
+             limit $1 offset $2
+           ) p on true
+           order by p.name collate "C", p.id"#,
+        PAGE_SIZE + 1,
+        offset
+    )
+    .fetch_all(conn)
+    .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    let listed = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Listed {
+                id: r.id?,
+                name: r.name?,
+                members: r.members.unwrap_or(0),
+                admins: r.admins,
+            })
+        })
+        .collect();
+    Ok((total, listed))
+}
+
+/// The list filtered by a name pattern: the matches counted and the page of them.
+async fn filtered(
+    conn: &mut PgConnection,
+    pattern: &str,
+    offset: i64,
+) -> sqlx::Result<(i64, Vec<Listed>)> {
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from schools where name ilike $1 or short_name ilike $1"#,
+        pattern
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows = sqlx::query!(
+        r#"select s.id as "id: SchoolId", s.name,
+             coalesce((select n.active_members from school_counts n where n.school_id = s.id), 0) as "members!",
+             (select string_agg(a.surname || ' ' || a.given_name, ', ' order by a.surname)
+              from active_admin_grants g join accounts a on a.id = g.account_id
+              where g.school_id = s.id) as admins
+           from schools s
+           where s.name ilike $1 or s.short_name ilike $1
+           order by s.name collate "C", s.id
+           limit $2 offset $3"#,
+        pattern,
+        PAGE_SIZE + 1,
+        offset
+    )
+    .fetch_all(conn)
+    .await?;
+    let listed = rows
+        .into_iter()
+        .map(|r| Listed {
+            id: r.id,
+            name: r.name,
+            members: r.members,
+            admins: r.admins,
+        })
+        .collect();
+    Ok((total, listed))
+}
 
 struct SchoolRow {
     id: SchoolId,
@@ -73,31 +162,11 @@ async fn list(
     let page = query.page.number();
     let pattern = crate::web::query::like_contains(&q);
     let mut conn = state.db.acquire().await?;
-    // Without a filter nothing is matched: the list is the index's order (issue 10).
-    let pattern = (!q.is_empty()).then_some(pattern);
-    let total = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from schools
-           where $1::text is null or name ilike $1 or short_name ilike $1"#,
-        pattern
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let rows = sqlx::query!(
-        r#"select s.id as "id: SchoolId", s.name,
-             coalesce((select n.active_members from school_counts n where n.school_id = s.id), 0) as "members!",
-             (select string_agg(a.surname || ' ' || a.given_name, ', ' order by a.surname)
-              from active_admin_grants g join accounts a on a.id = g.account_id
-              where g.school_id = s.id) as admins
-           from schools s
-           where $1::text is null or s.name ilike $1 or s.short_name ilike $1
-           order by s.name collate "C", s.id
-           limit $2 offset $3"#,
-        pattern,
-        PAGE_SIZE + 1,
-        query.page.offset(PAGE_SIZE)
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let (total, rows) = if q.is_empty() {
+        unfiltered(&mut conn, query.page.offset(PAGE_SIZE)).await?
+    } else {
+        filtered(&mut conn, &pattern, query.page.offset(PAGE_SIZE)).await?
+    };
     let has_next = rows.len() as i64 > PAGE_SIZE;
     let schools = rows
         .into_iter()
