@@ -11,7 +11,6 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::permissions::{Action, Role, can};
 use super::session::{self, CurrentSession};
@@ -149,8 +148,8 @@ impl SchoolScope {
             timezone: row.timezone.clone(),
             roles,
             admins: row.admins.clone(),
-            led: row.led.iter().copied().map(ClassId).collect(),
-            taught: row.taught.iter().copied().map(ClassId).collect(),
+            led: row.led.clone(),
+            taught: row.taught.clone(),
             review_queue: row.review_queue,
         })
     }
@@ -175,10 +174,10 @@ impl SchoolScope {
                        order by 1) as "admins!: Vec<String>",
                  array(select l.class_id from led_classes l
                        where l.school_id = s.id and l.account_id = $2
-                       order by l.class_id) as "led!: Vec<Uuid>",
+                       order by l.class_id) as "led!: Vec<ClassId>",
                  array(select t.class_id from taught_classes t
                        where t.school_id = s.id and t.account_id = $2
-                       order by t.class_id) as "taught!: Vec<Uuid>",
+                       order by t.class_id) as "taught!: Vec<ClassId>",
                  case when exists(select 1 from school_roles r
                                   where r.school_id = s.id and r.account_id = $2 and r.role = 'admin')
                       then (select count(*) from posts p
@@ -203,8 +202,8 @@ impl SchoolScope {
             timezone: row.timezone,
             roles,
             admins: row.admins,
-            led: row.led.into_iter().map(ClassId).collect(),
-            taught: row.taught.into_iter().map(ClassId).collect(),
+            led: row.led,
+            taught: row.taught,
             review_queue: row.review_queue,
         }))
     }

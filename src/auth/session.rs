@@ -11,9 +11,8 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::config::WebConfig;
-use uuid::Uuid;
 
-use crate::ids::{AccountId, SchoolId, SessionId};
+use crate::ids::{AccountId, ClassId, SchoolId, SessionId};
 
 /// A fresh random token (256 bits), base64url.
 pub fn new_token() -> String {
@@ -52,8 +51,8 @@ pub struct ScopeRow {
     /// The school's administrators' contacts for every page's footer (R3.2), as
     /// [`crate::web::layout::admin_contacts`] reads them.
     pub admins: Vec<String>,
-    pub led: Vec<Uuid>,
-    pub taught: Vec<Uuid>,
+    pub led: Vec<ClassId>,
+    pub taught: Vec<ClassId>,
     /// Posts waiting for the administrator's review (0 for anyone who is not the school's
     /// administrator): the navigation's badge (issue 12).
     pub review_queue: i64,
@@ -100,10 +99,10 @@ pub async fn lookup(
                         order by 1) as "admins!: Vec<String>",
                   array(select l.class_id from led_classes l
                         where l.school_id = sc.id and l.account_id = f.account_id
-                        order by l.class_id) as "led!: Vec<Uuid>",
+                        order by l.class_id) as "led!: Vec<ClassId>",
                   array(select t.class_id from taught_classes t
                         where t.school_id = sc.id and t.account_id = f.account_id
-                        order by t.class_id) as "taught!: Vec<Uuid>",
+                        order by t.class_id) as "taught!: Vec<ClassId>",
                   case when exists(select 1 from school_roles r
                                    where r.school_id = sc.id and r.account_id = f.account_id
                                      and r.role = 'admin')

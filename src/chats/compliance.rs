@@ -10,7 +10,6 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::extract::SchoolScope;
@@ -18,7 +17,7 @@ use crate::auth::objects::Target;
 use crate::auth::permissions::{Action, Role};
 use crate::auth::tenant::Tenant;
 use crate::error::AppResult;
-use crate::ids::{AccountId, ClassId, SchoolId};
+use crate::ids::{AccountId, ChatId, ClassId, SchoolId};
 use crate::web::csv::Csv;
 use crate::web::layout::Layout;
 
@@ -29,9 +28,9 @@ pub struct Row {
     pub title: String,
     pub class_teacher: Option<String>,
     pub teacher_verified: bool,
-    pub students_chat: Option<Uuid>,
-    pub parents_chat: Option<Uuid>,
-    pub teachers_chat: Option<Uuid>,
+    pub students_chat: Option<ChatId>,
+    pub parents_chat: Option<ChatId>,
+    pub teachers_chat: Option<ChatId>,
     pub students: i64,
     pub students_in_chat: i64,
     pub students_with_parent: i64,
@@ -295,9 +294,9 @@ pub async fn rows(
             title: r.title,
             class_teacher: r.class_teacher,
             teacher_verified: r.teacher_verified,
-            students_chat: r.students_chat,
-            parents_chat: r.parents_chat,
-            teachers_chat: r.teachers_chat,
+            students_chat: r.students_chat.map(ChatId),
+            parents_chat: r.parents_chat.map(ChatId),
+            teachers_chat: r.teachers_chat.map(ChatId),
             students: r.students,
             students_in_chat: r.students_in_chat,
             students_with_parent: r.students_with_parent,
@@ -335,7 +334,7 @@ pub struct View {
     pub parents_share: String,
     pub can_create: bool,
     /// The three mandatory chats: (kind code, the live chat if any).
-    pub chats: Vec<(&'static str, Option<Uuid>)>,
+    pub chats: Vec<(&'static str, Option<ChatId>)>,
 }
 
 #[derive(Template, WebTemplate)]

@@ -4,12 +4,11 @@
 //! at all. Only the people named (and, for students, their parents) are touched.
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::audit::{self, Entry};
 use crate::auth::extract::RequestMeta;
 use crate::auth::tenant::Tenant;
-use crate::ids::{AccountId, SchoolId};
+use crate::ids::{AccountId, ClassId, MembershipId, SchoolId};
 
 /// What a sync changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -27,19 +26,19 @@ pub async fn sync_people(
     meta: &RequestMeta,
     tenant: Tenant,
     actor: AccountId,
-    people: &[Uuid],
+    people: &[MembershipId],
 ) -> sqlx::Result<Synced> {
     let school = tenant.id();
     if people.is_empty() {
         return Ok(Synced::default());
     }
-    let everyone: Vec<Uuid> = sqlx::query_scalar!(
-        r#"select x as "x!" from unnest($2::uuid[]) as x
+    let everyone: Vec<MembershipId> = sqlx::query_scalar!(
+        r#"select x as "x!: MembershipId" from unnest($2::uuid[]) as x
            union
            select l.parent_id from parent_links l
            where l.school_id = $1 and l.child_id = any($2)"#,
         school as SchoolId,
-        people
+        people as &[MembershipId]
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -52,7 +51,7 @@ pub async fn sync_people(
                             where e.school_id = cm.school_id and e.chat_id = cm.chat_id
                               and e.member_id = cm.member_id)"#,
         school as SchoolId,
-        &everyone[..]
+        &everyone[..] as &[MembershipId]
     )
     .execute(&mut *conn)
     .await?
@@ -64,7 +63,7 @@ pub async fn sync_people(
            where e.school_id = $1 and e.member_id = any($2)
            on conflict do nothing"#,
         school as SchoolId,
-        &everyone[..],
+        &everyone[..] as &[MembershipId],
         actor as AccountId
     )
     .execute(&mut *conn)
@@ -91,14 +90,14 @@ pub async fn sync_people(
 pub async fn archive_class_chats(
     conn: &mut PgConnection,
     tenant: Tenant,
-    classes: &[Uuid],
+    classes: &[ClassId],
 ) -> sqlx::Result<u64> {
     let school = tenant.id();
     Ok(sqlx::query!(
         r#"update chats set archived_at = now()
            where school_id = $1 and class_id = any($2) and archived_at is null"#,
         school as SchoolId,
-        classes
+        classes as &[ClassId]
     )
     .execute(conn)
     .await?
@@ -110,7 +109,7 @@ pub async fn archive_class_chats(
 pub async fn retitle_class_chats(
     conn: &mut PgConnection,
     tenant: Tenant,
-    classes: &[Uuid],
+    classes: &[ClassId],
     old_titles: &[String],
     new_titles: &[String],
 ) -> sqlx::Result<u64> {
@@ -122,7 +121,7 @@ pub async fn retitle_class_chats(
              and k.kind in ('class_students', 'class_parents', 'class_teachers')
              and left(k.title, length(x.old_title) + 3) = x.old_title || ' — '"#,
         school as SchoolId,
-        classes,
+        classes as &[ClassId],
         old_titles,
         new_titles
     )

@@ -114,7 +114,7 @@ async fn parent_consents(
             &meta,
             scope.tenant(),
             scope.actor().id(),
-            &[kid.id.0],
+            &[kid.id],
         )
         .await?;
     }
@@ -331,7 +331,6 @@ async fn list(
     let all = [Role::Admin, Role::Director, Role::Deputy, Role::ItDeputy]
         .iter()
         .any(|r| scope.has(*r));
-    let led: Vec<uuid::Uuid> = scope.led_classes().iter().map(|c| c.0).collect();
     let mut conn = state.db.acquire().await?;
     let strict = sqlx::query_scalar!(
         "select chats_need_parent_consent from schools where id = $1",
@@ -373,7 +372,7 @@ async fn list(
            order by c.grade, c.letter, a.surname collate "ru-RU-x-icu", a.given_name collate "ru-RU-x-icu""#,
         school as SchoolId,
         all,
-        &led
+        scope.led_classes() as &[ClassId]
     )
     .fetch_all(&mut *conn)
     .await?;

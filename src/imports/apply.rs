@@ -159,7 +159,7 @@ pub async fn apply(
     let mut offers: Vec<NewOffer> = Vec::new();
     // Whose class chats the import changes: the students enrolled or moved, the children
     // given a parent, the staff added (synced at the end, as a transfer does: R2.4.d).
-    let mut to_sync: Vec<Uuid> = Vec::new();
+    let mut to_sync: Vec<MembershipId> = Vec::new();
 
     // Students enrolled, or moved to their class (as people::enrol_student).
     let mut students = w.students.clone();
@@ -185,7 +185,7 @@ pub async fn apply(
         )
         .fetch_all(&mut *conn)
         .await?;
-        to_sync.extend(rows.iter().map(|r| r.id.0));
+        to_sync.extend(rows.iter().map(|r| r.id));
         students.extend(rows.into_iter().map(|r| (r.account, r.id)));
     }
     let child_of = |who: Who| -> Result<MembershipId, AppError> {
@@ -242,7 +242,7 @@ pub async fn apply(
             let p = parents.get(a).copied().ok_or_else(|| missing("parent"))?;
             parent_ids.push(p.0);
             child_ids.push(child.0);
-            to_sync.push(child.0);
+            to_sync.push(*child);
         }
         sqlx::query!(
             r#"insert into parent_links (school_id, parent_id, child_id)
@@ -262,7 +262,7 @@ pub async fn apply(
                 let m =
                     crate::schools::ensure_staff_membership(&mut *conn, maker.tenant, a, s.role)
                         .await?;
-                to_sync.push(m.0);
+                to_sync.push(m);
                 if let Some(position) = &s.position {
                     sqlx::query!(
                         "update memberships set position = $3 where school_id = $1 and id = $2",

@@ -362,7 +362,7 @@ async fn approve(
         meta,
         scope.tenant(),
         scope.actor().id(),
-        &[member.0],
+        &[member],
     )
     .await?;
     sqlx::query!(

@@ -401,7 +401,7 @@ pub(super) async fn admit(
         meta,
         Tenant::of_offer(live.school),
         account,
-        &[member.0],
+        &[member],
     )
     .await?;
     audit::record(

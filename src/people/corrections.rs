@@ -328,7 +328,7 @@ async fn correct(
         )
         .execute(&mut *tx)
         .await?;
-        crate::chats::sync::sync_people(&mut tx, &meta, scope.tenant(), scope.actor().id(), &[m.0])
+        crate::chats::sync::sync_people(&mut tx, &meta, scope.tenant(), scope.actor().id(), &[*m])
             .await?;
     }
     if let Some((m, role, was_position)) = &now.staff {

@@ -195,10 +195,10 @@ pub(crate) async fn world() -> World {
         account("parent@test.local"),
     );
     let kid = f.member("student@test.local");
-    let (subject, spare_subject) = (f.subject("Математика"), f.subject("Музыка"));
+    let (subject, spare_subject) = (f.subject("Математика").0, f.subject("Музыка").0);
     let spare_teacher = f.member("spare@test.local");
     let assignment = Uuid::now_v7();
-    let chat = f.chat("Ученики 5А");
+    let chat = f.chat("Ученики 5А").0;
     let requester = account("requester@test.local");
     let (unverified_account, unverified) = (
         account("unverified@test.local"),

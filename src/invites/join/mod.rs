@@ -499,7 +499,7 @@ async fn redeem(
             meta,
             Tenant::of_invite(inv.school),
             account,
-            &[member.0],
+            &[member],
         )
         .await?;
         crate::chats::join_chat_by_invite(

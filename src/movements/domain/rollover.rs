@@ -403,7 +403,7 @@ struct Rollover<'a, 'b> {
     summary: String,
     /// The repeaters' memberships (set by [`Rollover::move_repeaters`]): they take no
     /// part in promotion or graduation.
-    repeater_ids: Vec<Uuid>,
+    repeater_ids: Vec<MembershipId>,
 }
 
 impl<'a, 'b> Rollover<'a, 'b> {
@@ -510,7 +510,7 @@ impl<'a, 'b> Rollover<'a, 'b> {
         for c in &self.plan.classes {
             for s in &c.students {
                 if let Some((to, to_title)) = self.repeaters.get(&s.id) {
-                    r_member.push(s.id.0);
+                    r_member.push(s.id);
                     r_from.push(c.id.0);
                     r_from_title.push(c.title.clone());
                     r_to.push(to.0);
@@ -526,7 +526,7 @@ impl<'a, 'b> Rollover<'a, 'b> {
            from unnest($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[])
              as x(m, f, ft, t, tt)"#,
             by.school() as SchoolId,
-            &r_member[..],
+            &r_member[..] as &[MembershipId],
             &r_from[..],
             &r_from_title[..],
             &r_to[..],
@@ -544,7 +544,7 @@ impl<'a, 'b> Rollover<'a, 'b> {
            from unnest($2::uuid[], $3::uuid[]) as x(m, t)
            where m.school_id = $1 and m.id = x.m"#,
             by.school() as SchoolId,
-            &r_member[..],
+            &r_member[..] as &[MembershipId],
             &r_to[..]
         )
         .execute(&mut *conn)
@@ -558,7 +558,7 @@ impl<'a, 'b> Rollover<'a, 'b> {
     async fn promote(&self, conn: &mut PgConnection) -> sqlx::Result<()> {
         let by = self.by;
         let moving = self.plan.moving();
-        let m_ids: Vec<Uuid> = moving.iter().map(|c| c.id.0).collect();
+        let m_ids: Vec<ClassId> = moving.iter().map(|c| c.id).collect();
         let m_titles: Vec<String> = moving
             .iter()
             .map(|c| c.new_title.clone().unwrap_or_default())
@@ -574,9 +574,9 @@ impl<'a, 'b> Rollover<'a, 'b> {
            join memberships m on m.school_id = c.school_id and m.class_id = c.id
            where m.role = 'student' and m.status <> 'left' and not (m.id = any($4))"#,
             by.school() as SchoolId,
-            &m_ids[..],
+            &m_ids[..] as &[ClassId],
             &m_titles[..],
-            &self.repeater_ids[..],
+            &self.repeater_ids[..] as &[MembershipId],
             self.order_number.as_deref(),
             self.order_date,
             self.on,
@@ -591,7 +591,7 @@ impl<'a, 'b> Rollover<'a, 'b> {
            where c.school_id = $1 and c.id = n.id"#,
             by.school() as SchoolId,
             self.new_year as AcademicYearId,
-            &m_ids[..],
+            &m_ids[..] as &[ClassId],
             &m_titles[..]
         )
         .execute(&mut *conn)
@@ -612,9 +612,9 @@ impl<'a, 'b> Rollover<'a, 'b> {
     /// Graduation: the 11th classes' students leave (and their parents with no other child
     /// here), the classes' chats and the classes are archived, their class teachers'
     /// assignments end; the repeaters' chats follow them. Returns the parents who left.
-    async fn graduate(&self, conn: &mut PgConnection) -> sqlx::Result<Vec<Uuid>> {
+    async fn graduate(&self, conn: &mut PgConnection) -> sqlx::Result<Vec<AccountId>> {
         let by = self.by;
-        let g_ids: Vec<Uuid> = self.plan.graduating().iter().map(|c| c.id.0).collect();
+        let g_ids: Vec<ClassId> = self.plan.graduating().iter().map(|c| c.id).collect();
         sqlx::query!(
             r#"insert into movements (school_id, id, kind, membership_id, from_class_id,
                                   from_class_title, order_number, order_date, happened_on,
@@ -625,8 +625,8 @@ impl<'a, 'b> Rollover<'a, 'b> {
            where c.school_id = $1 and c.id = any($2) and m.role = 'student'
              and m.status <> 'left' and not (m.id = any($3))"#,
             by.school() as SchoolId,
-            &g_ids[..],
-            &self.repeater_ids[..],
+            &g_ids[..] as &[ClassId],
+            &self.repeater_ids[..] as &[MembershipId],
             self.order_number.as_deref(),
             self.order_date,
             self.on,
@@ -642,12 +642,13 @@ impl<'a, 'b> Rollover<'a, 'b> {
              and m.status <> 'left' and not (m.id = any($3))
            returning m.id, m.account_id"#,
             by.school() as SchoolId,
-            &g_ids[..],
-            &self.repeater_ids[..]
+            &g_ids[..] as &[ClassId],
+            &self.repeater_ids[..] as &[MembershipId]
         )
         .fetch_all(&mut *conn)
         .await?;
-        let graduate_ids: Vec<Uuid> = graduates.iter().map(|r| r.id).collect();
+        let graduate_ids: Vec<MembershipId> =
+            graduates.iter().map(|r| MembershipId(r.id)).collect();
         let parents = release_parents(conn, by, &graduate_ids, false).await?;
         // The chats keep step: graduated classes' chats are archived, repeaters change chats.
         crate::chats::sync::archive_class_chats(conn, by.tenant(), &g_ids).await?;
@@ -662,7 +663,7 @@ impl<'a, 'b> Rollover<'a, 'b> {
         sqlx::query!(
             "update classes set archived_at = now() where school_id = $1 and id = any($2)",
             by.school() as SchoolId,
-            &g_ids[..]
+            &g_ids[..] as &[ClassId]
         )
         .execute(&mut *conn)
         .await?;
@@ -670,7 +671,7 @@ impl<'a, 'b> Rollover<'a, 'b> {
             r#"update class_teacher_assignments set ended_at = now()
            where school_id = $1 and class_id = any($2) and ended_at is null"#,
             by.school() as SchoolId,
-            &g_ids[..]
+            &g_ids[..] as &[ClassId]
         )
         .execute(&mut *conn)
         .await?;
@@ -696,7 +697,7 @@ impl<'a, 'b> Rollover<'a, 'b> {
     async fn finish(
         mut self,
         conn: &mut PgConnection,
-        parents: &[Uuid],
+        parents: &[AccountId],
     ) -> sqlx::Result<RolloverDone> {
         let by = self.by;
         if !parents.is_empty() {

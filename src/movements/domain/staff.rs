@@ -135,6 +135,6 @@ pub async fn staff_leave(
     )
     .await?;
     audit_movement(conn, by, Kind::StaffLeaving, row.account, details).await?;
-    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[member.0]).await?;
+    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[member]).await?;
     Ok(())
 }

@@ -4,7 +4,6 @@
 
 use sqlx::PgConnection;
 use time::Date;
-use uuid::Uuid;
 
 use super::{
     By, Kind, MovementError, MovementId, Order, Row, audit_movement, claim, current_class_title,
@@ -97,7 +96,7 @@ pub async fn enrol(
     )
     .await?;
     audit_movement(conn, by, Kind::Enrolment, account, details).await?;
-    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[membership.0])
+    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[membership])
         .await?;
     Ok(Enrolled {
         account,
@@ -183,7 +182,7 @@ pub async fn transfer(
     )
     .await?;
     audit_movement(conn, by, Kind::Transfer, s.account, details).await?;
-    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[student.0]).await?;
+    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[student]).await?;
     Ok(())
 }
 
@@ -222,9 +221,9 @@ pub async fn parents_left_alone(
 pub(super) async fn release_parents(
     conn: &mut PgConnection,
     by: &By<'_>,
-    children: &[Uuid],
+    children: &[MembershipId],
     audit_each: bool,
-) -> sqlx::Result<Vec<Uuid>> {
+) -> sqlx::Result<Vec<AccountId>> {
     let rows = sqlx::query!(
         r#"update memberships p set status = 'left', left_at = now()
            where p.school_id = $1 and p.role = 'parent' and p.status <> 'left'
@@ -237,11 +236,11 @@ pub(super) async fn release_parents(
                               and c.status <> 'left')
            returning p.account_id"#,
         by.school() as SchoolId,
-        children
+        children as &[MembershipId]
     )
     .fetch_all(&mut *conn)
     .await?;
-    let accounts: Vec<Uuid> = rows.into_iter().map(|r| r.account_id).collect();
+    let accounts: Vec<AccountId> = rows.into_iter().map(|r| AccountId(r.account_id)).collect();
     if audit_each {
         for account in &accounts {
             audit::record(
@@ -282,7 +281,7 @@ pub async fn leave(
     )
     .execute(&mut *conn)
     .await?;
-    release_parents(conn, by, &[student.0], true).await?;
+    release_parents(conn, by, &[student], true).await?;
     let mut details = format!(
         "из {}, {}",
         s.class.as_ref().map_or("—", |c| c.1.as_str()),
@@ -307,6 +306,6 @@ pub async fn leave(
     )
     .await?;
     audit_movement(conn, by, Kind::Leaving, s.account, details).await?;
-    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[student.0]).await?;
+    crate::chats::sync::sync_people(conn, by.meta(), by.tenant(), by.actor(), &[student]).await?;
     Ok(parents)
 }

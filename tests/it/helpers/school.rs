@@ -17,9 +17,7 @@
 
 use std::collections::HashMap;
 
-use school_portal::ids::{AccountId, ClassId, MembershipId, SchoolId};
-
-use uuid::Uuid;
+use school_portal::ids::{AccountId, ChatId, ClassId, MembershipId, SchoolId, SubjectId};
 
 use super::TestApp;
 
@@ -86,8 +84,8 @@ pub struct SchoolFixture {
     admins: HashMap<String, AccountId>,
     /// Accounts that are in no school of the description (`School::account`).
     accounts: HashMap<String, AccountId>,
-    subjects: HashMap<String, Uuid>,
-    chats: HashMap<String, Uuid>,
+    subjects: HashMap<String, SubjectId>,
+    chats: HashMap<String, ChatId>,
     /// The further memberships of a person (`School::also`), by e-mail and role.
     more: HashMap<(String, String), MembershipId>,
 }
@@ -400,7 +398,7 @@ impl<'a> School<'a> {
                     title,
                     owner,
                 } => {
-                    let chat = Uuid::now_v7();
+                    let chat = ChatId::new();
                     let owner = w.member(&owner);
                     sqlx::query(
                         "insert into chats (school_id, id, kind, title, owner_id, class_id)
@@ -475,11 +473,11 @@ impl SchoolFixture {
         }
     }
 
-    async fn subject_or_new(&mut self, app: &TestApp, name: &str) -> Uuid {
+    async fn subject_or_new(&mut self, app: &TestApp, name: &str) -> SubjectId {
         if let Some(&s) = self.subjects.get(name) {
             return s;
         }
-        let s: Uuid = sqlx::query_scalar(
+        let s: SubjectId = sqlx::query_scalar(
             "insert into subjects (school_id, id, kind, name)
              values ($1, gen_random_uuid(), 'subject', $2) returning id",
         )
@@ -494,7 +492,7 @@ impl SchoolFixture {
 
     /// The id of a chat the description named (by [`School::chat`]), by its title.
     #[track_caller]
-    pub fn chat(&self, title: &str) -> Uuid {
+    pub fn chat(&self, title: &str) -> ChatId {
         *self
             .chats
             .get(title)
@@ -512,7 +510,7 @@ impl SchoolFixture {
 
     /// The id of a subject the description named (by [`School::teaches`]).
     #[track_caller]
-    pub fn subject(&self, name: &str) -> Uuid {
+    pub fn subject(&self, name: &str) -> SubjectId {
         *self
             .subjects
             .get(name)
