@@ -8,6 +8,7 @@
 # ceiling measured in the same run, and the portal's RSS after the class (and its peak).
 #
 #   benches/load.sh                       # 2,000 schools in school_portal_region
+#   SCHOOLS=1 REGION_DATABASE_URL=postgres://postgres@127.0.0.1:5432/r1 benches/load.sh   # one school
 #   SCHOOLS=200 REGION_DATABASE_URL=postgres://postgres@127.0.0.1:5432/r200 benches/load.sh
 #
 # Needs PostgreSQL reachable at REGION_DATABASE_URL (the database is created if missing,
@@ -185,6 +186,7 @@ run "classes" "$PORTAL_PORT" $(get "$ad_a" "/s/$sa/classes") $(get "$di_b" "/s/$
 run "people" "$PORTAL_PORT" $(get "$ad_a" "/s/$sa/people") $(get "$ad_b" "/s/$sb/people") $(get "$di_c" "/s/$sc/people")
 run "people search ?q=$SEARCH" "$PORTAL_PORT" $(get "$ad_a" "/s/$sa/people?q=$q") $(get "$ad_c" "/s/$sc/people?q=$q")
 run "compliance" "$PORTAL_PORT" $(get "$di_a" "/s/$sa/compliance") $(get "$de_b" "/s/$sb/compliance") $(get "$te_a" "/s/$sa/compliance")
+run "statistics" "$PORTAL_PORT" $(get "$di_a" "/s/$sa/stats") $(get "$di_b" "/s/$sb/stats") $(get "$de_b" "/s/$sb/stats")
 run "operator's school list" "$PORTAL_PORT" $(get operator@demo.local /operator/schools) $(get operator@demo.local "/operator/schools?page=20")
 body() { echo "login=$(printf '%s' "$1" | sed 's/@/%40/')&password=$PASSWORD&next=%2F"; }
 run "login (POST, argon2)" "$PORTAL_PORT" POST /login - "$(body "$ad_b")" POST /login - "$(body "$te_c")"

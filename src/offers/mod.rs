@@ -116,7 +116,7 @@ pub async fn create_many(
     meta: &RequestMeta,
     maker: &Maker<'_>,
     offers: &[NewOffer],
-) -> sqlx::Result<Vec<Uuid>> {
+) -> sqlx::Result<Vec<OfferId>> {
     if offers.is_empty() {
         return Ok(Vec::new());
     }
@@ -239,7 +239,7 @@ pub async fn create_many(
         },
     )
     .await?;
-    Ok(ids)
+    Ok(ids.into_iter().map(OfferId).collect())
 }
 
 /// Records consent to the processing of personal data (SECURITY.md 36).

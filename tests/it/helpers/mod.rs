@@ -79,6 +79,8 @@ impl TestApp {
 
     /// An application on `url` with its own pool settings (timeouts, pool size).
     pub async fn spawn_on_with(url: &str, db: &Config, config: WebConfig) -> Self {
+        // The capturing subscriber is there before any server runs (see `log`).
+        log::install();
         let pool = school_portal::db::connect(db, url)
             .await
             .expect("connect test database");
