@@ -6,7 +6,6 @@ use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::Kind;
 use crate::AppState;
@@ -78,7 +77,7 @@ pub(super) async fn list(
                    and k.kind in ('class_students', 'class_parents', 'class_teachers')) as "kinds!: Vec<String>",
              array(select k.id from chats k where k.school_id = c.school_id and k.class_id = c.id
                    and k.archived_at is null
-                   and k.kind in ('class_students', 'class_parents', 'class_teachers')) as "ids!: Vec<Uuid>"
+                   and k.kind in ('class_students', 'class_parents', 'class_teachers')) as "ids!: Vec<ChatId>"
            from classes c
            join class_teacher_assignments a on a.school_id = c.school_id and a.class_id = c.id
            join memberships m on m.school_id = a.school_id and m.id = a.teacher_id
@@ -102,8 +101,7 @@ pub(super) async fn list(
                         .kinds
                         .iter()
                         .position(|x| x == k.code())
-                        .and_then(|i| c.ids.get(i).copied())
-                        .map(ChatId);
+                        .and_then(|i| c.ids.get(i).copied());
                     (k.code(), k.title(), id)
                 })
                 .collect(),

@@ -5,14 +5,13 @@
 //! in the chat are read too, so the chat page can say what to grant.
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::client::ApiError;
 use super::config::Bot;
 use super::presence;
 use crate::audit::{self, Entry};
 use crate::auth::extract::RequestMeta;
-use crate::ids::SchoolId;
+use crate::ids::{ChannelId, ChatId, SchoolId};
 
 /// The bot was added to a chat at `ts`.
 pub async fn bot_added(
@@ -111,13 +110,13 @@ async fn match_by_link(
 ) -> sqlx::Result<()> {
     let school = bot.tenant.id();
     let link = normalise(link);
-    let (chat, channel): (Option<Uuid>, Option<Uuid>) = if is_channel {
+    let (chat, channel): (Option<ChatId>, Option<ChannelId>) = if is_channel {
         let id = sqlx::query_scalar!(
-            "select id from channels
+            r#"select id as "id: ChannelId" from channels
              where school_id = $1 and archived_at is null and rtrim(trim(address), '/') = $2
                and not exists(select 1 from connector_chats c where c.school_id = $1
                               and c.channel_id = channels.id)
-             order by created_at limit 1",
+             order by created_at limit 1"#,
             school as SchoolId,
             link
         )
@@ -126,11 +125,11 @@ async fn match_by_link(
         (None, id)
     } else {
         let id = sqlx::query_scalar!(
-            "select id from chats
+            r#"select id as "id: ChatId" from chats
              where school_id = $1 and archived_at is null and rtrim(trim(platform_url), '/') = $2
                and not exists(select 1 from connector_chats c where c.school_id = $1
                               and c.chat_id = chats.id)
-             order by created_at limit 1",
+             order by created_at limit 1"#,
             school as SchoolId,
             link
         )
@@ -146,8 +145,8 @@ async fn match_by_link(
          where school_id = $1 and platform_chat_id = $2 and chat_id is null and channel_id is null",
         school as SchoolId,
         platform_chat,
-        chat,
-        channel
+        chat as Option<ChatId>,
+        channel as Option<ChannelId>
     )
     .execute(&mut *conn)
     .await?;

@@ -21,7 +21,6 @@ pub mod requests;
 pub mod slips;
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::auth::extract::{SchoolScope, roles_of};
 use crate::auth::permissions::{Action, Role};
@@ -119,11 +118,6 @@ pub(crate) fn class_limit(scope: &SchoolScope) -> Option<Vec<ClassId>> {
     } else {
         Some(scope.led_classes().to_vec())
     }
-}
-
-/// `class_limit` as the SQL filter wants it.
-pub(crate) fn limit_param(limit: &Option<Vec<ClassId>>) -> Option<Vec<Uuid>> {
-    limit.as_ref().map(|v| v.iter().map(|c| c.0).collect())
 }
 
 /// The creator's authority, checked again when a link is used (SECURITY.md 24): a demoted
@@ -320,7 +314,7 @@ pub async fn home_notes(
                where school_id = $1 and status = 'pending'
                  and ($2::uuid[] is null or (role in ('student', 'parent') and class_id = any($2)))"#,
             school as SchoolId,
-            limit_param(&limit) as Option<Vec<Uuid>>
+            limit.as_deref() as Option<&[ClassId]>
         )
         .fetch_one(&mut *conn)
         .await?;

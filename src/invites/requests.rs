@@ -11,10 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::join::{admit, member_refusal};
-use super::{Child, JoinRequestId, class_limit, class_students, limit_param, target_title};
+use super::{Child, JoinRequestId, class_limit, class_students, target_title};
 use crate::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{RequestMeta, SchoolScope};
@@ -124,7 +123,7 @@ async fn waiting_count(conn: &mut PgConnection, scope: &SchoolScope) -> sqlx::Re
            where school_id = $1 and status = 'pending' and account_id <> $3
              and ($2::uuid[] is null or (role in ('student', 'parent') and class_id = any($2)))"#,
         scope.school_id() as SchoolId,
-        limit_param(&limit) as Option<Vec<Uuid>>,
+        limit.as_deref() as Option<&[ClassId]>,
         scope.actor().id() as AccountId
     )
     .fetch_one(conn)
@@ -162,7 +161,7 @@ async fn page(
            order by r.created_at, r.id
            limit $3 offset $4"#,
         scope.school_id() as SchoolId,
-        limit_param(&limit) as Option<Vec<Uuid>>,
+        limit.as_deref() as Option<&[ClassId]>,
         PAGE + 1,
         crate::web::query::page_offset(page_no, PAGE),
         scope.actor().id() as AccountId

@@ -15,9 +15,8 @@ mod share;
 use askama::Template;
 use askama_web::WebTemplate;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
-use super::{InviteId, limit_param, target_title};
+use super::{InviteId, target_title};
 use crate::auth::extract::SchoolScope;
 use crate::auth::permissions::Role;
 use crate::auth::permissions::{Access, Action};
@@ -95,7 +94,7 @@ pub(crate) async fn class_choices(
              and ($2::uuid[] is null or c.id = any($2))
            order by c.grade, c.letter"#,
         scope.school_id() as SchoolId,
-        limit_param(limit) as Option<Vec<Uuid>>
+        limit.as_deref() as Option<&[ClassId]>
     )
     .fetch_all(conn)
     .await?

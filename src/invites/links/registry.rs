@@ -7,7 +7,6 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::class_choices;
 use crate::AppState;
@@ -16,7 +15,7 @@ use crate::auth::permissions::Action;
 use crate::auth::permissions::Role;
 use crate::error::AppResult;
 use crate::ids::{ClassId, SchoolId};
-use crate::invites::{InviteId, class_limit, limit_param, target_title};
+use crate::invites::{InviteId, class_limit, target_title};
 use crate::web::format::{self, count};
 use crate::web::layout::Layout;
 
@@ -106,7 +105,7 @@ pub(super) async fn registry(
            order by i.created_at desc, i.id desc
            limit $6 offset $7"#,
         scope.school_id() as SchoolId,
-        limit_param(&limit) as Option<Vec<Uuid>>,
+        limit.as_deref() as Option<&[ClassId]>,
         class as Option<ClassId>,
         filter,
         stale_days,
