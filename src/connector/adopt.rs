@@ -9,7 +9,6 @@ use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::config::{self, ConnectorKey};
 use super::presence;
@@ -91,7 +90,7 @@ pub async fn adopt(
         errors
     };
     let platform_chat = form.platform_chat_id.trim().parse::<i64>().ok();
-    let class = form.class_id.trim().parse::<Uuid>().ok().map(ClassId);
+    let class = form.class_id.parse::<ClassId>().ok();
     let kind = Kind::from_code(form.kind.trim()).filter(|k| k.is_mandatory());
     let (Some(platform_chat), Some(class), Some(kind)) = (platform_chat, class, kind) else {
         let errors = refuse("Выберите класс и какой это чат.");

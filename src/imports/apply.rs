@@ -38,7 +38,7 @@ fn offer_for(p: &NewPerson, role: &str) -> NewOffer {
 }
 
 /// E-mail, phone, role, child: what makes two offers the same.
-type OfferKey = (Option<String>, Option<String>, String, Option<Uuid>);
+type OfferKey = (Option<String>, Option<String>, String, Option<MembershipId>);
 
 /// Drops the offers this school has already made and that wait for an answer (the same file
 /// uploaded twice sends no second letter).
@@ -56,18 +56,11 @@ async fn not_pending(
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
-    .map(|o| (o.email, o.phone, o.role, o.child_id))
+    .map(|o| (o.email, o.phone, o.role, o.child_id.map(MembershipId)))
     .collect();
     Ok(offers
         .into_iter()
-        .filter(|o| {
-            !pending.contains(&(
-                o.email.clone(),
-                o.phone.clone(),
-                o.role.clone(),
-                o.child.map(|c| c.0),
-            ))
-        })
+        .filter(|o| !pending.contains(&(o.email.clone(), o.phone.clone(), o.role.clone(), o.child)))
         .collect())
 }
 
