@@ -178,6 +178,55 @@ async fn the_operator_s_list_counts_active_members_from_kept_aggregates() {
 }
 
 #[tokio::test]
+async fn the_operator_s_second_page_names_its_schools_members_and_administrators() {
+    let app = TestApp::spawn().await;
+    app.operator("op@test.local").await;
+    School::new(&app)
+        .named("Школа Я-последняя")
+        .admin("last-admin@test.local")
+        .called("Завучева", "Анна")
+        .class("5А")
+        .student("5А", "k0@test.local")
+        .student("5А", "k1@test.local")
+        .build()
+        .await;
+    // Fifty-five schools that sort before it (bytewise, as the list does).
+    sqlx::query(
+        "insert into schools (id, name)
+         select gen_random_uuid(), 'Школа ' || lpad(n::text, 2, '0') from generate_series(1, 55) n",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let c = app.logged_in("op@test.local").await;
+    let rows = |html: String| {
+        let doc = scraper::Html::parse_document(&html);
+        let row = scraper::Selector::parse("main tbody tr").unwrap();
+        doc.select(&row)
+            .map(|r| r.text().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    let first = rows(app.get(&c, "/operator/schools").await.text().await.unwrap());
+    assert_eq!(first.len(), 50, "{first:?}");
+    assert!(first[0].contains("Школа 01"), "{first:?}");
+    assert!(first[49].contains("Школа 50"), "{first:?}");
+    let second = rows(
+        app.get(&c, "/operator/schools?page=2")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(second.len(), 6, "{second:?}");
+    assert!(second[4].contains("Школа 55"), "{second:?}");
+    let last = &second[5];
+    assert!(last.contains("Школа Я-последняя"), "{last}");
+    // The admin and the two pupils: three members; the administrator named.
+    assert!(last.contains("3 участника"), "{last}");
+    assert!(last.contains("Завучева Анна"), "{last}");
+}
+
+#[tokio::test]
 async fn the_region_generator_makes_schools_of_the_demo_s_shape_once() {
     let app = TestApp::spawn().await;
     let report = school_portal::demo::create_region(&app.db, Some("region password 1".into()), 3)
