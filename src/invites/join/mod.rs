@@ -263,23 +263,41 @@ impl Refusal {
     }
 }
 
+/// Whether the account already waits for a decision on this role in this class.
+async fn already_requested(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    account: AccountId,
+    role: &str,
+    class: ClassId,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from join_requests where school_id = $1 and account_id = $2
+                  and role = $3 and class_id = $4 and status = 'pending') as "e!""#,
+        tenant.id() as SchoolId,
+        account as AccountId,
+        role,
+        class as ClassId
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Whether the account already holds what the link gives (or waits for it).
 async fn precheck(
     conn: &mut PgConnection,
     live: &Live,
     account: AccountId,
 ) -> sqlx::Result<Option<Refusal>> {
-    let pending = sqlx::query_scalar!(
-        r#"select exists(select 1 from join_requests where school_id = $1 and account_id = $2
-                  and role = $3 and class_id = $4 and status = 'pending') as "e!""#,
-        live.school as SchoolId,
-        account as AccountId,
-        live.role,
-        live.class as ClassId
+    if already_requested(
+        conn,
+        Tenant::of_invite(live.school),
+        account,
+        &live.role,
+        live.class,
     )
-    .fetch_one(&mut *conn)
-    .await?;
-    if pending {
+    .await?
+    {
         return Ok(Some(Refusal::AlreadyRequested));
     }
     member_refusal(
@@ -402,17 +420,15 @@ async fn redeem(
     {
         return Ok(Err(None));
     }
-    let pending = sqlx::query_scalar!(
-        r#"select exists(select 1 from join_requests where school_id = $1 and account_id = $2
-                  and role = $3 and class_id = $4 and status = 'pending') as "e!""#,
-        inv.school as SchoolId,
-        account as AccountId,
-        inv.role,
-        inv.class as ClassId
+    if already_requested(
+        conn,
+        Tenant::of_invite(inv.school),
+        account,
+        &inv.role,
+        inv.class,
     )
-    .fetch_one(&mut *conn)
-    .await?;
-    if pending {
+    .await?
+    {
         return Ok(Err(Some(Refusal::AlreadyRequested)));
     }
     if let Some(refusal) = member_refusal(
