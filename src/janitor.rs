@@ -95,6 +95,13 @@ pub async fn run_once(pool: &PgPool, config: &WebConfig) -> sqlx::Result<Report>
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    // A replaced id answers its form's twin for half a minute (`session::replaced_leads_to`).
+    r.sessions += sqlx::query!(
+        "delete from replaced_sessions where replaced_at < now() - interval '1 minute'"
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     r.tokens =
         sqlx::query!("delete from one_time_tokens where used_at is not null or expires_at < now()")
             .execute(&mut *conn)

@@ -374,16 +374,25 @@ pub async fn load_session(State(state): State<AppState>, mut req: Request, next:
     } else {
         session::token_from_headers(req.headers(), &state.config)
     };
+    let is_post = req.method() == axum::http::Method::POST;
     let current = match token {
         None => None,
         Some(token) => {
             let found = async {
                 let mut conn = state.db.acquire().await?;
-                session::lookup(&mut conn, &state.config, &token, school).await
+                let found = session::lookup(&mut conn, &state.config, &token, school).await?;
+                // The twin of a form sent twice at once, carrying the id the first one
+                // replaced: where the first led, not the login form (SECURITY.md 2, 18).
+                let replaced = match (&found, is_post) {
+                    (None, true) => session::replaced_leads_to(&mut conn, &token).await?,
+                    _ => None,
+                };
+                Ok::<_, sqlx::Error>((found, replaced))
             }
             .await;
             match found {
-                Ok(found) => found,
+                Ok((_, Some(to))) => return axum::response::Redirect::to(&to).into_response(),
+                Ok((found, None)) => found,
                 Err(e) => return AppError::Db(e).into_response(),
             }
         }

@@ -255,7 +255,8 @@ async fn login(
 
     throttle::clear(&mut conn, &key).await?;
     // A new session id at every login; the one the browser had is dead (SECURITY.md 2).
-    let token = session::renew(&mut conn, &state.config, &headers, account_id, &meta).await?;
+    let token =
+        session::renew(&mut conn, &state.config, &headers, account_id, &meta, &next).await?;
     audit::record(
         &mut conn,
         &meta,

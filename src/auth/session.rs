@@ -146,17 +146,40 @@ pub async fn lookup(
     }))
 }
 
+/// How long a replaced session id still answers a POST with a redirect to where the
+/// request that replaced it led ([`replaced_leads_to`]).
+pub const REPLACED_GRACE_SECS: f64 = 30.0;
+
 /// A new session for `account` in place of the one the request carried (login, a new role):
 /// the old id is dead and the new one is returned, to be set as the cookie (SECURITY.md 2).
+/// `leads_to` is where this request's answer leads: a twin of it sent with the old id at
+/// the same moment is answered with a redirect there ([`replaced_leads_to`]).
 pub async fn renew(
     conn: &mut PgConnection,
     config: &WebConfig,
     headers: &HeaderMap,
     account: AccountId,
     meta: &super::extract::RequestMeta,
+    leads_to: &str,
 ) -> sqlx::Result<String> {
     if let Some(old) = token_from_headers(headers, config) {
-        delete_by_token(&mut *conn, &old).await?;
+        let deleted = sqlx::query!(
+            "delete from sessions where token_hash = $1",
+            token_hash(&old)
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if deleted > 0 {
+            sqlx::query!(
+                r#"insert into replaced_sessions (token_hash, leads_to) values ($1, $2)
+                   on conflict (token_hash) do nothing"#,
+                token_hash(&old),
+                leads_to,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     create(
         conn,
@@ -165,6 +188,23 @@ pub async fn renew(
         meta.ip.as_deref(),
         meta.user_agent.as_deref(),
     )
+    .await
+}
+
+/// Where the request that replaced the session `token` named led, when that was less than
+/// [`REPLACED_GRACE_SECS`] ago. It authenticates nothing: the twin of a form sent twice at
+/// once is sent there instead of to the login form.
+pub async fn replaced_leads_to(
+    conn: &mut PgConnection,
+    token: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        r#"select leads_to from replaced_sessions
+           where token_hash = $1 and replaced_at > now() - make_interval(secs => $2)"#,
+        token_hash(token),
+        REPLACED_GRACE_SECS,
+    )
+    .fetch_optional(conn)
     .await
 }
 

@@ -442,9 +442,10 @@ pub(super) async fn accept(
         return gone(actor);
     }
     admit(&mut tx, meta, live, account).await?;
-    let fresh = session::renew(&mut tx, &state.config, headers, account, meta).await?;
+    let to = format!("/s/{}", live.school);
+    let fresh = session::renew(&mut tx, &state.config, headers, account, meta, &to).await?;
     tx.commit().await?;
-    let mut res = Redirect::to(&format!("/s/{}", live.school)).into_response();
+    let mut res = Redirect::to(&to).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
         session::set_cookie(&state.config, &fresh),

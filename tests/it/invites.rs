@@ -663,6 +663,72 @@ async fn a_link_opened_while_someone_is_logged_in_asks_whose_account_and_is_not_
     assert_eq!(invite_row(&w.app, &token).await.0, 1);
 }
 
+/// A double tap on «Вступить» while logged in: both requests carry the session id the first
+/// one replaces (SECURITY.md 2). The twin read after the first committed leads where the
+/// first did, not to the login form; the old id still authenticates nothing, and after
+/// half a minute a POST with it is an anonymous one again.
+#[tokio::test]
+async fn the_twin_of_a_join_that_renewed_the_session_leads_where_the_first_did() {
+    let mut w = world().await;
+    School::new(&w.app)
+        .account("newcomer@test.local")
+        .add_to(&mut w.f)
+        .await;
+    let admin = w.app.logged_in("admin@test.local").await;
+    let five_a = w.five_a.to_string();
+    let (token, _) = create_link(&w, &admin, &[("role", "student"), ("class_id", &five_a)]).await;
+    // A client that keeps no cookies: the test sends the old one itself.
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = w.app.login(&bare, "newcomer@test.local", PASSWORD).await;
+    assert_eq!(login.status(), 303);
+    let old = set_cookies(login.headers())[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let join = |cookie: String| {
+        bare.post(w.app.url(&format!("/join/{token}")))
+            .header("cookie", cookie)
+            .form(&[("mode", "current")])
+            .send()
+    };
+    let first = join(old.clone()).await.unwrap();
+    assert_eq!(first.status(), 303);
+    assert!(!set_cookies(first.headers()).is_empty(), "session renewed");
+    let led = location(&first);
+    assert!(!led.starts_with("/login"), "{led}");
+
+    let twin = join(old.clone()).await.unwrap();
+    assert_eq!(twin.status(), 303);
+    assert_eq!(location(&twin), led, "the twin leads where the first did");
+    assert!(
+        set_cookies(twin.headers()).is_empty(),
+        "no session for the old id"
+    );
+    let profile = bare
+        .get(w.app.url("/profile"))
+        .header("cookie", old.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_login_redirect(&profile);
+
+    sqlx::query("update replaced_sessions set replaced_at = now() - interval '31 seconds'")
+        .execute(&w.app.db)
+        .await
+        .unwrap();
+    let late = join(old).await.unwrap();
+    assert_eq!(late.status(), 303);
+    assert!(
+        location(&late).starts_with("/login?next=/join/"),
+        "{}",
+        location(&late)
+    );
+}
+
 /// A parent already on the portal joins by a class link with their own account: the child's
 /// name is required there too (at most 100 characters), its error is tied to the field, the
 /// typed value is kept, and nothing is consumed until the form is right (R2.7.a).

@@ -124,6 +124,7 @@ const CHANGING_ANYWAY: &[&str] = &[
     "login_throttle",
     "rate_limits",
     "form_keys",
+    "replaced_sessions",
 ];
 
 /// A digest of every table's rows.

@@ -605,10 +605,12 @@ async fn join(
                 }
                 Ok(joined) => {
                     // A new role: a new session id, the old one dies (SECURITY.md 2).
+                    let to = after_join(&joined);
                     let fresh =
-                        session::renew(&mut tx, &state.config, &headers, a.id(), &meta).await?;
+                        session::renew(&mut tx, &state.config, &headers, a.id(), &meta, &to)
+                            .await?;
                     tx.commit().await?;
-                    let res = Redirect::to(&after_join(&joined)).into_response();
+                    let res = Redirect::to(&to).into_response();
                     Ok(with_cookie(res, session::set_cookie(&state.config, &fresh)))
                 }
             }
