@@ -96,6 +96,7 @@ async fn main() {
         db_acquire_timeout_secs: 10,
         db_statement_timeout_secs: 120,
         db_lock_timeout_secs: 10,
+        db_plan_cache_mode: "force_generic_plan".to_owned(),
     };
     let pool = school_portal::db::connect(&config, &db_url).await.unwrap();
     school_portal::db::MIGRATOR.run(&pool).await.unwrap();

@@ -35,6 +35,15 @@ pub struct Config {
     /// before it gives up and the request answers 503; 0: as long as the statement timeout.
     #[arg(long, env = "PORTAL_DB_LOCK_TIMEOUT_SECS", default_value_t = 5)]
     pub db_lock_timeout_secs: u64,
+
+    /// PostgreSQL's `plan_cache_mode` for the portal's connections. The portal's
+    /// statements are prepared once per connection; with `force_generic_plan` they are
+    /// planned once, not on every execution (measured at 2,000 schools: the start page,
+    /// the audit log, join requests and the operator's list 20–65% faster; see
+    /// docs/operations.md). `auto` is PostgreSQL's default.
+    #[arg(long, env = "PORTAL_DB_PLAN_CACHE_MODE", default_value = "force_generic_plan",
+          value_parser = ["auto", "force_generic_plan", "force_custom_plan"])]
+    pub db_plan_cache_mode: String,
 }
 
 /// Settings of the web server.

@@ -60,6 +60,7 @@ pub async fn connect(config: &Config, url: &str) -> anyhow::Result<PgPool> {
             // The portal's statements are short; at a region's size some cross the JIT's
             // cost threshold and would spend a second compiling what runs in milliseconds.
             ("jit", "off"),
+            ("plan_cache_mode", config.db_plan_cache_mode.as_str()),
         ]);
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)

@@ -124,7 +124,16 @@ async fn list(
     } else {
         String::new()
     };
-    let mut conn = state.db.acquire().await?;
+    let mut tx = state.db.begin().await?;
+    if !search.is_empty() {
+        // The one statement whose plan should follow its values: a name the trigram
+        // index finds in a few rows, or one letter that matches half the school. The
+        // pool's connections plan once (`db_plan_cache_mode`); here PostgreSQL plans
+        // for the name typed (measured at 2,000 schools: 1.7 ms against 2.5 ms).
+        sqlx::query!("set local plan_cache_mode = auto")
+            .execute(&mut *tx)
+            .await?;
+    }
     // Name search ignores case and ё/е: the membership's normalised name
     // (`portal_search_name`, migrations/0013). The page is read first, in the order of
     // the index on (school, normalised name, account) (migrations/0032): a person's
@@ -169,8 +178,9 @@ async fn list(
         PAGE_SIZE + 1,
         q.page.offset(PAGE_SIZE)
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     let total = rows.first().map(|r| r.total).unwrap_or(0);
     let has_next = rows.len() as i64 > PAGE_SIZE;
     let people = rows

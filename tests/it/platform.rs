@@ -256,6 +256,7 @@ async fn embedded_database_starts_is_reused_and_readiness_follows_it() {
         db_acquire_timeout_secs: 2,
         db_statement_timeout_secs: 5,
         db_lock_timeout_secs: 5,
+        db_plan_cache_mode: "force_generic_plan".to_owned(),
     };
     let database = school_portal::db::locate(&config).await.unwrap();
     let cluster = database.cluster.expect("an embedded cluster");

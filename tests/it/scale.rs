@@ -64,6 +64,38 @@ async fn name_search_uses_the_school_s_normalised_names_and_follows_a_rename() {
     );
 }
 
+/// The pool's connections plan each statement once (`db_plan_cache_mode`, issue 10); the
+/// name search plans for the name typed inside its own transaction, and leaves no
+/// connection of the pool changed.
+#[tokio::test]
+async fn the_portal_plans_its_statements_once_and_the_name_search_for_the_name_typed() {
+    let app = TestApp::spawn().await;
+    let w = School::new(&app)
+        .admin("admin@test.local")
+        .member("y@test.local", "parent")
+        .called("Ёлкина", "Мария")
+        .build()
+        .await;
+    let c = app.logged_in("admin@test.local").await;
+    for _ in 0..3 {
+        assert_eq!(
+            names_found(&app, &c, w.id, "елкин").await,
+            vec!["Ёлкина Мария Иванович"]
+        );
+    }
+    let mut held = Vec::new();
+    for _ in 0..app.state.db.size().max(1) {
+        held.push(app.state.db.acquire().await.unwrap());
+    }
+    for conn in &mut held {
+        let mode: String = sqlx::query_scalar("show plan_cache_mode")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, "force_generic_plan");
+    }
+}
+
 async fn rows(app: &TestApp, c: &reqwest::Client, s: SchoolId, page: &str) -> usize {
     let html = app
         .get(c, &format!("/s/{s}/people?page={page}"))

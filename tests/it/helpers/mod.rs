@@ -58,6 +58,7 @@ pub fn db_config(url: &str) -> Config {
         db_acquire_timeout_secs: 3,
         db_statement_timeout_secs: 15,
         db_lock_timeout_secs: 5,
+        db_plan_cache_mode: "force_generic_plan".to_owned(),
     }
 }
 
