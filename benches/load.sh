@@ -11,6 +11,7 @@
 #   SCHOOLS=1 REGION_DATABASE_URL=postgres://postgres@127.0.0.1:5432/r1 benches/load.sh   # one school
 #   SCHOOLS=200 REGION_DATABASE_URL=postgres://postgres@127.0.0.1:5432/r200 benches/load.sh
 #
+# KEEP_LOG=/path keeps the portal's log of the run there.
 # Needs PostgreSQL reachable at REGION_DATABASE_URL (the database is created if missing,
 # through psql), curl, and wrk (installed with apt-get when missing).
 set -euo pipefail
@@ -72,6 +73,7 @@ C=$(( SCHOOLS - 1 ))
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    if [ -n "${KEEP_LOG:-}" ]; then cp "$WORK/portal.log" "$KEEP_LOG" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -136,6 +136,47 @@ async fn logout_is_a_post_and_the_old_cookie_is_dead() {
     assert_login_redirect(&res);
 }
 
+/// A request marks its session seen when the mark is over a minute old, so activity keeps
+/// it alive; a request that finds the row being marked by another one does not wait for
+/// that one (the mark is best effort) and is answered at once, not with a 503 after the
+/// lock timeout.
+#[tokio::test]
+async fn activity_keeps_a_session_alive_and_a_busy_mark_does_not_hold_a_request() {
+    let app = TestApp::spawn().await;
+    app.account("a@test.local", "Антонов", "Антон").await;
+    let c = app.logged_in("a@test.local").await;
+    let age = || async {
+        sqlx::query_scalar::<_, f64>(
+            "select extract(epoch from now() - last_seen_at)::float8 from sessions",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+    };
+    sqlx::query("update sessions set last_seen_at = now() - interval '20 minutes'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(app.get(&c, "/profile").await.status(), 200);
+    assert!(age().await < 60.0, "marked seen");
+
+    sqlx::query("update sessions set last_seen_at = now() - interval '20 minutes'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    // Another request is marking it (its transaction holds the row).
+    let mut other = app.db.begin().await.unwrap();
+    sqlx::query("select id from sessions for update")
+        .fetch_all(&mut *other)
+        .await
+        .unwrap();
+    assert_eq!(app.get(&c, "/profile").await.status(), 200);
+    other.rollback().await.unwrap();
+    assert!(age().await > 60.0 * 19.0, "the busy mark was skipped");
+    assert_eq!(app.get(&c, "/profile").await.status(), 200);
+    assert!(age().await < 60.0, "the next request marks it");
+}
+
 #[tokio::test]
 async fn idle_and_absolute_timeouts_end_a_session() {
     let app = TestApp::spawn().await;
