@@ -11,7 +11,8 @@
 #   SCHOOLS=1 REGION_DATABASE_URL=postgres://postgres@127.0.0.1:5432/r1 benches/load.sh   # one school
 #   SCHOOLS=200 REGION_DATABASE_URL=postgres://postgres@127.0.0.1:5432/r200 benches/load.sh
 #
-# KEEP_LOG=/path keeps the portal's log of the run there.
+# KEEP_LOG=/path keeps the portal's log of the run there. RANDOM_PAGE_COST (default 1.1,
+# docs/operations.md) is set on the region database before the run.
 # Needs PostgreSQL reachable at REGION_DATABASE_URL (the database is created if missing,
 # through psql), curl, and wrk (installed with apt-get when missing).
 set -euo pipefail
@@ -57,6 +58,10 @@ else
     echo "region: $have schools already in $db_name (REGENERATE=1 to run demo again)" >&2
     DATABASE_URL=$REGION_URL RUST_LOG=warn "$BIN" migrate >&2
 fi
+
+# The region's database is set up as docs/operations.md says for SSD-backed storage
+# (RANDOM_PAGE_COST=4 measures PostgreSQL's default instead).
+psql "$REGION_URL" -qc "alter database \"$db_name\" set random_page_cost = ${RANDOM_PAGE_COST:-1.1}"
 
 # School K (0 = the demo school) has a fixed id (src/demo/region.rs).
 school() {
@@ -175,6 +180,7 @@ q=$(printf '%s' "$SEARCH" | od -An -tx1 | tr -d ' \n' | sed 's/../%&/g')
 
 echo
 echo "school-portal load benchmark: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo) RAM, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "random_page_cost = ${RANDOM_PAGE_COST:-1.1} on the region database (docs/operations.md); plan_cache_mode as the portal sets it"
 echo "$(psql "$REGION_URL" -Atc "select count(*) || ' schools, ' || (select count(*) from accounts) || ' accounts, ' || (select count(*) from memberships) || ' memberships' from schools")"
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION; p50/p99 in ms; ratio = req/s over the ceiling's; RSS of the portal in MB"
 printf '%-26s %9s %9s %9s %7s %6s %8s\n' "page" "req/s" "p50" "p99" "errors" "ratio" "RSS"
