@@ -5,6 +5,7 @@
 //! every insert, leave and delete; the region generator makes schools of the demo's shape
 //! that people log in to; and a test's database is gone when the test ends.
 
+use crate::helpers::school::SchoolFixture;
 use crate::helpers::*;
 use school_portal::ids::SchoolId;
 use sqlx::{Connection, PgConnection};
@@ -19,6 +20,16 @@ async fn names_found(app: &TestApp, c: &reqwest::Client, s: SchoolId, q: &str) -
     select_texts(&page, "main tbody td:first-child")
 }
 
+/// A school with its administrator and a parent called Ёлкина Мария (y@test.local).
+async fn yolkina_s_school(app: &TestApp) -> SchoolFixture {
+    School::new(app)
+        .admin("admin@test.local")
+        .member("y@test.local", "parent")
+        .called("Ёлкина", "Мария")
+        .build()
+        .await
+}
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -26,12 +37,7 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn name_search_uses_the_school_s_normalised_names_and_follows_a_rename() {
     let app = TestApp::spawn().await;
-    let w = School::new(&app)
-        .admin("admin@test.local")
-        .member("y@test.local", "parent")
-        .called("Ёлкина", "Мария")
-        .build()
-        .await;
+    let w = yolkina_s_school(&app).await;
     let (s, yolkina) = (w.id, w.account("y@test.local"));
     // The same name in another school is never found from this one.
     School::new(&app)
@@ -70,12 +76,7 @@ async fn name_search_uses_the_school_s_normalised_names_and_follows_a_rename() {
 #[tokio::test]
 async fn the_portal_plans_its_statements_once_and_the_name_search_for_the_name_typed() {
     let app = TestApp::spawn().await;
-    let w = School::new(&app)
-        .admin("admin@test.local")
-        .member("y@test.local", "parent")
-        .called("Ёлкина", "Мария")
-        .build()
-        .await;
+    let w = yolkina_s_school(&app).await;
     let c = app.logged_in("admin@test.local").await;
     for _ in 0..3 {
         assert_eq!(
